@@ -1,0 +1,31 @@
+# One command to try Callkeeper, one to test it; both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/callkeeper demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check router agi identity tests bench
+	$(BIN)/ruff format --check router agi identity tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `callkeeper` command line."""

@@ -1,0 +1,99 @@
+"""Entry point of `callkeeper`: parse, run one command, map errors to exit codes.
+
+Every command module registers itself in `COMMAND_MODULES`; a user sees a
+one-line `error: …` and a documented exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from router import __version__
+from router.cli import admin
+from router.cli.context import Context
+from router.db import describe_db_error
+from router.errors import CallkeeperError, ExitCode
+
+log = logging.getLogger(__name__)
+
+COMMAND_MODULES = [admin]
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $CALLKEEPER_DB or sqlite:///callkeeper.db)",
+    )
+    common.add_argument(
+        "--config", metavar="FILE", help="settings file, TOML (default: $CALLKEEPER_CONFIG)"
+    )
+    common.add_argument(
+        "--actor",
+        metavar="NAME",
+        help="who is making the change, for the audit (default: the OS user)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="callkeeper",
+        description="Owner-first call routing for Asterisk, with a ledger for commission splits.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"callkeeper {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("CALLKEEPER_LOG_LEVEL", "WARNING"),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    context: Context | None = None
+    try:
+        context = Context(args)
+        return int(args.handler(context, args) or ExitCode.OK)
+    except CallkeeperError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except (OperationalError, DBAPIError) as exc:
+        return _fail(describe_db_error(exc), ExitCode.DATABASE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as exc:
+        if os.environ.get("CALLKEEPER_DEBUG"):
+            traceback.print_exc()
+        return _fail(
+            f"internal error ({type(exc).__name__}: {exc}); set CALLKEEPER_DEBUG=1 for details",
+            ExitCode.INTERNAL,
+        )
+    finally:
+        if context is not None:
+            context.close()
+
+
+def _fail(message: str, code: ExitCode) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

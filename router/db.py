@@ -1,0 +1,204 @@
+"""Engines, sessions and schema upgrades; SQLite by default, PostgreSQL for many nodes.
+
+The caller owns the transaction: `unit_of_work` commits only when the block
+ends cleanly and rolls back otherwise, so an admin command is applied whole or
+not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from router.errors import DatabaseUnavailable, InvalidInput
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+READ_ONLY_OPTION = "callkeeper_read_only"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always returned timezone-aware.
+
+    SQLite has no time zone type; without this it hands back naive values that
+    compare wrongly with aware ones.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def database_url(url: str) -> str:
+    """`url` as SQLAlchemy wants it; a bare path means a SQLite file."""
+    return url if "://" in url else f"sqlite:///{url}"
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for `url`, tuned per backend; raises InvalidInput for a bad URL.
+
+    A bare path (no `scheme://`) is taken as a SQLite file.
+    """
+    url = database_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"not a database URL: {url!r}") from None
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            parent = Path(database).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise DatabaseUnavailable(f"cannot open {database}: folder {parent} does not exist")
+        kwargs["connect_args"] = {
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+            "check_same_thread": False,
+        }
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        kwargs["connect_args"] = {"connect_timeout": 3}
+        return create_engine(parsed, **kwargs)
+    raise InvalidInput(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    )
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when a transaction begins, so
+    # `BEGIN IMMEDIATE` below takes the write lock up front.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # IMMEDIATE: a writer waits for the lock at BEGIN (honouring busy_timeout)
+    # instead of failing with "database is locked" when it upgrades later.
+    read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine, its session factory and the schema's state, for one URL."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = database_url(url)
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
+        self._upgraded = False
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session whose work is committed only if the block ends cleanly."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not take the write lock."""
+        session = self.read_sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def ensure_schema(self) -> None:
+        """Create the schema on an empty database; leave a migrated one alone."""
+        with self._lock:
+            if self._upgraded:
+                return
+            try:
+                existing = set(inspect(self.engine).get_table_names())
+            except OperationalError as exc:
+                raise DatabaseUnavailable(_describe(exc)) from None
+            if "alembic_version" not in existing:
+                self.upgrade()
+            self._upgraded = True
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run alembic migrations up to `revision`."""
+        from alembic import command
+
+        try:
+            command.upgrade(alembic_config(self.url), revision)
+        except OperationalError as exc:
+            raise DatabaseUnavailable(_describe(exc)) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None) or exc
+    first_line = (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
+    return f"database unavailable: {first_line}"
+
+
+def describe_db_error(exc: SQLAlchemyError) -> str:
+    """One line for a user, without SQL or parameters."""
+    return _describe(exc)

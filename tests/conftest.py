@@ -1,0 +1,112 @@
+"""Fixtures: a fresh real database per test, on SQLite always and on PostgreSQL
+when CALLKEEPER_TEST_PG holds a URL (e.g. postgresql+psycopg://u:p@127.0.0.1/db).
+
+Every test that takes `db` or `db_url` runs once per backend. The summary at
+the end says how many passed on each.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from router.db import Database
+
+PG_ENV = "CALLKEEPER_TEST_PG"
+BACKENDS = ("sqlite", "postgresql")
+_counter = itertools.count()
+_passed: Counter[str] = Counter()
+
+
+def pg_admin_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database = Database(f"sqlite:///{path}")
+    database.ensure_schema()
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    admin = pg_admin_url()
+    if admin is None:
+        yield None
+        return
+    name = f"ck_template_{os.getpid()}"
+    _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    database = Database(_pg_url(admin, name))
+    database.ensure_schema()
+    database.dispose()
+    yield name
+    _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and pg_admin_url() is None:
+        pytest.skip(f"PostgreSQL: set {PG_ENV} to run")
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, sqlite_template: Path, pg_template: str | None) -> Iterator[str]:
+    """The URL of a fresh, migrated, empty database of `backend`."""
+    if backend == "sqlite":
+        path = tmp_path / "callkeeper.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    admin = pg_admin_url()
+    assert admin is not None and pg_template is not None
+    name = f"ck_test_{os.getpid()}_{next(_counter)}"
+    _pg_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield _pg_url(admin, name)
+    _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.ensure_schema()
+    yield database
+    database.dispose()
+
+
+def _pg_url(admin: str, name: str) -> str:
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_execute(admin: str, *statements: str) -> None:
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        backend = next((b for b in BACKENDS if f"[{b}" in report.nodeid or f"-{b}" in report.nodeid),
+                       "no database")
+        _passed[backend] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_sep("-", "tests passed per backend")
+    for backend in (*BACKENDS, "no database"):
+        terminalreporter.write_line(f"{backend}: {_passed[backend]}")
