@@ -1,0 +1,127 @@
+"""Who gets a call: owner first, then backup or pool, then other offices, then the dialplan.
+
+`decide` is pure: it reads a `Call` and a `Snapshot` and nothing else (the
+time is `call.at`), so every rule is unit-tested with hand-built snapshots and
+`callkeeper route` can explain a decision without placing a call.
+
+The office whose policy applies to an unavailable owner is the owner's own
+office: the owner's colleagues and backup are where the household is known.
+The pool after the owner is the line's office, then the other offices by code.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from router.plan import (
+    OFFICE_POOL,
+    OVERFLOW,
+    OWNER,
+    OWNER_BACKUP,
+    AgentState,
+    Call,
+    OfficeSettings,
+    Plan,
+    PlannedAttempt,
+    Snapshot,
+)
+
+# A caller does not wait through more rings than this; the dialplan fallback
+# (an ordinary queue) takes over after.
+MAX_ATTEMPTS = 12
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DEFAULT_OFFICE = OfficeSettings(code="")
+
+
+def decide(call: Call, snapshot: Snapshot, rng: random.Random | None = None) -> Plan:
+    """The plan of attempts for `call`; it always ends with the dialplan fallback."""
+    offices = {o.code: o for o in snapshot.offices}
+    agents = {a.login: a for a in snapshot.agents}
+    blocked = snapshot.excluded | snapshot.tried
+    chosen: list[tuple[AgentState, str, int]] = []
+
+    owner = agents.get(snapshot.owner) if snapshot.owner else None
+    if owner is not None and owner.login not in blocked:
+        policy = offices.get(owner.office, _DEFAULT_OFFICE)
+        if _is_free(owner, call.at, policy):
+            chosen.append((owner, OWNER, 0))
+        else:
+            if policy.owner_policy == "wait" and owner.state == "available":
+                chosen.append((owner, OWNER, policy.owner_wait_seconds))
+            if policy.owner_policy == "backup" and owner.backup:
+                backup = agents.get(owner.backup)
+                if (
+                    backup is not None
+                    and backup.login not in blocked
+                    and _is_free(backup, call.at, offices.get(backup.office, _DEFAULT_OFFICE))
+                ):
+                    chosen.append((backup, OWNER_BACKUP, 0))
+
+    taken = blocked | {a.login for a, _, _ in chosen}
+    order = _office_order(snapshot.office, snapshot.offices)
+    rng = rng or random.Random(call.uid)
+    for office in order:
+        reason = OFFICE_POOL if office.code == snapshot.office else OVERFLOW
+        free = [
+            a
+            for a in snapshot.agents
+            if a.office == office.code and a.login not in taken and _is_free(a, call.at, office)
+        ]
+        chosen.extend((a, reason, 0) for a in _by_strategy(free, office.strategy, call, rng))
+        if len(chosen) >= MAX_ATTEMPTS:
+            break
+
+    attempts = tuple(
+        PlannedAttempt(
+            seq=seq,
+            agent=agent.login,
+            dial=agent.dial,
+            timeout=offices.get(agent.office, _DEFAULT_OFFICE).attempt_timeout_seconds,
+            reason=reason,
+            wait_seconds=wait,
+        )
+        for seq, (agent, reason, wait) in enumerate(chosen[:MAX_ATTEMPTS], start=1)
+    )
+    return Plan(attempts=attempts)
+
+
+def is_busy(agent: AgentState, at: datetime) -> bool:
+    """Claimed by a call whose claim has not expired yet."""
+    return agent.claimed_by is not None and agent.claim_expires_at is not None and agent.claim_expires_at > at
+
+
+def _is_free(agent: AgentState, at: datetime, office: OfficeSettings) -> bool:
+    """Available, not ringing for another call, and out of wrap-up."""
+    if agent.state != "available" or is_busy(agent, at):
+        return False
+    ended = agent.last_call_ended_at
+    return not (office.wrapup_seconds and ended and ended + timedelta(seconds=office.wrapup_seconds) > at)
+
+
+def _office_order(line_office: str | None, offices: Iterable[OfficeSettings]) -> list[OfficeSettings]:
+    """The line's office first, then the others in the snapshot's order."""
+    listed = list(offices)
+    return [o for o in listed if o.code == line_office] + [o for o in listed if o.code != line_office]
+
+
+def _by_strategy(agents: list[AgentState], strategy: str, call: Call, rng: random.Random) -> list[AgentState]:
+    if strategy == "random":
+        shuffled = sorted(agents, key=lambda a: a.login)
+        rng.shuffle(shuffled)
+        return shuffled
+    if strategy == "round-robin":
+        return sorted(agents, key=lambda a: (a.last_offered_at or _EPOCH, a.login))
+    if strategy == "fewest-calls":
+        today = call.at.date()
+        return sorted(
+            agents,
+            key=lambda a: (a.calls_today if a.calls_day == today else 0, _idle_since(a), a.login),
+        )
+    return sorted(agents, key=lambda a: (_idle_since(a), a.login))
+
+
+def _idle_since(agent: AgentState) -> datetime:
+    """When the agent's current wait for a call began (longest-idle rings the oldest first)."""
+    return agent.last_call_ended_at or agent.state_changed_at or _EPOCH

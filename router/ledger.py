@@ -1,0 +1,196 @@
+"""The ledger: one row per decided call, one per dial attempt; the evidence behind splits.
+
+Rows are only ever added. The one later touch of a decision row is filling in
+who answered it (and, for a first call, the household that call created), so
+that the ledger reads "this call, that household, answered by" in one row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from router.errors import Conflict, NotFound
+from router.models import Agent, Attempt, Office
+from router.models import Decision as DecisionRow
+from router.plan import Call, DialOutcome, Plan, PlannedAttempt
+from router.views import iso
+
+_CHUNK = 5000
+
+
+def write_decision(
+    session: Session,
+    call: Call,
+    plan: Plan,
+    *,
+    office: str | None,
+    household_id: int | None,
+    owner_id: int | None,
+    decide_ms: float,
+) -> int:
+    office_id = select(Office.id).where(Office.code == office).scalar_subquery() if office else None
+    row = DecisionRow(
+        call_uid=call.uid,
+        at=call.at,
+        number=call.caller.key,
+        line=call.line,
+        office_id=office_id,
+        household_id=household_id,
+        owner_id=owner_id,
+        route=plan.route,
+        plan=[a.as_json() for a in plan.attempts],
+        then=plan.then,
+        decide_ms=round(decide_ms, 3),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def get_decision(session: Session, decision_id: int) -> DecisionRow:
+    row = session.get(DecisionRow, decision_id)
+    if row is None:
+        raise NotFound(f"no decision {decision_id}")
+    return row
+
+
+def planned_attempt(row: DecisionRow, seq: int) -> PlannedAttempt:
+    """The attempt `seq` of a decision, read back from the plan stored with it."""
+    for data in row.plan:
+        if int(str(data["seq"])) == seq:
+            return PlannedAttempt.from_json(dict(data))
+    raise NotFound(f"decision {row.id} has no attempt {seq}")
+
+
+def write_attempt(
+    session: Session,
+    row: DecisionRow,
+    planned: PlannedAttempt,
+    agent_id: int,
+    outcome: DialOutcome,
+    covering_for_id: int | None,
+) -> None:
+    session.add(
+        Attempt(
+            decision_id=row.id,
+            seq=planned.seq,
+            agent_id=agent_id,
+            reason=planned.reason,
+            started_at=outcome.started_at,
+            status=outcome.status,
+            ring_seconds=round(outcome.ring_seconds, 3),
+            talk_seconds=round(outcome.talk_seconds, 3),
+            covering_for_id=covering_for_id,
+        )
+    )
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"attempt {planned.seq} of decision {row.id} is already recorded") from None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEntry:
+    agent: str | None
+    status: str
+    started_at: datetime
+    ring_seconds: float
+    talk_seconds: float
+    covering_for: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "status": self.status,
+            "ring_seconds": self.ring_seconds,
+            "talk_seconds": self.talk_seconds,
+            "covering_for": self.covering_for,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    call: str
+    at: datetime
+    number: str
+    line: str
+    household: int | None
+    owner: str | None
+    route: str
+    answered_by: str | None
+    attempts: tuple[AttemptEntry, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "call": self.call,
+            "at": iso(self.at),
+            "number": self.number or "anonymous",
+            "line": self.line,
+            "household": self.household,
+            "owner": self.owner,
+            "route": self.route,
+            "answered_by": self.answered_by,
+            "attempts": [a.as_json() for a in self.attempts],
+        }
+
+
+def entries(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    household: int | None = None,
+) -> list[LedgerEntry]:
+    """Decisions in time order with their attempts; attempts are read in bulk, not per call."""
+    query = select(DecisionRow).order_by(DecisionRow.at, DecisionRow.id)
+    if since is not None:
+        query = query.where(DecisionRow.at >= since)
+    if until is not None:
+        query = query.where(DecisionRow.at < until)
+    if household is not None:
+        query = query.where(DecisionRow.household_id == household)
+    rows = list(session.scalars(query))
+    logins = dict(session.execute(select(Agent.id, Agent.login)).tuples().all())
+    by_decision: dict[int, list[AttemptEntry]] = defaultdict(list)
+    for attempt in _attempts_of(session, [r.id for r in rows]):
+        by_decision[attempt.decision_id].append(
+            AttemptEntry(
+                agent=logins.get(attempt.agent_id) if attempt.agent_id else None,
+                status=attempt.status,
+                started_at=attempt.started_at,
+                ring_seconds=attempt.ring_seconds,
+                talk_seconds=attempt.talk_seconds,
+                covering_for=logins.get(attempt.covering_for_id) if attempt.covering_for_id else None,
+            )
+        )
+    return [
+        LedgerEntry(
+            call=r.call_uid,
+            at=r.at,
+            number=r.number,
+            line=r.line,
+            household=r.household_id,
+            owner=logins.get(r.owner_id) if r.owner_id else None,
+            route=r.route,
+            answered_by=logins.get(r.answered_by_id) if r.answered_by_id else None,
+            attempts=tuple(by_decision.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+def _attempts_of(session: Session, decision_ids: Sequence[int]) -> Iterator[Attempt]:
+    for start in range(0, len(decision_ids), _CHUNK):
+        chunk = decision_ids[start : start + _CHUNK]
+        yield from session.scalars(
+            select(Attempt).where(Attempt.decision_id.in_(chunk)).order_by(Attempt.seq)
+        )

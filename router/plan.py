@@ -1,0 +1,166 @@
+"""The values routing works with: a call, what the database said, and the plan.
+
+Everything here is a frozen value with no I/O, so `router.decision.decide` is a
+pure function of a `Call` and a `Snapshot`, and the call front, the ledger and
+`callkeeper route` all speak the same words. The reason strings are what the
+ledger, the JSON outputs and the metrics show; they are defined only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from identity.numbers import CallerNumber
+
+OWNER = "owner"
+OWNER_BACKUP = "owner-backup"
+OFFICE_POOL = "office-pool"
+OVERFLOW = "overflow"
+FALLBACK = "fallback"
+REASONS = (OWNER, OWNER_BACKUP, OFFICE_POOL, OVERFLOW, FALLBACK)
+
+# How a dial ended, as Asterisk's DIALSTATUS says it; HANGUP is the caller
+# hanging up while the agent's phone rang.
+ANSWER = "ANSWER"
+DIAL_STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "HANGUP")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One inbound call as the call front hands it over; `at` is the only clock decide reads."""
+
+    uid: str
+    caller: CallerNumber
+    line: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAttempt:
+    """One agent to ring; `wait_seconds` > 0 means: keep trying to claim a busy owner that long."""
+
+    seq: int
+    agent: str
+    dial: str
+    timeout: int
+    reason: str
+    wait_seconds: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "agent": self.agent,
+            "dial": self.dial,
+            "timeout": self.timeout,
+            "reason": self.reason,
+            "wait": self.wait_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlannedAttempt:
+        return cls(
+            seq=int(data["seq"]),
+            agent=str(data["agent"]),
+            dial=str(data["dial"]),
+            timeout=int(data["timeout"]),
+            reason=str(data["reason"]),
+            wait_seconds=int(data.get("wait", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered attempts, and what the dialplan does when they run out."""
+
+    attempts: tuple[PlannedAttempt, ...]
+    then: str = FALLBACK
+
+    @property
+    def route(self) -> str:
+        """The reason of the first attempt: how the call was routed, in one word."""
+        return self.attempts[0].reason if self.attempts else FALLBACK
+
+    def attempt(self, seq: int) -> PlannedAttempt | None:
+        return next((a for a in self.attempts if a.seq == seq), None)
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeSettings:
+    code: str
+    strategy: str = "longest-idle"
+    owner_policy: str = "backup"
+    owner_wait_seconds: int = 30
+    attempt_timeout_seconds: int = 20
+    wrapup_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    """An agent as the decision needs it: state, claim and the fairness inputs."""
+
+    login: str
+    office: str
+    dial: str
+    state: str = "available"
+    state_changed_at: datetime | None = None
+    backup: str | None = None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+    last_call_ended_at: datetime | None = None
+    last_offered_at: datetime | None = None
+    calls_day: date | None = None
+    calls_today: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the database said about one call, at one moment.
+
+    `office` is the line's office; `offices` is every office, in the order
+    overflow visits them; `agents` holds at least every available agent and
+    the owner. `excluded` are the household's never-route agents, `tried` the
+    agents already rung for this call uid.
+    """
+
+    office: str | None
+    offices: tuple[OfficeSettings, ...]
+    agents: tuple[AgentState, ...]
+    household_id: int | None = None
+    owner: str | None = None
+    excluded: frozenset[str] = field(default_factory=frozenset)
+    tried: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decided call as written to the ledger; `id` is the decision row (0 when only explained)."""
+
+    id: int
+    call: Call
+    plan: Plan
+    office: str
+    household_id: int | None
+    owner: str | None
+    decide_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class DialOutcome:
+    """How one attempt ended: DIALSTATUS, when it started, ring and talk time."""
+
+    status: str
+    started_at: datetime
+    ring_seconds: float
+    talk_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAttempt:
+    """What recording an attempt did: who, how it ended, whom they covered, a new household."""
+
+    agent: str
+    status: str
+    covering_for: str | None
+    new_household_id: int | None

@@ -1,0 +1,156 @@
+"""The router as the call front uses it: decide, claim, record, release, explain.
+
+One `Router` is shared by every call thread: it holds only the database and
+the settings, and each method is one short transaction of its own, so the
+state between a call's steps lives in the database (and in the ids the call
+front carries), never in this object. That is also what lets advise mode
+record an attempt from a different AGI session than the one that decided.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from identity.numbers import normalize
+from router import claims, ledger, ownership, snapshot
+from router.config import Settings
+from router.db import Database, utcnow
+from router.decision import decide
+from router.errors import InvalidInput, NotFound
+from router.models import Agent
+from router.plan import (
+    ANSWER,
+    DIAL_STATUSES,
+    Call,
+    Decision,
+    DialOutcome,
+    Plan,
+    RecordedAttempt,
+)
+
+__all__ = ["Call", "Decision", "DialOutcome", "Plan", "RecordedAttempt", "Router"]
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def decide(self, call: Call) -> Decision:
+        """Decide the call and write the decision to the ledger; claims nothing."""
+        started = time.perf_counter()
+        with self.db.unit_of_work() as session:
+            subject = snapshot.find_subject(session, call)
+            if subject.household_id is not None and ownership.lapse_if_due(
+                session, subject.household_id, call.at, self.settings.ownership_lapse_days
+            ):
+                subject = snapshot.Subject(subject.household_id, None, None)
+            offices = snapshot.load_offices(session)
+            office = snapshot.office_or_default(
+                session, call.line, self.settings.region, offices, self.settings.default_office
+            )
+            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices))
+            decide_ms = (time.perf_counter() - started) * 1000
+            decision_id = ledger.write_decision(
+                session,
+                call,
+                plan,
+                office=office,
+                household_id=subject.household_id,
+                owner_id=subject.owner_id,
+                decide_ms=decide_ms,
+            )
+        log.debug("call %s decided: %s, %d attempts", call.uid, plan.route, len(plan.attempts))
+        return Decision(
+            id=decision_id,
+            call=call,
+            plan=plan,
+            office=office or "",
+            household_id=subject.household_id,
+            owner=subject.owner,
+            decide_ms=decide_ms,
+        )
+
+    def claim(self, decision: Decision, seq: int) -> bool:
+        """Claim the agent of attempt `seq` for this call; False if they are taken or away now."""
+        planned = decision.plan.attempt(seq)
+        if planned is None:
+            raise NotFound(f"decision {decision.id} has no attempt {seq}")
+        ttl = claims.claim_ttl(planned.timeout, planned.wait_seconds, self.settings.claim_ttl_seconds)
+        with self.db.unit_of_work() as session:
+            return claims.claim(session, planned.agent, decision.call.uid, utcnow(), ttl)
+
+    def record(self, decision_id: int, seq: int, outcome: DialOutcome) -> RecordedAttempt:
+        """Write how attempt `seq` ended, end its claim, and apply ownership and fairness."""
+        if outcome.status not in DIAL_STATUSES:
+            raise InvalidInput(
+                f"dial status must be one of {', '.join(DIAL_STATUSES)}, not {outcome.status!r}"
+            )
+        with self.db.unit_of_work() as session:
+            row = ledger.get_decision(session, decision_id)
+            planned = ledger.planned_attempt(row, seq)
+            agent = session.scalar(select(Agent).where(Agent.login == planned.agent))
+            if agent is None:
+                raise NotFound(f"no agent {planned.agent!r}")
+            answered = ownership.Answered(None, None, None)
+            if outcome.status == ANSWER:
+                answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
+                answered = ownership.on_answer(session, row, agent, answered_at)
+                ownership.count_call(session, agent.id, answered_at + timedelta(seconds=outcome.talk_seconds))
+            ledger.write_attempt(session, row, planned, agent.id, outcome, answered.covering_for_id)
+            claims.release(session, agent.id, row.call_uid)
+            return RecordedAttempt(
+                agent=agent.login,
+                status=outcome.status,
+                covering_for=answered.covering_for,
+                new_household_id=answered.new_household_id,
+            )
+
+    def release(self, decision_id: int, seq: int) -> None:
+        """Drop this call's claim on the agent of attempt `seq` without recording anything."""
+        with self.db.unit_of_work() as session:
+            row = ledger.get_decision(session, decision_id)
+            planned = ledger.planned_attempt(row, seq)
+            agent_id = session.scalar(select(Agent.id).where(Agent.login == planned.agent))
+            if agent_id is not None:
+                claims.release(session, agent_id, row.call_uid)
+
+    def explain(self, number: str, line: str | None) -> tuple[Decision, Plan]:
+        """The decision a call from `number` on `line` would get now; claims and writes nothing.
+
+        An unknown `line` is an error here (an admin typed it); without one the
+        `default_office` setting, else the first office, stands in for it.
+        """
+        call = Call(
+            uid=f"explain-{time.time_ns()}",
+            caller=normalize(number, self.settings.region),
+            line=line or "",
+            at=utcnow(),
+        )
+        started = time.perf_counter()
+        with self.db.reader() as session:
+            subject = snapshot.find_subject(session, call)
+            offices = snapshot.load_offices(session)
+            if line:
+                office: str | None = snapshot.require_office(session, line, self.settings.region, offices)
+            else:
+                office = snapshot.office_or_default(
+                    session, "", self.settings.region, offices, self.settings.default_office
+                )
+            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices))
+        decision = Decision(
+            id=0,
+            call=call,
+            plan=plan,
+            office=office or "",
+            household_id=subject.household_id,
+            owner=subject.owner,
+            decide_ms=(time.perf_counter() - started) * 1000,
+        )
+        return decision, plan
