@@ -78,22 +78,20 @@ def write_attempt(
     outcome: DialOutcome,
     covering_for_id: int | None,
 ) -> None:
-    session.add(
-        Attempt(
-            decision_id=row.id,
-            seq=planned.seq,
-            agent_id=agent_id,
-            reason=planned.reason,
-            started_at=outcome.started_at,
-            status=outcome.status,
-            ring_seconds=round(outcome.ring_seconds, 3),
-            talk_seconds=round(outcome.talk_seconds, 3),
-            covering_for_id=covering_for_id,
-        )
+    attempt = Attempt(
+        decision_id=row.id,
+        seq=planned.seq,
+        agent_id=agent_id,
+        reason=planned.reason,
+        started_at=outcome.started_at,
+        status=outcome.status,
+        ring_seconds=round(outcome.ring_seconds, 3),
+        talk_seconds=round(outcome.talk_seconds, 3),
+        covering_for_id=covering_for_id,
     )
     try:
         with session.begin_nested():
-            session.flush()
+            session.add(attempt)
     except IntegrityError:
         raise Conflict(f"attempt {planned.seq} of decision {row.id} is already recorded") from None
 
