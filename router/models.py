@@ -93,9 +93,7 @@ class Household(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agents.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
     email: Mapped[str] = mapped_column(String(200), default="")
     address: Mapped[str] = mapped_column(String(400), default="")
     # admin, import or call: households the router created from an answered call
@@ -117,9 +115,7 @@ class Member(Base):
     __tablename__ = "members"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    household_id: Mapped[int] = mapped_column(
-        ForeignKey("households.id", ondelete="CASCADE"), index=True
-    )
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     full_name: Mapped[str] = mapped_column(String(200))
 
@@ -133,9 +129,7 @@ class PhoneNumber(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    household_id: Mapped[int] = mapped_column(
-        ForeignKey("households.id", ondelete="CASCADE"), index=True
-    )
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(10), default="mobile")
 
     household: Mapped[Household] = relationship(back_populates="numbers")
@@ -149,9 +143,7 @@ class Exclusion(Base):
     household_id: Mapped[int] = mapped_column(
         ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
     )
-    agent_id: Mapped[int] = mapped_column(
-        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
-    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
 
 
 class AuditEntry(Base):
@@ -204,9 +196,7 @@ class Attempt(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    decision_id: Mapped[int] = mapped_column(
-        ForeignKey("decisions.id", ondelete="CASCADE"), index=True
-    )
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(20))
@@ -214,9 +204,7 @@ class Attempt(Base):
     status: Mapped[str] = mapped_column(String(20))
     ring_seconds: Mapped[float] = mapped_column(Numeric(10, 3, asdecimal=False), default=0.0)
     talk_seconds: Mapped[float] = mapped_column(Numeric(10, 3, asdecimal=False), default=0.0)
-    covering_for_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agents.id", ondelete="SET NULL")
-    )
+    covering_for_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
 
 
 class SplitOverride(Base):

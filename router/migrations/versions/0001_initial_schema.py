@@ -118,9 +118,7 @@ def upgrade() -> None:
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_decisions_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_decisions_call_uid"), ["call_uid"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_decisions_household_id"), ["household_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_decisions_household_id"), ["household_id"], unique=False)
 
     op.create_table(
         "households",
@@ -148,12 +146,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=20), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column(
-            "ring_seconds", sa.Numeric(precision=10, scale=3, asdecimal=False), nullable=False
-        ),
-        sa.Column(
-            "talk_seconds", sa.Numeric(precision=10, scale=3, asdecimal=False), nullable=False
-        ),
+        sa.Column("ring_seconds", sa.Numeric(precision=10, scale=3, asdecimal=False), nullable=False),
+        sa.Column("talk_seconds", sa.Numeric(precision=10, scale=3, asdecimal=False), nullable=False),
         sa.Column("covering_for_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["covering_for_id"], ["agents.id"], ondelete="SET NULL"),
