@@ -11,13 +11,16 @@ import itertools
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from agi.app import FrontEnd
+from router.config import Settings
 from router.db import Database
 
 PG_ENV = "CALLKEEPER_TEST_PG"
@@ -101,8 +104,9 @@ def _pg_execute(admin: str, *statements: str) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and report.passed:
-        backend = next((b for b in BACKENDS if f"[{b}" in report.nodeid or f"-{b}" in report.nodeid),
-                       "no database")
+        backend = next(
+            (b for b in BACKENDS if f"[{b}" in report.nodeid or f"-{b}" in report.nodeid), "no database"
+        )
         _passed[backend] += 1
 
 
@@ -110,3 +114,26 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "tests passed per backend")
     for backend in (*BACKENDS, "no database"):
         terminalreporter.write_line(f"{backend}: {_passed[backend]}")
+
+
+@pytest.fixture
+def agency(db: Database) -> dict[str, int]:
+    """The small agency of tests/agency.py in a fresh database."""
+    from tests.agency import seed
+
+    return seed(db)
+
+
+@pytest.fixture
+def start_front(db_url: str) -> Iterator[Callable[..., FrontEnd]]:
+    """Start the real FastAGI server on a free loopback port; stopped after the test."""
+    started: list[FrontEnd] = []
+
+    def start(**settings: Any) -> FrontEnd:
+        front = FrontEnd(Settings(db=db_url, listen="127.0.0.1:0", **settings)).start()
+        started.append(front)
+        return front
+
+    yield start
+    for front in started:
+        front.stop(grace=2)

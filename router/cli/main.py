@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -22,6 +23,11 @@ from router.db import describe_db_error
 from router.errors import CallkeeperError, ExitCode
 
 log = logging.getLogger(__name__)
+
+
+class CommandModule(Protocol):
+    def register(self, commands: Any, common: argparse.ArgumentParser) -> None: ...
+
 
 COMMAND_MODULES = [admin]
 
@@ -34,9 +40,7 @@ def common_options() -> argparse.ArgumentParser:
         metavar="URL",
         help="database URL (default: $CALLKEEPER_DB or sqlite:///callkeeper.db)",
     )
-    common.add_argument(
-        "--config", metavar="FILE", help="settings file, TOML (default: $CALLKEEPER_CONFIG)"
-    )
+    common.add_argument("--config", metavar="FILE", help="settings file, TOML (default: $CALLKEEPER_CONFIG)")
     common.add_argument(
         "--actor",
         metavar="NAME",
@@ -45,7 +49,7 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: Sequence[CommandModule] = ()) -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(
         prog="callkeeper",
@@ -54,13 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"callkeeper {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
+    for module in [*COMMAND_MODULES, *extra_modules]:
         module.register(commands, common)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, extra_modules: Sequence[CommandModule] = ()) -> int:
+    """Run one command. The `callkeeper` script is `agi.cli:main`, which adds the
+    commands that need the call front (serve, demo) as `extra_modules`, so that
+    `router` never imports `agi`."""
+    parser = build_parser(extra_modules)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CALLKEEPER_LOG_LEVEL", "WARNING"),

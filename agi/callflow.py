@@ -1,0 +1,295 @@
+"""What one AGI session does: decide, then dial the plan (dial mode) or hand it
+to the dialplan (advise mode), and record every attempt.
+
+Failure policy, each tested by name in tests/test_callflow_*.py:
+- the decision is not made within its deadline, the database is down, or a
+  bug: CALLKEEPER_STATUS=FAILED at once, the dialplan goes to its queue;
+- the caller hangs up: the attempt in progress is recorded as the caller's
+  hang-up, its claim released, the session ends quietly;
+- an attempt cannot be written to the ledger: the call goes on, the record is
+  logged whole (`ledger record lost: …`) for replay.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from agi import variables as var
+from agi.errors import AgiError, CallerHungUp
+from agi.protocol import AgiChannel
+from identity.numbers import normalize
+from router.config import Settings
+from router.errors import DatabaseUnavailable
+from router.service import Call, Decision, DialOutcome, Router
+
+log = logging.getLogger(__name__)
+
+CLAIM_RETRY_SECONDS = 1.0
+HANGUP_STATUS = "HANGUP"
+
+
+class Result(enum.StrEnum):
+    """How a session ended; the `result` label of callkeeper_agi_sessions_total."""
+
+    ANSWERED = "answered"
+    NOANSWER = "noanswer"
+    ADVISED = "advised"
+    RECORDED = "recorded"
+    FAILED = "failed"
+    HANGUP = "hangup"
+    REJECTED = "rejected"
+
+
+class FailReason(enum.StrEnum):
+    """The `reason` label of callkeeper_failopen_total."""
+
+    DATABASE = "database"
+    DEADLINE = "deadline"
+    ERROR = "error"
+
+
+@dataclass
+class CallReport:
+    """What the server logs (one line) and counts for one session."""
+
+    uid: str = ""
+    number: str = "anonymous"
+    script: str = ""
+    office: str = ""
+    route: str = ""
+    answered_by: str = ""
+    result: Result = Result.FAILED
+    fail_reason: FailReason | None = None
+    decide_ms: float | None = None
+    attempts: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Decider:
+    """Runs decisions on a small pool so a slow database cannot hold a call past its deadline."""
+
+    def __init__(self, router: Router, deadline_ms: int, workers: int = 8) -> None:
+        self.router = router
+        self.deadline = deadline_ms / 1000
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decide")
+
+    def decide(self, call: Call) -> Decision:
+        future: Future[Decision] = self._pool.submit(self.router.decide, call)
+        return future.result(timeout=self.deadline)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class CallFlow:
+    def __init__(
+        self,
+        router: Router,
+        settings: Settings,
+        decider: Decider,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.router = router
+        self.settings = settings
+        self.decider = decider
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def handle(self, channel: AgiChannel, report: CallReport) -> None:
+        """Run the script Asterisk asked for; never raises but CallerHungUp."""
+        report.script = channel.script or var.SCRIPT_ROUTE
+        report.uid = channel.env.get("agi_uniqueid", "")
+        if report.script == var.SCRIPT_ROUTE:
+            self._route(channel, report)
+        elif report.script == var.SCRIPT_OUTCOME:
+            self._outcome(channel, report)
+        else:
+            log.warning("unknown AGI script %r from %s", report.script, report.uid)
+            self._fail(channel, report, FailReason.ERROR)
+
+    # -- route -------------------------------------------------------------------
+
+    def _route(self, channel: AgiChannel, report: CallReport) -> None:
+        caller = normalize(channel.env.get("agi_callerid"), self.settings.region)
+        report.number = caller.masked()
+        call = Call(uid=report.uid, caller=caller, line=self._line(channel), at=self.clock())
+        started = time.perf_counter()
+        try:
+            decision = self.decider.decide(call)
+        except FutureTimeout:
+            self._fail(channel, report, FailReason.DEADLINE)
+            return
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            log.warning("decision failed, failing open: %s", _first_line(exc))
+            self._fail(channel, report, FailReason.DATABASE)
+            return
+        except Exception:
+            log.exception("decision failed with a bug, failing open")
+            self._fail(channel, report, FailReason.ERROR)
+            return
+        report.decide_ms = (time.perf_counter() - started) * 1000
+        report.office, report.route = decision.office, decision.plan.route
+        channel.set(var.DECISION, decision.id)
+        if self.settings.mode == "advise":
+            self._advise(channel, decision, report)
+        else:
+            self._dial(channel, decision, report)
+
+    def _line(self, channel: AgiChannel) -> str:
+        if channel.args and channel.args[0].strip():
+            return channel.args[0].strip()
+        if channel.query.get(var.QUERY_LINE):
+            return channel.query[var.QUERY_LINE]
+        dnid = channel.env.get("agi_dnid", "")
+        return "" if dnid in ("", "unknown") else dnid
+
+    def _dial(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
+        for attempt in decision.plan.attempts:
+            if channel.hung_up:
+                break
+            if not self._claim(decision, attempt.seq, attempt.wait_seconds):
+                continue
+            outcome = self._ring(channel, decision, attempt.seq, attempt.dial, attempt.timeout)
+            report.attempts.append((attempt.agent, outcome.status))
+            if outcome.status == "ANSWER":
+                report.answered_by = attempt.agent
+                report.result = Result.ANSWERED
+                self._set_final(channel, var.Status.ANSWERED, decision.plan.route)
+                return
+            if outcome.status in ("CANCEL", HANGUP_STATUS):
+                break
+        if channel.hung_up:
+            report.result = Result.HANGUP
+            raise CallerHungUp("caller hung up before an agent answered")
+        report.result = Result.NOANSWER
+        self._set_final(channel, var.Status.NOANSWER, decision.plan.route)
+
+    def _claim(self, decision: Decision, seq: int, wait_seconds: int) -> bool:
+        """Claim the agent; a busy owner under the `wait` policy is retried for a while."""
+        give_up = time.monotonic() + wait_seconds
+        while True:
+            try:
+                if self.router.claim(decision, seq):
+                    return True
+            except (DatabaseUnavailable, SQLAlchemyError) as exc:
+                log.warning("claim failed, skipping attempt %d: %s", seq, _first_line(exc))
+                return False
+            if time.monotonic() + CLAIM_RETRY_SECONDS > give_up:
+                return False
+            time.sleep(CLAIM_RETRY_SECONDS)
+
+    def _ring(
+        self, channel: AgiChannel, decision: Decision, seq: int, dial: str, timeout: int
+    ) -> DialOutcome:
+        started_at = self.clock()
+        started = time.monotonic()
+        try:
+            channel.exec_app("Dial", f"{dial},{timeout}")
+            status = channel.variable(var.DIALSTATUS) or "CHANUNAVAIL"
+            answered = _seconds(channel.variable(var.ANSWEREDTIME))
+            dialed = _seconds(channel.variable(var.DIALEDTIME))
+        except CallerHungUp:
+            outcome = DialOutcome(
+                status=HANGUP_STATUS,
+                started_at=started_at,
+                ring_seconds=time.monotonic() - started,
+                talk_seconds=0.0,
+            )
+            self._record(decision, seq, outcome)
+            raise
+        except AgiError:
+            self._release(decision, seq)
+            raise
+        ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
+        outcome = DialOutcome(status=status, started_at=started_at, ring_seconds=ring, talk_seconds=answered)
+        self._record(decision, seq, outcome)
+        return outcome
+
+    def _record(self, decision_id: Decision | int, seq: int, outcome: DialOutcome) -> None:
+        did = decision_id.id if isinstance(decision_id, Decision) else decision_id
+        try:
+            self.router.record(did, seq, outcome)
+        except Exception as exc:
+            log.error(
+                "ledger record lost: decision=%s seq=%s status=%s started_at=%s ring=%.1f talk=%.1f (%s)",
+                did,
+                seq,
+                outcome.status,
+                outcome.started_at.isoformat(),
+                outcome.ring_seconds,
+                outcome.talk_seconds,
+                _first_line(exc),
+            )
+
+    def _release(self, decision: Decision, seq: int) -> None:
+        try:
+            self.router.release(decision.id, seq)
+        except Exception as exc:
+            log.warning("claim release failed (it expires by itself): %s", _first_line(exc))
+
+    # -- advise ------------------------------------------------------------------
+
+    def _advise(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
+        n = 0
+        for attempt in decision.plan.attempts:
+            if not self._claim(decision, attempt.seq, 0):
+                continue
+            n += 1
+            channel.set(var.target(n), attempt.dial)
+            channel.set(var.timeout(n), attempt.timeout)
+            channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
+        channel.set(var.COUNT, n)
+        report.result = Result.ADVISED
+        self._set_final(channel, var.Status.ADVISED, decision.plan.route)
+
+    def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
+        """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did."""
+        args = channel.args
+        if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
+            log.warning("outcome script needs DECISION,N arguments, got %r", args)
+            self._fail(channel, report, FailReason.ERROR)
+            return
+        decision_id, seq = int(args[0]), int(channel.variable(f"{var.AGENT}_{args[1]}") or 0)
+        status = channel.variable(var.DIALSTATUS) or "CHANUNAVAIL"
+        answered = _seconds(channel.variable(var.ANSWEREDTIME))
+        dialed = _seconds(channel.variable(var.DIALEDTIME))
+        outcome = DialOutcome(
+            status=status,
+            started_at=self.clock(),
+            ring_seconds=max(dialed - answered, 0.0),
+            talk_seconds=answered,
+        )
+        self._record(decision_id, seq, outcome)
+        report.result = Result.RECORDED
+        if status == "ANSWER":
+            channel.set(var.STATUS, var.Status.ANSWERED)
+
+    # -- endings -----------------------------------------------------------------
+
+    def _set_final(self, channel: AgiChannel, status: var.Status, route: str) -> None:
+        channel.set(var.ROUTE, route)
+        channel.set(var.STATUS, status)
+
+    def _fail(self, channel: AgiChannel, report: CallReport, reason: FailReason) -> None:
+        report.result = Result.FAILED
+        report.fail_reason = reason
+        channel.set(var.STATUS, var.Status.FAILED)
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

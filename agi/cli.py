@@ -1,0 +1,92 @@
+"""`callkeeper`'s entry point: the router's commands plus serve and demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+from agi.app import FrontEnd
+from router import config
+from router.cli import main as router_main
+from router.cli.context import Context
+from router.errors import ConfigError
+from router.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+class _Commands:
+    """The commands that need the call front; registered beside the router's."""
+
+    @staticmethod
+    def register(commands: Any, common: argparse.ArgumentParser) -> None:
+        text = "run the FastAGI server Asterisk connects to"
+        p = commands.add_parser("serve", help=text, description=text, parents=[common])
+        p.add_argument("--listen", metavar="HOST:PORT", help="FastAGI address (default 127.0.0.1:4573)")
+        p.add_argument(
+            "--mode",
+            choices=("dial", "advise"),
+            help="dial: ring the plan from here (default); advise: hand it to the dialplan",
+        )
+        p.add_argument(
+            "--metrics",
+            metavar="HOST:PORT",
+            help="Prometheus /metrics, /healthz, /readyz (default 127.0.0.1:9464)",
+        )
+        p.set_defaults(handler=run_serve)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return router_main.main(argv, extra_modules=[_Commands])
+
+
+def serve_settings(ctx: Context, args: argparse.Namespace) -> config.Settings:
+    return config.load(
+        getattr(args, "config", None),
+        overrides={
+            "db": getattr(args, "db", None),
+            "listen": args.listen,
+            "mode": args.mode,
+            "metrics": args.metrics,
+        },
+    )
+
+
+def run_serve(ctx: Context, args: argparse.Namespace) -> int:
+    settings = serve_settings(ctx, args)
+    if settings.mode not in ("dial", "advise"):
+        raise ConfigError(f"mode must be dial or advise, not {settings.mode!r}")
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        front = FrontEnd(settings)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror}") from None
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping, calls in progress get %.0f s", signum, settings.stop_grace_seconds)
+        stopping.set()
+        front.server.stop(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    host, port = front.address
+    log.info(
+        "callkeeper serving FastAGI on %s:%d (%s mode, database %s)",
+        host,
+        port,
+        settings.mode,
+        front.db.backend,
+    )
+    print(f"callkeeper: FastAGI on {host}:{port}, {settings.mode} mode", file=sys.stderr, flush=True)
+    front.server.serve_forever()
+    remaining = front.stop(settings.stop_grace_seconds)
+    if remaining:
+        log.warning("stopped with %d call(s) still in progress", remaining)
+    return 0

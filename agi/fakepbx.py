@@ -1,0 +1,362 @@
+"""A fake Asterisk for tests and the demo: it dials into the FastAGI server over
+real TCP and answers like the recorded Asterisk 22 (../shared/asterisk/).
+
+Same environment keys in the same order, `200 result=-1` after an answered
+Dial, `200 result=0` for busy/no answer/congestion/missing channel, unset
+variables as `200 result=0`, 510/520 for bad commands, `HANGUP` lines where
+Asterisk puts them (after the EXEC result, before the next reply), 511 for
+channel commands on a dead channel, and a `HANGUP` then EOF when the server
+closes. Agents answer, are busy, never answer or the caller hangs up, by a
+script or by chance; ring and talk time are simulated (`time_scale` real
+seconds per simulated second, 0 for instant).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL, CALLER_HANGUP = (
+    "ANSWER",
+    "BUSY",
+    "NOANSWER",
+    "CONGESTION",
+    "CHANUNAVAIL",
+    "CALLER_HANGUP",
+)
+DEAD_CHANNEL_REPLY = "511 Command Not Permitted on a dead channel or intercept routine"
+# Commands that still answer on a dead channel (res_agi.c marks them dead-safe).
+_DEAD_OK = (
+    "GET VARIABLE",
+    "GET FULL VARIABLE",
+    "SET VARIABLE",
+    "VERBOSE",
+    "EXEC",
+    "NOOP",
+    "DATABASE",
+)
+_VAR = re.compile(r"\$\{([^}]+)\}")
+_uids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How one dialled agent behaves on one attempt."""
+
+    kind: str = ANSWER
+    ring_seconds: int = 5
+    talk_seconds: int = 60
+
+
+Agents = Callable[[str, int], Answer]  # (dial string, timeout) -> behaviour
+
+
+def scripted(table: Mapping[str, Sequence[Answer] | Answer], default: Answer | None = None) -> Agents:
+    """Agents by dial string; a list is played in order, its last entry repeated."""
+    queues = {k: list(v) if isinstance(v, Sequence) else [v] for k, v in table.items()}
+    lock = threading.Lock()
+
+    def behave(dial: str, timeout: int) -> Answer:
+        with lock:
+            queue = queues.get(dial)
+            if not queue:
+                return default or Answer(CHANUNAVAIL, 0, 0)
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return behave
+
+
+def by_chance(
+    seed: int,
+    answer: float = 0.75,
+    busy: float = 0.1,
+    noanswer: float = 0.1,
+    talk: tuple[int, int] = (30, 600),
+) -> Agents:
+    """Agents that answer, are busy or never answer with the given chances."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def behave(dial: str, timeout: int) -> Answer:
+        with lock:
+            roll = rng.random()
+            ring, talk_time = rng.randint(2, 15), rng.randint(*talk)
+        if roll < answer:
+            return Answer(ANSWER, min(ring, timeout), talk_time)
+        if roll < answer + busy:
+            return Answer(BUSY, 0, 0)
+        if roll < answer + busy + noanswer:
+            return Answer(NOANSWER, timeout, 0)
+        return Answer(CONGESTION, 1, 0)
+
+    return behave
+
+
+@dataclass
+class CallRecord:
+    """What the dialplan would see after the AGI() step, plus the wire transcript."""
+
+    agistatus: str = "SUCCESS"
+    variables: dict[str, str] = field(default_factory=dict)
+    dials: list[tuple[str, int, str]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+    first_dial_ms: float | None = None
+    elapsed_ms: float = 0.0
+    hung_up: bool = False
+
+    @property
+    def status(self) -> str | None:
+        return self.variables.get("CALLKEEPER_STATUS")
+
+
+@dataclass
+class CallerHangup:
+    """When the caller hangs up: after the environment, or during the Nth Dial (1-based)."""
+
+    while_idle: bool = False
+    during_dial: int | None = None
+
+
+class FakePbx:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        agents: Agents | None = None,
+        *,
+        time_scale: float = 0.0,
+        sighup: bool = True,
+        exit_on_hangup: bool = False,
+        version: str = "22.10.1",
+    ) -> None:
+        self.address = (host, port)
+        self.agents = agents or scripted({}, Answer())
+        self.time_scale = time_scale
+        self.sighup = sighup
+        self.exit_on_hangup = exit_on_hangup
+        self.version = version
+
+    def environment(
+        self,
+        caller: str,
+        *,
+        script: str = "route",
+        args: Sequence[str] = (),
+        dnid: str = "unknown",
+        uid: str | None = None,
+    ) -> list[str]:
+        """The environment block, keys in the order Asterisk 22 sends them."""
+        host, port = self.address
+        request = f"agi://{host}:{port}" + (f"/{script}" if script else "")
+        env = [("agi_network", "yes")]
+        if script:
+            env.append(("agi_network_script", script))
+        env += [
+            ("agi_request", request),
+            ("agi_channel", f"Local/{caller}@incoming-00000001;2"),
+            ("agi_language", "en"),
+            ("agi_type", "Local"),
+            ("agi_uniqueid", uid or f"{int(time.time())}.{next(_uids)}"),
+            ("agi_version", self.version),
+            ("agi_callerid", caller or "unknown"),
+            ("agi_calleridname", "unknown"),
+            ("agi_callingpres", "0" if caller else "67"),
+            ("agi_callingani2", "0"),
+            ("agi_callington", "0"),
+            ("agi_callingtns", "0"),
+            ("agi_dnid", dnid),
+            ("agi_rdnis", "unknown"),
+            ("agi_context", "inbound"),
+            ("agi_extension", "s"),
+            ("agi_priority", "4"),
+            ("agi_enhanced", "0.0"),
+            ("agi_accountcode", ""),
+            ("agi_threadid", "139633062930112"),
+        ]
+        env += [(f"agi_arg_{i}", a) for i, a in enumerate(args, 1)]
+        return [f"{k}: {v}" for k, v in env] + [""]
+
+    def call(
+        self,
+        caller: str,
+        *,
+        script: str = "route",
+        args: Sequence[str] = (),
+        dnid: str = "unknown",
+        uid: str | None = None,
+        hangup: CallerHangup | None = None,
+        variables: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> CallRecord:
+        """Place one call through AGI() and return what the dialplan would see."""
+        record = CallRecord(variables=dict(variables or {}))
+        started = time.perf_counter()
+        try:
+            sock = socket.create_connection(self.address, timeout=timeout)
+        except OSError:
+            record.agistatus = "FAILURE"
+            return record
+        session = _Session(self, sock, record, hangup or CallerHangup(), started)
+        try:
+            session.run(self.environment(caller, script=script, args=args, dnid=dnid, uid=uid))
+        finally:
+            sock.close()
+            record.elapsed_ms = (time.perf_counter() - started) * 1000
+        return record
+
+
+class _Session:
+    def __init__(
+        self,
+        pbx: FakePbx,
+        sock: socket.socket,
+        record: CallRecord,
+        hangup: CallerHangup,
+        started: float,
+    ) -> None:
+        self.pbx, self.sock, self.record, self.hangup = pbx, sock, record, hangup
+        self.started = started
+        self.reader = sock.makefile("r", encoding="utf-8", newline="\n")
+        self.pending_hangup = False
+        self.dial_count = 0
+
+    def run(self, env: list[str]) -> None:
+        try:
+            for line in env:
+                self._send(line)
+            if self.hangup.while_idle:
+                self._hang_up()
+                if self.pbx.exit_on_hangup:
+                    return
+            while True:
+                line = self.reader.readline()
+                if not line:
+                    break
+                command = line.rstrip("\n")
+                self.record.commands.append(command)
+                self.record.transcript.append(("<<", command))
+                if self.pending_hangup:
+                    self.pending_hangup = False
+                    self._hang_up()
+                    if self.pbx.exit_on_hangup:
+                        return
+                for reply in self._answer(command):
+                    self._send(reply)
+            if self.pbx.sighup and not self.pbx.exit_on_hangup:
+                self._send("HANGUP")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self.reader.close()
+            self.record.agistatus = "HANGUP" if self.record.hung_up else "SUCCESS"
+
+    def _send(self, line: str) -> None:
+        self.record.transcript.append((">>", line))
+        self.sock.sendall((line + "\n").encode("utf-8"))
+
+    def _hang_up(self) -> None:
+        self.record.hung_up = True
+        if self.pbx.sighup or self.pbx.exit_on_hangup:
+            self._send("HANGUP")
+        if self.pbx.exit_on_hangup:
+            self._send("HANGUP")
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def _answer(self, command: str) -> list[str]:
+        verb = command.upper()
+        if self.record.hung_up and not verb.startswith(_DEAD_OK):
+            return [DEAD_CHANNEL_REPLY]
+        if verb.startswith("SET VARIABLE"):
+            parts = _words(command[len("SET VARIABLE") :])
+            if len(parts) != 2:
+                return [
+                    "520-Invalid command syntax.  Proper usage follows:",
+                    "Sets a variable to the current channel.",
+                    "520 End of proper usage.",
+                ]
+            self.record.variables[parts[0]] = parts[1]
+            return ["200 result=1"]
+        if verb.startswith("GET FULL VARIABLE"):
+            expr = " ".join(_words(command[len("GET FULL VARIABLE") :]))
+            return [f"200 result=1 ({_VAR.sub(lambda m: self.record.variables.get(m[1], ''), expr)})"]
+        if verb.startswith("GET VARIABLE"):
+            parts = _words(command[len("GET VARIABLE") :])
+            value = self.record.variables.get(parts[0]) if parts else None
+            return ["200 result=0"] if value is None else [f"200 result=1 ({value})"]
+        if verb.startswith("EXEC"):
+            parts = command.split(None, 2)
+            app = parts[1] if len(parts) > 1 else ""
+            if app.lower() != "dial":
+                return ["200 result=-2"]
+            return [self._dial(_words(parts[2])[0] if len(parts) > 2 else "")]
+        if verb.startswith(("VERBOSE", "DATABASE")):
+            return ["200 result=1"]
+        if verb.startswith("NOOP"):
+            return ["200 result=0"]
+        if verb.startswith("CHANNEL STATUS"):
+            return ["200 result=4"]
+        if verb.startswith("ANSWER"):
+            return ["200 result=0"]
+        return ["510 Invalid or unknown command"]
+
+    def _dial(self, options: str) -> str:
+        if self.record.first_dial_ms is None:
+            self.record.first_dial_ms = (time.perf_counter() - self.started) * 1000
+        dial, _, rest = options.partition(",")
+        timeout = int(rest.split(",")[0]) if rest.split(",")[0].isdigit() else 0
+        self.dial_count += 1
+        if self.record.hung_up:
+            return "200 result=-1"
+        behaviour = self.pbx.agents(dial, timeout)
+        if self.hangup.during_dial == self.dial_count:
+            behaviour = Answer(CALLER_HANGUP, min(behaviour.ring_seconds, timeout or 1), 0)
+        if behaviour.kind == NOANSWER or (
+            behaviour.kind == ANSWER and timeout and behaviour.ring_seconds >= timeout
+        ):
+            behaviour = Answer(NOANSWER, timeout, 0)
+        self._sleep(behaviour.ring_seconds + behaviour.talk_seconds)
+        talk = behaviour.talk_seconds if behaviour.kind == ANSWER else 0
+        status = "CANCEL" if behaviour.kind == CALLER_HANGUP else behaviour.kind
+        self.record.variables["DIALSTATUS"] = status
+        self.record.variables["DIALEDTIME"] = str(behaviour.ring_seconds + talk)
+        self.record.variables["ANSWEREDTIME"] = str(talk)
+        self.record.dials.append((dial, timeout, status))
+        if behaviour.kind == CALLER_HANGUP:
+            self.pending_hangup = True
+            return "200 result=-1"
+        return "200 result=-1" if behaviour.kind == ANSWER else "200 result=0"
+
+    def _sleep(self, simulated_seconds: float) -> None:
+        if self.pbx.time_scale > 0 and simulated_seconds > 0:
+            time.sleep(simulated_seconds * self.pbx.time_scale)
+
+
+def _words(text: str) -> list[str]:
+    """Split AGI arguments the way Asterisk does: spaces, double quotes, backslash escapes."""
+    words: list[str] = []
+    current: list[str] = []
+    quoted = escaped = started = False
+    for ch in text.strip():
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted, started = not quoted, True
+        elif ch == " " and not quoted:
+            if current or started:
+                words.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(ch)
+    if current or started:
+        words.append("".join(current))
+    return words

@@ -1,0 +1,188 @@
+"""pyst2's AGI class made fit for a FastAGI socket (see STYLE.md, "pyst2 0.5.1").
+
+`AgiChannel` keeps pyst2's command helpers (`set_variable`, `get_variable`,
+`appexec`, …) and replaces what breaks on a socket: no SIGHUP handler, no
+stderr chatter, quotes escaped, no fixed command timeout, and every reply
+mapped to a typed error. A `HANGUP` line may arrive between a command and its
+reply; it is remembered in `hung_up` and reading goes on to the reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any, TextIO
+from urllib.parse import parse_qs
+
+from asterisk.agi import AGI
+
+from agi.errors import (
+    AgiError,
+    AppNotFound,
+    CallerHungUp,
+    DeadChannel,
+    InvalidCommand,
+    ProtocolError,
+    UsageError,
+)
+
+MAX_LINE = 8192
+MAX_ENV_LINES = 256
+_RESULT = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -])(?P<rest>.*)$")
+_KEY_VALUE = re.compile(r"(?P<key>\w+)=(?P<value>\S*)(?:\s+\((?P<data>.*)\))?")
+
+
+class _NullSink(io.TextIOBase):
+    def write(self, s: str) -> int:
+        return len(s)
+
+
+class AgiChannel(AGI):
+    """One AGI session over text streams (a socket's makefile, or stdin/stdout)."""
+
+    def __init__(self, reader: TextIO, writer: TextIO) -> None:
+        # pyst2's __init__ installs a SIGHUP handler and reads with prints: skip it.
+        self.stdin = reader
+        self.stdout = writer
+        self.stderr = _NullSink()
+        self._got_sighup = False
+        self.env: dict[str, str] = {}
+        self.hung_up = False
+
+    @classmethod
+    def over_socket(cls, sock: socket.socket) -> AgiChannel:
+        reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+        writer = sock.makefile("w", encoding="utf-8", newline="\n")
+        return cls(reader, writer)
+
+    def close(self) -> None:
+        """Close both streams; the socket's descriptor is freed only once they are closed."""
+        for stream in (self.stdout, self.stdin):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+    # -- the environment block -------------------------------------------------
+
+    def read_environment(self) -> dict[str, str]:
+        """Read `agi_*: value` lines up to the blank line that ends them."""
+        for _ in range(MAX_ENV_LINES):
+            line = self._read_line()
+            if line == "":
+                return self.env
+            if line == "HANGUP":
+                self.hung_up = True
+                continue
+            key, sep, value = line.partition(":")
+            if not sep or not key.startswith("agi_"):
+                raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
+            self.env[key.strip()] = value.strip()
+        raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+
+    @property
+    def script(self) -> str:
+        """The path of agi://host/<path>?query, without the query."""
+        return self.env.get("agi_network_script", "").partition("?")[0].strip("/")
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        raw = self.env.get("agi_network_script", "").partition("?")[2]
+        return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+
+    @property
+    def args(self) -> list[str]:
+        found: list[str] = []
+        while f"agi_arg_{len(found) + 1}" in self.env:
+            found.append(self.env[f"agi_arg_{len(found) + 1}"])
+        return found
+
+    # -- commands and replies --------------------------------------------------
+
+    def _quote(self, string: Any) -> str:
+        text = str(string).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{text}"'
+
+    def execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
+        try:
+            self.send_command(command, *args)
+        except (BrokenPipeError, ConnectionError, OSError) as exc:
+            raise CallerHungUp(f"connection lost while sending {command}: {exc}") from None
+        return self.get_result()
+
+    def send_command(self, command: str, *args: Any) -> None:
+        line = " ".join([command.strip(), *(str(a) for a in args)]).strip()
+        if "\n" in line or "\r" in line:
+            raise ValueError("an AGI command cannot contain a line break")
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    def get_result(self, stdin: Any = None) -> dict[str, tuple[str, str]]:
+        while True:
+            line = self._read_line()
+            if line == "HANGUP":
+                self.hung_up = True
+                continue
+            match = _RESULT.match(line)
+            if match is None:
+                raise ProtocolError(f"unexpected reply {line[:60]!r}")
+            code, rest = int(match["code"]), match["rest"]
+            if code == 100:
+                continue
+            if code == 200:
+                return self._parse_success(rest)
+            if code == 510:
+                raise InvalidCommand(rest)
+            if code == 511:
+                raise DeadChannel(rest)
+            if code == 520:
+                raise UsageError(self._read_usage(line))
+            raise AgiError(f"{code} {rest}")
+
+    def _parse_success(self, rest: str) -> dict[str, tuple[str, str]]:
+        result: dict[str, tuple[str, str]] = {"result": ("", "")}
+        for m in _KEY_VALUE.finditer(rest):
+            result[m["key"]] = (m["value"], m["data"] or "")
+        return result
+
+    def _read_usage(self, first: str) -> str:
+        lines = [first]
+        while not lines[-1].startswith("520 "):
+            lines.append(self._read_line())
+        return "\n".join(lines)
+
+    def _read_line(self) -> str:
+        try:
+            line = self.stdin.readline(MAX_LINE + 1)
+        except (ConnectionError, OSError) as exc:
+            if isinstance(exc, TimeoutError | socket.timeout):
+                raise
+            raise CallerHungUp(f"connection lost: {exc}") from None
+        if line == "":
+            raise CallerHungUp("connection closed by Asterisk")
+        if len(line) > MAX_LINE:
+            raise ProtocolError(f"line longer than {MAX_LINE} characters")
+        return line.rstrip("\r\n")
+
+    # -- the few commands the call flow uses, with typed results ---------------
+
+    def variable(self, name: str) -> str | None:
+        """A channel variable, or None when it is not set."""
+        result = self.execute("GET VARIABLE", self._quote(name))
+        code, value = result["result"]
+        return value if code == "1" else None
+
+    def set(self, name: str, value: object) -> None:
+        self.execute("SET VARIABLE", self._quote(name), self._quote(value))
+
+    def exec_app(self, application: str, options: str) -> int:
+        """EXEC an application; its integer result (Dial: -1 when the call ended answered)."""
+        result = self.execute("EXEC", application, self._quote(options))
+        code = result["result"][0]
+        if code == "-2":
+            raise AppNotFound(application)
+        try:
+            return int(code)
+        except ValueError:
+            raise ProtocolError(f"EXEC {application} answered result={code!r}") from None

@@ -1,0 +1,175 @@
+"""The FastAGI server: one thread per call, a bounded number of calls.
+
+Threads rather than asyncio: pyst2 and SQLAlchemy's ORM are blocking, a call
+spends minutes idle inside a Dial, and the count of calls in flight is bounded
+(`max_calls`), so a thread per call is simple and cheap enough; the decision
+itself runs on a small pool with a deadline (`callflow.Decider`).
+
+Failure policy: a peer outside the allow-list, or a call beyond `max_calls`, is
+closed at once (Asterisk sees AGISTATUS=SUCCESS without CALLKEEPER_STATUS and
+the dialplan goes to its queue); an environment block that does not end within
+`env_timeout_seconds` frees the slot; no read deadline once commands flow (a
+Dial lasts minutes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from agi.callflow import CallFlow, CallReport, Result
+from agi.errors import AgiError, CallerHungUp, ProtocolError
+from agi.protocol import AgiChannel
+
+log = logging.getLogger(__name__)
+
+ReportSink = Callable[[CallReport], None]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"listen address must be HOST:PORT, not {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class AgiServer:
+    def __init__(
+        self,
+        flow: CallFlow,
+        listen: tuple[str, int],
+        *,
+        max_calls: int = 256,
+        env_timeout: float = 2.0,
+        allow_peers: tuple[str, ...] = (),
+        on_report: ReportSink | None = None,
+        on_start: Callable[[], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
+        self.flow = flow
+        self.env_timeout = env_timeout
+        self.allowed = [ipaddress.ip_network(p, strict=False) for p in allow_peers]
+        self.on_report = on_report or _log_report
+        self.on_start = on_start
+        self.on_end = on_end
+        self._slots = threading.BoundedSemaphore(max_calls)
+        self._active: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(listen)
+        self._sock.listen(128)
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+
+    @property
+    def active_calls(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def serve_forever(self) -> None:
+        """Accept calls until `stop()`; returns once the listener is closed."""
+        self._sock.settimeout(0.2)
+        while not self._stopping.is_set():
+            try:
+                conn, peer = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stopping.is_set():
+                    break
+                raise
+            self._admit(conn, peer)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no call is in progress; False if some still are after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while self.active_calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.active_calls == 0
+
+    def stop(self, grace: float) -> int:
+        """Stop accepting; wait up to `grace` seconds for calls in progress. Returns how many remain."""
+        self._stopping.set()
+        self.wait_idle(grace)
+        return self.active_calls
+
+    def _admit(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        if self.allowed and not any(ipaddress.ip_address(peer[0]) in n for n in self.allowed):
+            log.warning("refused FastAGI connection from %s: not in allow_peers", peer[0])
+            self._close(conn)
+            return
+        if not self._slots.acquire(blocking=False):
+            log.warning("refused a call: %d calls in flight already", len(self._active))
+            self.on_report(CallReport(result=Result.REJECTED))
+            self._close(conn)
+            return
+        thread = threading.Thread(
+            target=self._session, args=(conn,), daemon=True, name=f"agi-{peer[0]}:{peer[1]}"
+        )
+        with self._lock:
+            self._active.add(thread)
+        thread.start()
+
+    def _session(self, conn: socket.socket) -> None:
+        report = CallReport()
+        channel = AgiChannel.over_socket(conn)
+        if self.on_start:
+            self.on_start()
+        try:
+            conn.settimeout(self.env_timeout)
+            channel.read_environment()
+            conn.settimeout(None)
+            self.flow.handle(channel, report)
+        except CallerHungUp:
+            report.result = Result.HANGUP
+        except (TimeoutError, ProtocolError) as exc:
+            log.warning("dropped a FastAGI session: %s", exc or "environment not received in time")
+            report.result = Result.FAILED
+        except AgiError as exc:
+            log.warning("FastAGI session ended by Asterisk's reply: %s", exc)
+            report.result = Result.FAILED
+        except Exception:
+            log.exception("FastAGI session failed")
+            report.result = Result.FAILED
+        finally:
+            channel.close()
+            self._close(conn)
+            with self._lock:
+                self._active.discard(threading.current_thread())
+            self._slots.release()
+            if self.on_end:
+                self.on_end()
+            self.on_report(report)
+
+    @staticmethod
+    def _close(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+def _log_report(report: CallReport) -> None:
+    if report.result is Result.REJECTED:
+        return
+    log.info(
+        "call uid=%s number=%s script=%s office=%s route=%s answered_by=%s result=%s%s decide_ms=%s",
+        report.uid or "-",
+        report.number,
+        report.script or "-",
+        report.office or "-",
+        report.route or "-",
+        report.answered_by or "-",
+        report.result,
+        f" fail_reason={report.fail_reason}" if report.fail_reason else "",
+        f"{report.decide_ms:.2f}" if report.decide_ms is not None else "-",
+    )

@@ -1,0 +1,196 @@
+"""The real FastAGI server, driven over TCP by the fake Asterisk, through every
+situation of the recorded transcripts; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from agi.app import FrontEnd
+from agi.fakepbx import (
+    BUSY,
+    CHANUNAVAIL,
+    CONGESTION,
+    NOANSWER,
+    Answer,
+    CallerHangup,
+    FakePbx,
+    scripted,
+)
+from router.db import Database
+from router.models import Agent, Attempt, Decision, PhoneNumber
+from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, MSK_LINE, SPB_LINE
+
+StartFront = Callable[..., FrontEnd]
+
+
+def attempts(db: Database, front: FrontEnd) -> list[tuple[str, str]]:
+    """The ledger's attempts, once the server has finished every session."""
+    assert front.server.wait_idle(5)
+    with db.reader() as s:
+        rows = s.execute(
+            select(Agent.login, Attempt.status).join(Agent, Agent.id == Attempt.agent_id).order_by(Attempt.id)
+        )
+        return [(login, status) for login, status in rows]
+
+
+def claims_held(db: Database, front: FrontEnd) -> int:
+    assert front.server.wait_idle(5)
+    with db.reader() as s:
+        return s.scalar(select(func.count()).select_from(Agent).where(Agent.claimed_by.is_not(None))) or 0
+
+
+def test_owner_answers_from_the_other_offices_line(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer(talk_seconds=95)))
+    record = pbx.call("8 916 765-43-21", dnid=SPB_LINE)
+    assert record.agistatus == "SUCCESS"
+    assert record.status == "ANSWERED"
+    assert record.variables["CALLKEEPER_ROUTE"] == "owner"
+    assert record.dials == [(DIAL["ivanova"], 20, "ANSWER")]
+    assert attempts(db, front) == [("ivanova", "ANSWER")]
+    assert claims_held(db, front) == 0
+
+
+@pytest.mark.parametrize("kind", [BUSY, NOANSWER, CONGESTION, CHANUNAVAIL])
+def test_owner_not_answering_moves_to_next_attempt(
+    kind: str, db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({DIAL["ivanova"]: Answer(kind, 3, 0)}, Answer()))
+    record = pbx.call(IVANOV_MOBILE, args=["msk"])
+    assert record.status == "ANSWERED"
+    assert record.dials[0] == (DIAL["ivanova"], 20, kind)
+    assert len(record.dials) == 2
+    assert attempts(db, front)[0] == ("ivanova", kind)
+    assert attempts(db, front)[1][1] == "ANSWER"
+    assert claims_held(db, front) == 0
+
+
+def test_nobody_answers_sets_noanswer_and_dialplan_falls_back(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer(NOANSWER)))
+    record = pbx.call("+79990000001", args=["msk"])
+    assert record.status == "NOANSWER"
+    assert {d[2] for d in record.dials} == {"NOANSWER"}
+    assert len(record.dials) == len(DIAL)
+    assert claims_held(db, front) == 0
+
+
+def test_first_answered_call_from_new_number_creates_household(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()))
+    record = pbx.call("+79990000002", script="route?line=spb")
+    assert record.status == "ANSWERED"
+    with db.reader() as s:
+        linked = s.scalar(select(PhoneNumber).where(PhoneNumber.number == "+79990000002"))
+        assert linked is not None
+        owner = s.scalar(select(Agent.login).where(Agent.id == linked.household.owner_id))
+    assert owner == attempts(db, front)[-1][0]
+
+
+def test_caller_hangs_up_during_dial_records_cancel_and_releases_claim(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()))
+    record = pbx.call(IVANOV_MOBILE, args=["msk"], hangup=CallerHangup(during_dial=1))
+    assert record.agistatus == "HANGUP"
+    assert record.dials == [(DIAL["ivanova"], 20, "CANCEL")]
+    # Asterisk's HANGUP line came between the GET VARIABLE and its reply, as recorded.
+    wire = [line for _, line in record.transcript]
+    hangup_at = wire.index("HANGUP")
+    assert wire[hangup_at - 1].startswith("GET VARIABLE") and wire[hangup_at + 1].startswith("200 result=1")
+    assert attempts(db, front) == [("ivanova", "CANCEL")]
+    assert claims_held(db, front) == 0
+    assert "CALLKEEPER_STATUS" not in record.variables
+
+
+def test_caller_hangs_up_while_server_is_idle_rings_nobody(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()))
+    record = pbx.call(IVANOV_MOBILE, args=["msk"], hangup=CallerHangup(while_idle=True))
+    assert record.agistatus == "HANGUP"
+    assert record.dials == []
+    assert attempts(db, front) == []
+    assert claims_held(db, front) == 0
+
+
+def test_agisighup_no_hangup_during_dial_is_seen_as_cancel(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()), sighup=False)
+    record = pbx.call(IVANOV_MOBILE, args=["msk"], hangup=CallerHangup(during_dial=1))
+    assert "HANGUP" not in [line for _, line in record.transcript]
+    assert record.dials == [(DIAL["ivanova"], 20, "CANCEL")]
+    assert attempts(db, front) == [("ivanova", "CANCEL")]
+    assert claims_held(db, front) == 0
+
+
+def test_agiexitonhangup_closed_socket_records_caller_hangup(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()), exit_on_hangup=True)
+    record = pbx.call(IVANOV_MOBILE, args=["msk"], hangup=CallerHangup(during_dial=1))
+    assert record.agistatus == "HANGUP"
+    assert attempts(db, front) == [("ivanova", "HANGUP")]
+    assert claims_held(db, front) == 0
+
+
+def test_unknown_script_name_fails_open(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    record = FakePbx(*front.address).call(IVANOV_MOBILE, script="no-such-script")
+    assert record.agistatus == "SUCCESS"
+    assert record.status == "FAILED"
+    assert record.dials == []
+
+
+def test_anonymous_caller_goes_to_the_line_office_pool(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    record = FakePbx(*front.address, scripted({}, Answer())).call("unknown", dnid=MSK_LINE)
+    assert record.status == "ANSWERED"
+    assert record.variables["CALLKEEPER_ROUTE"] == "office-pool"
+    assert record.dials[0][0] in {DIAL["ivanova"], DIAL["orlov"], DIAL["kim"]}
+    with db.reader() as s:
+        assert s.scalar(select(func.count()).select_from(PhoneNumber)) == 3  # no household for anonymous
+
+
+def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front(mode="advise")
+    pbx = FakePbx(*front.address)
+    advised = pbx.call(IVANOV_SPOUSE, args=["spb"])
+    assert advised.status == "ADVISED"
+    count = int(advised.variables["CALLKEEPER_COUNT"])
+    assert count >= 1
+    assert advised.variables["CALLKEEPER_TARGET_1"] == DIAL["ivanova"]
+    assert advised.variables["CALLKEEPER_TIMEOUT_1"] == "20"
+    assert advised.dials == []
+    decision = advised.variables["CALLKEEPER_DECISION"]
+    # The dialplan dialled target 1 itself and reports back.
+    outcome_vars = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42", "DIALEDTIME": "50"}
+    reported = pbx.call(IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=outcome_vars)
+    assert reported.status == "ANSWERED"
+    assert attempts(db, front) == [("ivanova", "ANSWER")]
+    with db.reader() as s:
+        row = s.scalar(select(Attempt))
+        assert row is not None and row.talk_seconds == 42 and row.ring_seconds == 8
+        assert s.scalar(select(Decision.answered_by_id)) is not None
+    assert claims_held(db, front) == count - 1
