@@ -11,10 +11,24 @@ def test_household_with_spouse_number_is_found_by_either_number(
     capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
     assert run_cli(capsys, db_url, "office", "add", "msk", "--line", "+74951234567").code == 0
-    assert run_cli(capsys, db_url, "agent", "add", "ivanova", "--office", "msk", "--dial", "PJSIP/101").code == 0
+    assert (
+        run_cli(capsys, db_url, "agent", "add", "ivanova", "--office", "msk", "--dial", "PJSIP/101").code == 0
+    )
     added = run_cli(
-        capsys, db_url, "household", "add", "--name", "Ивановы", "--member", "Иванова Мария",
-        "--number", "8 916 123-45-67", "--number", "+7 916 765 43 21=spouse", "--owner", "ivanova",
+        capsys,
+        db_url,
+        "household",
+        "add",
+        "--name",
+        "Ивановы",
+        "--member",
+        "Иванова Мария",
+        "--number",
+        "8 916 123-45-67",
+        "--number",
+        "+7 916 765 43 21=spouse",
+        "--owner",
+        "ivanova",
     )
     assert added.code == 0, added.err
     household_id = int(added.out)
