@@ -1,0 +1,376 @@
+"""An in-memory index of households that answers "who is this caller's family?" in milliseconds.
+
+A million households cannot be scanned per question, so every household is
+filed under blocks, and a question reads only the blocks it shares:
+
+- its members' (surname family stem, full given name) pairs, with surname stems
+  one letter away found through a small vocabulary of distinct stems;
+- its email and its normalized address;
+- its numbers, in one sorted array, so that the same PBX block (all but the
+  last two digits) is a range and a number one digit away is a few bisections.
+
+Storage is columnar and interned (arrays of ints, tuples of word ids) to keep a
+million households well under a gigabyte; `HouseholdRecord` values exist only
+at the edges.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from identity.matching import (
+    DEFAULT_THRESHOLD,
+    GIVEN_SIMILAR_CUTOFF,
+    NUMBER_NEAR,
+    SAME_ADDRESS,
+    SAME_EMAIL,
+    TYPO_MIN_STEM,
+    address_key,
+    best_name_match,
+    common_name_penalty,
+    email_key,
+    given_of,
+    number_relation,
+    parse_names,
+    stem_of,
+)
+from identity.names import PersonName
+
+# Surname stems one letter away are looked for among this many nearest stems.
+_NEAR_STEMS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRecord:
+    """What the index knows of a household; numbers are E.164 keys."""
+
+    id: int
+    owner: str | None
+    members: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    email: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A caller (or a household) to find the family of; `exclude` skips its own household."""
+
+    numbers: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    email: str = ""
+    address: str = ""
+    exclude: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    household: int
+    score: int
+    owner: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two existing households that are probably one family, `first` < `second`."""
+
+    first: int
+    second: int
+    score: int
+    reasons: tuple[str, ...]
+
+
+class SuggestionIndex:
+    def __init__(self) -> None:
+        self._words: list[str] = [""]
+        self._word_ids: dict[str, int] = {"": 0}
+        self._slot_of: dict[int, int] = {}
+        self._ids = array("q")
+        self._owner = array("i")
+        self._email = array("i")
+        self._address = array("i")
+        self._members: list[tuple[int, ...]] = []  # (surname, given, patronymic) word ids, flat
+        self._numbers: list[tuple[int, ...]] = []  # E.164 digits as ints
+        self._by_name: dict[str, dict[str, array[int]]] = {}
+        self._stems_by_prefix: dict[str, list[str]] = {}
+        self._by_email: dict[str, array[int]] = {}
+        self._by_address: dict[str, array[int]] = {}
+        self._num_keys = array("q")
+        self._num_slots = array("i")
+
+    @classmethod
+    def build(cls, records: Iterable[HouseholdRecord]) -> SuggestionIndex:
+        """Index many households at once: numbers are sorted once at the end."""
+        index = cls()
+        pending: list[tuple[int, int]] = []
+        for record in records:
+            index._store(record, pending)
+        pending.sort()
+        index._num_keys = array("q", (n for n, _ in pending))
+        index._num_slots = array("i", (s for _, s in pending))
+        return index
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, household_id: object) -> bool:
+        return household_id in self._slot_of
+
+    def ids(self) -> Iterator[int]:
+        return iter(self._slot_of)
+
+    def add(self, record: HouseholdRecord) -> None:
+        """Index a household, replacing what was indexed under its id."""
+        if record.id in self._slot_of:
+            self.remove(record.id)
+        self._store(record, None)
+
+    update = add
+
+    def remove(self, household_id: int) -> None:
+        """Forget a household (merged away or deleted); unknown ids are ignored."""
+        slot = self._slot_of.pop(household_id, None)
+        if slot is None:
+            return
+        for surname, given, _ in self._triples(slot):
+            by_given = self._by_name.get(stem_of(self._words[surname]), {})
+            for key in given_of(self._words[given]) or ("",):
+                _discard(by_given, key, slot)
+        _discard(self._by_email, self._words[self._email[slot]], slot)
+        _discard(self._by_address, self._words[self._address[slot]], slot)
+        for number in self._numbers[slot]:
+            at = bisect_left(self._num_keys, number)
+            del self._num_keys[at]
+            del self._num_slots[at]
+        self._members[slot] = ()
+        self._numbers[slot] = ()
+
+    def record(self, household_id: int) -> HouseholdRecord:
+        """The indexed household as a value (KeyError when it is not indexed)."""
+        slot = self._slot_of[household_id]
+        return HouseholdRecord(
+            id=household_id,
+            owner=self._words[self._owner[slot]] or None,
+            members=tuple(_full_name(p) for p in self._persons(slot)),
+            numbers=tuple(f"+{n}" for n in self._numbers[slot]),
+            email=self._words[self._email[slot]],
+            address=self._words[self._address[slot]],
+        )
+
+    def suggest(self, query: Query, limit: int = 5, min_score: int = DEFAULT_THRESHOLD) -> list[Suggestion]:
+        """The households the query most probably belongs to, best first.
+
+        A household that already holds one of the query's numbers is the
+        caller's own, not a suggestion, and is left out.
+        """
+        names = parse_names(query.names)
+        numbers = tuple(n for n in query.numbers if n.startswith("+") and n[1:].isdigit())
+        own = {self._num_slots[i] for n in numbers for i in self._exact(int(n[1:]))}
+        if query.exclude in self._slot_of:
+            own.add(self._slot_of[query.exclude])
+        email, address = email_key(query.email), address_key(query.address)
+        found = []
+        for slot in self._candidates(names, numbers, email, address) - own:
+            suggestion = self._score(slot, names, numbers, email, address, own)
+            if suggestion.score >= min_score:
+                found.append(suggestion)
+        return heapq.nsmallest(limit, found, key=lambda s: (-s.score, s.household))
+
+    def household_pairs(self, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
+        """Pairs of indexed households that are probably one family, best first."""
+        best: dict[tuple[int, int], Suggestion] = {}
+        for household_id in list(self._slot_of):
+            record = self.record(household_id)
+            query = Query(record.numbers, record.members, record.email, record.address, record.id)
+            for found in self.suggest(query, limit=10, min_score=min_score):
+                key = (min(household_id, found.household), max(household_id, found.household))
+                if key not in best or found.score > best[key].score:
+                    best[key] = found
+        pairs = [Pair(a, b, s.score, s.reasons) for (a, b), s in best.items()]
+        return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
+
+    def _store(self, record: HouseholdRecord, pending: list[tuple[int, int]] | None) -> None:
+        slot = len(self._ids)
+        self._slot_of[record.id] = slot
+        self._ids.append(record.id)
+        self._owner.append(self._word(record.owner or ""))
+        triples: list[int] = []
+        for person in parse_names(record.members):
+            triples += (
+                self._word(person.surname),
+                self._word(person.given),
+                self._word(person.patronymic),
+            )
+            self._file_name(person, slot)
+        self._members.append(tuple(triples))
+        email, address = email_key(record.email), address_key(record.address)
+        self._email.append(self._word(email))
+        self._address.append(self._word(address))
+        if email:
+            self._by_email.setdefault(self._words[self._email[slot]], array("i")).append(slot)
+        if address:
+            self._by_address.setdefault(self._words[self._address[slot]], array("i")).append(slot)
+        digits = tuple(int(n[1:]) for n in record.numbers if n.startswith("+") and n[1:].isdigit())
+        self._numbers.append(digits)
+        for number in digits:
+            if pending is not None:
+                pending.append((number, slot))
+            else:
+                at = bisect_right(self._num_keys, number)
+                self._num_keys.insert(at, number)
+                self._num_slots.insert(at, slot)
+
+    def _file_name(self, person: PersonName, slot: int) -> None:
+        stem = stem_of(person.surname)
+        if not stem:
+            return
+        by_given = self._by_name.get(stem)
+        if by_given is None:
+            by_given = self._by_name[stem] = {}
+            self._stems_by_prefix.setdefault(stem[:2], []).append(stem)
+        for key in given_of(person.given) or ("",):
+            by_given.setdefault(key, array("i")).append(slot)
+
+    def _candidates(
+        self, names: tuple[PersonName, ...], numbers: tuple[str, ...], email: str, address: str
+    ) -> set[int]:
+        slots: set[int] = set()
+        for person in names:
+            givens = given_of(person.given)
+            if givens and person.surname:
+                for stem in self._stems_near(stem_of(person.surname)):
+                    slots.update(self._same_given(self._by_name[stem], givens))
+        slots.update(self._by_email.get(email, ()) if email else ())
+        slots.update(self._by_address.get(address, ()) if address else ())
+        for number in numbers:
+            value = int(number[1:])
+            block = value // 100 * 100
+            low = bisect_left(self._num_keys, block)
+            high = bisect_right(self._num_keys, block + 99)
+            slots.update(self._num_slots[low:high])
+            for variant in _one_digit_away(number[1:]):
+                slots.update(self._num_slots[i] for i in self._exact(variant))
+        return slots
+
+    def _stems_near(self, stem: str) -> list[str]:
+        near = [stem] if stem in self._by_name else []
+        if len(stem) >= TYPO_MIN_STEM:
+            found = process.extract(
+                stem,
+                self._stems_by_prefix.get(stem[:2], ()),
+                scorer=Levenshtein.distance,
+                processor=None,
+                score_cutoff=1,
+                limit=_NEAR_STEMS,
+            )
+            near += [other for other, _, _ in found if other != stem]
+        return near
+
+    @staticmethod
+    def _same_given(by_given: dict[str, array[int]], givens: frozenset[str]) -> Iterator[int]:
+        exact = [by_given[g] for g in givens if g in by_given]
+        if not exact:
+            found = process.extract(
+                min(givens),
+                [g for g in by_given if g],
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=GIVEN_SIMILAR_CUTOFF,
+                limit=3,
+            )
+            exact = [by_given[g] for g, _, _ in found]
+        for slots in exact:
+            yield from slots
+
+    def _score(
+        self,
+        slot: int,
+        names: tuple[PersonName, ...],
+        numbers: tuple[str, ...],
+        email: str,
+        address: str,
+        own: set[int],
+    ) -> Suggestion:
+        match = best_name_match(names, self._persons(slot))
+        points, reasons = match.points, list(match.reasons)
+        if match.key is not None:
+            stem, given = match.key
+            sharing = self._by_name.get(stem, {}).get(given, ())
+            others = len({s for s in sharing if s != slot and s not in own})
+            penalty = common_name_penalty(others)
+            if penalty:
+                points -= penalty
+                reasons.append(f"common name: {others + 1} households")
+        if email and self._words[self._email[slot]] == email:
+            points += SAME_EMAIL
+            reasons.append(f"same email: {email}")
+        if address and self._words[self._address[slot]] == address:
+            points += SAME_ADDRESS
+            reasons.append("same address")
+        relation = next(
+            (
+                r
+                for q in numbers
+                for n in self._numbers[slot]
+                if (r := number_relation(q, f"+{n}")) is not None
+            ),
+            None,
+        )
+        if relation is not None:
+            points += NUMBER_NEAR
+            reasons.append(relation)
+        return Suggestion(
+            household=self._ids[slot],
+            score=max(0, min(100, points)),
+            owner=self._words[self._owner[slot]] or None,
+            reasons=tuple(reasons),
+        )
+
+    def _persons(self, slot: int) -> tuple[PersonName, ...]:
+        words = self._words
+        return tuple(PersonName(words[s], words[g], words[p]) for s, g, p in self._triples(slot))
+
+    def _triples(self, slot: int) -> Iterator[tuple[int, int, int]]:
+        flat = self._members[slot]
+        for i in range(0, len(flat), 3):
+            yield flat[i], flat[i + 1], flat[i + 2]
+
+    def _exact(self, number: int) -> range:
+        return range(bisect_left(self._num_keys, number), bisect_right(self._num_keys, number))
+
+    def _word(self, text: str) -> int:
+        found = self._word_ids.get(text)
+        if found is None:
+            found = self._word_ids[text] = len(self._words)
+            self._words.append(text)
+        return found
+
+
+def _one_digit_away(digits: str) -> Iterator[int]:
+    """Every number one substitution or one swap of neighbours away (same length)."""
+    for i, digit in enumerate(digits):
+        for other in "0123456789":
+            if other != digit:
+                yield int(digits[:i] + other + digits[i + 1 :])
+        if i + 1 < len(digits) and digits[i + 1] != digit:
+            yield int(digits[:i] + digits[i + 1] + digit + digits[i + 2 :])
+
+
+def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
+    slots = postings.get(key)
+    if slots is not None and slot in slots:
+        slots.remove(slot)
+        if not slots:
+            del postings[key]
+
+
+def _full_name(person: PersonName) -> str:
+    return " ".join(p for p in (person.surname, person.given, person.patronymic) if p)

@@ -1,0 +1,190 @@
+"""How much two people, two households or two numbers look like one family.
+
+The points below are the whole scoring policy, in one place so that a change
+is one diff and the benchmark's precision and recall move with it. A name
+alone is strong only when it is both complete (surname family and given name)
+and rare: twenty households of `Иванов Сергей` are not evidence for any one of
+them, so a common name loses points (`common_name_penalty`). Numbers close to
+each other are weak signals only: a typo or a neighbour on an office PBX.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from identity.names import (
+    PersonName,
+    family_stem,
+    fold,
+    given_names,
+    is_short_form,
+    parse_name,
+    patronymic_stem,
+)
+
+# At or above this score a suggestion is shown by default (documented in the README).
+DEFAULT_THRESHOLD = 60
+
+SURNAME_SAME_FAMILY = 32
+SURNAME_ONE_LETTER_AWAY = 24
+GIVEN_SAME = 32
+GIVEN_SIMILAR = 24
+PATRONYMIC_SAME = 12
+PATRONYMIC_DIFFERENT = -20
+SAME_EMAIL = 45
+SAME_ADDRESS = 35
+NUMBER_NEAR = 15
+COMMON_NAME_MAX_PENALTY = 24
+
+# Given names closer than this (fuzz.ratio of folded keys) count as a typo of one another.
+GIVEN_SIMILAR_CUTOFF = 85
+# Surname stems shorter than this must match exactly: one letter in `Kim` is a new family.
+TYPO_MIN_STEM = 5
+
+# Words that only say "street", "house", "flat": dropped so `ул. Ленина, д. 5` = `Ленина 5`.
+_ADDRESS_NOISE = frozenset(
+    (
+        "г", "гор", "город", "ул", "улица", "д", "дом", "кв", "квартира", "корп", "корпус",
+        "к", "стр", "строение", "пр", "просп", "проспект", "пер", "переулок", "ш", "шоссе",
+        "бульвар", "наб", "набережная", "пл", "площадь", "обл", "область", "район",
+        "g", "ul", "d", "kv", "korp", "str", "pr", "prosp", "per", "sh", "bul", "nab", "pl", "obl",
+    )
+)  # fmt: skip
+_ADDRESS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    points: int
+    reasons: tuple[str, ...]
+    # The (stem, given) key that matched, for the common-name penalty; None without one.
+    key: tuple[str, str] | None
+
+
+NO_MATCH = NameMatch(0, (), None)
+
+
+@lru_cache(maxsize=100_000)
+def stem_of(surname: str) -> str:
+    return family_stem(fold(surname)) if surname else ""
+
+
+@lru_cache(maxsize=100_000)
+def given_of(given: str) -> frozenset[str]:
+    return given_names(fold(given)) if given else frozenset()
+
+
+def compare_names(query: PersonName, member: PersonName) -> NameMatch:
+    """Points for two people being one person or one family, with the reasons why."""
+    q_stem, m_stem = stem_of(query.surname), stem_of(member.surname)
+    if not q_stem or not m_stem:
+        return NO_MATCH
+    if q_stem == m_stem:
+        points, reasons = SURNAME_SAME_FAMILY, [_surname_reason(query.surname, member.surname)]
+    elif one_letter_away(q_stem, m_stem):
+        points = SURNAME_ONE_LETTER_AWAY
+        reasons = [f"surname one letter away: {query.surname} ~ {member.surname}"]
+    else:
+        return NO_MATCH
+    q_given, m_given = given_of(query.given), given_of(member.given)
+    shared = sorted(q_given & m_given)
+    key = None
+    if shared:
+        points += GIVEN_SAME
+        reasons.append(_given_reason(query.given, member.given))
+        key = (m_stem, shared[0])
+    elif q_given and m_given and _similar_given(query.given, member.given):
+        points += GIVEN_SIMILAR
+        reasons.append(f"given name similar: {query.given} ~ {member.given}")
+        key = (m_stem, min(m_given))
+    if key is not None and query.patronymic and member.patronymic:
+        if patronymic_stem(fold(query.patronymic)) == patronymic_stem(fold(member.patronymic)):
+            points += PATRONYMIC_SAME
+            reasons.append(f"same patronymic: {query.patronymic} ~ {member.patronymic}")
+        else:
+            points += PATRONYMIC_DIFFERENT
+            reasons.append(f"different patronymic: {query.patronymic} ≠ {member.patronymic}")
+    return NameMatch(points, tuple(reasons), key)
+
+
+def best_name_match(query: tuple[PersonName, ...], members: tuple[PersonName, ...]) -> NameMatch:
+    best = NO_MATCH
+    for q in query:
+        for m in members:
+            match = compare_names(q, m)
+            if match.points > best.points:
+                best = match
+    return best
+
+
+def common_name_penalty(households_with_name: int) -> int:
+    """Points off a name shared by this many other households: it no longer points at one."""
+    if households_with_name <= 0:
+        return 0
+    return min(COMMON_NAME_MAX_PENALTY, round(8 * math.log2(households_with_name + 1)))
+
+
+def one_letter_away(a: str, b: str) -> bool:
+    """One insertion, deletion or substitution apart, for stems long enough to tell."""
+    if min(len(a), len(b)) < TYPO_MIN_STEM:
+        return False
+    return Levenshtein.distance(a, b, processor=None, score_cutoff=1) <= 1
+
+
+def number_relation(query: str, known: str) -> str | None:
+    """How two different E.164 numbers are related, as a reason, or None when they are not."""
+    if query == known or len(query) != len(known) or not known.startswith("+"):
+        return None
+    diffs = [i for i, (a, b) in enumerate(zip(query, known, strict=True)) if a != b]
+    if len(diffs) == 1 or (
+        len(diffs) == 2
+        and diffs[1] == diffs[0] + 1
+        and query[diffs[0]] == known[diffs[1]]
+        and query[diffs[1]] == known[diffs[0]]
+    ):
+        return f"number one digit away: {known}"
+    if query[:-2] == known[:-2]:
+        return f"same number block: {known}"
+    return None
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def address_key(address: str) -> str:
+    """An address as a bag of folded words and numbers, without `ул.`, `д.`, `кв.` and order."""
+    words = []
+    for token in _ADDRESS_TOKEN.findall(address.lower().replace("ё", "е")):
+        if token in _ADDRESS_NOISE:
+            continue
+        words.append(token if token.isdigit() else fold(token))
+    return " ".join(sorted(w for w in words if w))
+
+
+def parse_names(names: tuple[str, ...]) -> tuple[PersonName, ...]:
+    return tuple(p for p in (parse_name(n) for n in names) if p.surname or p.given)
+
+
+def _similar_given(a: str, b: str) -> bool:
+    return fuzz.ratio(fold(a), fold(b), processor=None, score_cutoff=GIVEN_SIMILAR_CUTOFF) > 0
+
+
+def _surname_reason(query: str, member: str) -> str:
+    if fold(query) == fold(member):
+        return f"same surname: {member}" if query == member else f"surname: {query} ~ {member}"
+    return f"surname family: {query} ~ {member}"
+
+
+def _given_reason(query: str, member: str) -> str:
+    if query == member:
+        return f"same given name: {member}"
+    if is_short_form(fold(query)) or is_short_form(fold(member)):
+        return f"short form: {query} ~ {member}"
+    return f"given name: {query} ~ {member}"

@@ -1,0 +1,183 @@
+"""The suggestion index on plain values: one test per matching rule of issue 6."""
+
+from __future__ import annotations
+
+from identity.index import HouseholdRecord, Query, Suggestion, SuggestionIndex
+from identity.matching import DEFAULT_THRESHOLD
+
+IVANOVS = HouseholdRecord(
+    id=1,
+    owner="petrova",
+    members=("Иванов Сергей Петрович", "Иванова Юлия Андреевна"),
+    numbers=("+79161234567",),
+    email="Ivanovy@Mail.ru",
+    address="г. Москва, ул. Ленина, д. 5, кв. 12",
+)
+SOKOLOVSKY = HouseholdRecord(id=2, owner="orlov", members=("Соколовский Дмитрий",), numbers=("+74951234500",))
+PETRENKO = HouseholdRecord(id=3, owner="orlov", members=("Петренко Мария",), numbers=("+79035550000",))
+IVANCHENKO = HouseholdRecord(id=4, owner=None, members=("Иванченко Юлия",), numbers=("+79267770000",))
+
+
+def index(*records: HouseholdRecord) -> SuggestionIndex:
+    return SuggestionIndex.build(records or (IVANOVS, SOKOLOVSKY, PETRENKO, IVANCHENKO))
+
+
+def best(found: list[Suggestion], household: int) -> Suggestion:
+    return next(s for s in found if s.household == household)
+
+
+def ask(idx: SuggestionIndex, *names: str, min_score: int = 0, **fields: object) -> list[Suggestion]:
+    return idx.suggest(Query(names=names, **fields), limit=10, min_score=min_score)  # type: ignore[arg-type]
+
+
+def test_latin_spelling_matches_cyrillic_surname() -> None:
+    found = ask(index(), "Ivanova Yulia", min_score=DEFAULT_THRESHOLD)
+    assert [s.household for s in found] == [1]
+    assert "surname: Ivanova ~ Иванова" in found[0].reasons
+    assert "given name: Yulia ~ Юлия" in found[0].reasons
+
+
+def test_gendered_surname_forms_one_family() -> None:
+    found = ask(index(), "Sokolovskaya Dmitry")
+    assert "surname family: Sokolovskaya ~ Соколовский" in best(found, 2).reasons
+    assert best(found, 2).score >= DEFAULT_THRESHOLD
+
+
+def test_short_form_of_given_name() -> None:
+    found = ask(index(), "Дима Соколовский", min_score=DEFAULT_THRESHOLD)
+    assert [s.household for s in found] == [2]
+    assert "short form: Дима ~ Дмитрий" in found[0].reasons
+
+
+def test_patronymic_is_optional() -> None:
+    without = best(ask(index(), "Иванова Юлия"), 1).score
+    same = best(ask(index(), "Иванова Юлия Андреевна"), 1).score
+    other = best(ask(index(), "Иванова Юлия Олеговна"), 1).score
+    assert without >= DEFAULT_THRESHOLD
+    assert same > without > other
+
+
+def test_word_order_does_not_matter() -> None:
+    scores = {
+        best(ask(index(), name), 1).score
+        for name in ("Иванов Сергей Петрович", "Сергей Петрович Иванов", "Sergey Ivanov")
+    }
+    assert min(scores) >= DEFAULT_THRESHOLD
+    assert (
+        best(ask(index(), "Сергей Петрович Иванов"), 1).score
+        == best(ask(index(), "Иванов Сергей Петрович"), 1).score
+    )
+
+
+def test_number_one_digit_away_is_weak_signal() -> None:
+    found = ask(index(), numbers=("+79161234577",))
+    assert best(found, 1).reasons == ("number one digit away: +79161234567",)
+    assert 0 < best(found, 1).score < DEFAULT_THRESHOLD
+    swapped = ask(index(), numbers=("+79161234576",))
+    assert best(swapped, 1).reasons == ("number one digit away: +79161234567",)
+
+
+def test_number_in_same_office_block_is_weak_signal() -> None:
+    found = ask(index(), numbers=("+74951234577",))
+    assert best(found, 2).reasons == ("same number block: +74951234500",)
+    assert best(found, 2).score < DEFAULT_THRESHOLD
+    with_name = ask(index(), "Соколовская", numbers=("+74951234577",))
+    assert best(with_name, 2).score > best(found, 2).score
+
+
+def test_unrelated_number_is_no_signal() -> None:
+    assert ask(index(), numbers=("+79169999999",)) == []
+
+
+def test_same_number_is_not_a_suggestion() -> None:
+    found = ask(index(), "Иванова Юлия", numbers=("+79161234567",))
+    assert all(s.household != 1 for s in found)
+
+
+def test_same_email_counts() -> None:
+    found = ask(index(), "Иванова", email=" ivanovy@mail.RU ")
+    assert "same email: ivanovy@mail.ru" in best(found, 1).reasons
+    assert best(found, 1).score >= DEFAULT_THRESHOLD
+
+
+def test_same_address_counts() -> None:
+    found = ask(index(), "Ivanova", address="Москва, Ленина 5, кв 12")
+    assert "same address" in best(found, 1).reasons
+    assert best(found, 1).score >= DEFAULT_THRESHOLD
+
+
+def test_surname_one_letter_away_is_a_typo_but_needs_more() -> None:
+    found = ask(index(), "Sokolovkij Dmitry")
+    assert any(r.startswith("surname one letter away") for r in best(found, 2).reasons)
+    assert best(found, 2).score < DEFAULT_THRESHOLD
+    assert best(ask(index(), "Sokolovkij Dmitry", numbers=("+74951234501",)), 2).score >= 60
+
+
+def test_different_family_with_similar_name_scores_below_threshold() -> None:
+    """Ivanov is not Ivanchenko, Petrova is not Petrenko, even with the same given name."""
+    assert [s.household for s in ask(index(), "Ivanova Yulia", min_score=DEFAULT_THRESHOLD)] == [1]
+    assert all(s.household != 4 for s in ask(index(), "Ivanova Yulia"))
+    assert ask(index(), "Petrova Maria") == []
+    assert ask(index(), "Ivanchenko Sergey Petrovich", min_score=DEFAULT_THRESHOLD) == []
+
+
+def test_given_name_alone_is_no_family() -> None:
+    assert ask(index(), "Юлия") == []
+
+
+def test_common_name_needs_more_evidence() -> None:
+    many = [
+        HouseholdRecord(id=10 + i, owner=None, members=("Смирнов Андрей",), numbers=(f"+790311{i}0000",))
+        for i in range(5)
+    ]
+    idx = index(IVANOVS, *many)
+    found = ask(idx, "Андрей Смирнов")
+    assert found and all(s.score < DEFAULT_THRESHOLD for s in found)
+    assert "common name: 5 households" in found[0].reasons
+    with_number = ask(idx, "Андрей Смирнов", numbers=("+79031130001",))
+    assert with_number[0].household == 13 and with_number[0].score > found[0].score
+
+
+def test_unique_name_without_anything_else_is_enough() -> None:
+    found = ask(index(), "Petrenko Masha", min_score=DEFAULT_THRESHOLD)
+    assert [s.household for s in found] == [3]
+
+
+def test_limit_and_order() -> None:
+    idx = index(
+        *(
+            HouseholdRecord(id=i, owner=None, members=(f"Кузнецов Иван {p}",))
+            for i, p in enumerate(("Петрович", "", "Олегович"), start=1)
+        )
+    )
+    found = idx.suggest(Query(names=("Кузнецов Иван Петрович",)), limit=2, min_score=0)
+    assert [s.household for s in found] == [1, 2]
+
+
+def test_index_is_updated_after_a_household_changes() -> None:
+    idx = index()
+    idx.update(
+        HouseholdRecord(
+            id=3,
+            owner="orlov",
+            members=("Петренко Мария", "Петренко Олег"),
+            numbers=("+79035550000", "+79035550999"),
+        )
+    )
+    assert best(ask(idx, "Oleg Petrenko"), 3).score >= DEFAULT_THRESHOLD
+    assert idx.record(3).numbers == ("+79035550000", "+79035550999")
+    idx.remove(3)
+    assert 3 not in idx and len(idx) == 3
+    assert ask(idx, "Oleg Petrenko") == []
+    assert ask(idx, numbers=("+79035550998",)) == []
+    idx.add(HouseholdRecord(id=9, owner=None, members=("Петренко Олег",), numbers=("+79035550999",)))
+    assert [s.household for s in ask(idx, numbers=("+79035550998",))] == [9]
+
+
+def test_household_pairs_finds_one_family_in_two_households() -> None:
+    spouse = HouseholdRecord(
+        id=7, owner="orlov", members=("Ivanova Julia",), numbers=("+79265550101",), email="ivanovy@mail.ru"
+    )
+    pairs = index(IVANOVS, SOKOLOVSKY, PETRENKO, IVANCHENKO, spouse).household_pairs()
+    assert [(p.first, p.second) for p in pairs] == [(1, 7)]
+    assert "same email: ivanovy@mail.ru" in pairs[0].reasons
