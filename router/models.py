@@ -213,7 +213,7 @@ class SplitOverride(Base):
     __tablename__ = "split_overrides"
 
     booking: Mapped[str] = mapped_column(String(100), primary_key=True)
-    shares: Mapped[dict[str, float]] = mapped_column(JSON)
+    shares: Mapped[dict[str, str]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)

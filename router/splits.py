@@ -1,0 +1,183 @@
+"""Commission splits, as pure arithmetic on money and evidence.
+
+Amounts are integers in the smallest unit (kopecks, cents) and shares are cut
+by the largest-remainder method, so they always add up to the booking's
+amount exactly: 1001.01 split two ways is 500.51 + 500.50, never 500.505
+twice. Ties in the remainder go to the agent who answered first, so the same
+ledger always gives the same split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from router.errors import InvalidInput
+from router.views import iso
+
+POLICIES = ("equal", "talk-time", "owner", "first-contact")
+OVERRIDE = "override"
+MINOR_UNITS = 100
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One answered call of the household: the evidence a share rests on."""
+
+    call: str
+    agent: str
+    at: datetime
+    talk_seconds: float
+    covering_for: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "call": self.call,
+            "at": iso(self.at),
+            "talk_seconds": self.talk_seconds,
+            "covering_for": self.covering_for,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    agent: str
+    amount: int
+    percent: Decimal
+    evidence: tuple[Contact, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "amount": format_amount(self.amount),
+            "percent": float(self.percent),
+            "evidence": [c.as_json() for c in self.evidence],
+        }
+
+
+def parse_amount(text: str) -> int:
+    """`1234.57` as 123457 minor units; more than two decimals or a negative is refused."""
+    try:
+        value = Decimal(text.strip().replace(" ", ""))
+    except InvalidOperation:
+        raise InvalidInput(f"amount {text!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidInput(f"amount {text!r} must be zero or more")
+    if value != value.quantize(_CENT):
+        raise InvalidInput(f"amount {text!r} has more than two decimals")
+    return int(value * MINOR_UNITS)
+
+
+def format_amount(minor: int) -> str:
+    return str((Decimal(minor) / MINOR_UNITS).quantize(_CENT))
+
+
+def allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
+    """Cut `total` minor units by `weights` (largest remainder); the parts sum to `total`."""
+    whole = sum(weights, Fraction(0))
+    if whole <= 0:
+        raise InvalidInput("nothing to split by: all weights are zero")
+    exact = [total * w / whole for w in weights]
+    parts = [int(e) for e in exact]
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def weights_for(policy: str, contacts: Sequence[Contact], owner: str | None) -> dict[str, Fraction]:
+    """Each agent's weight under `policy`; agents in order of their first answered call."""
+    agents = _agents_in_order(contacts)
+    if policy == "equal":
+        return {a: Fraction(1) for a in agents}
+    if policy == "talk-time":
+        talk = {a: Fraction(0) for a in agents}
+        for c in contacts:
+            talk[c.agent] += Fraction(c.talk_seconds).limit_denominator(1000)
+        return talk if sum(talk.values()) > 0 else {a: Fraction(1) for a in agents}
+    if policy == "owner":
+        if owner is None:
+            raise InvalidInput("the household has no owner to give the booking to")
+        return {owner: Fraction(1)}
+    if policy == "first-contact":
+        first, rest = agents[0], agents[1:]
+        if not rest:
+            return {first: Fraction(1)}
+        return {first: Fraction(1, 2), **{a: Fraction(1, 2 * len(rest)) for a in rest}}
+    raise InvalidInput(f"split policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+
+
+def split(
+    amount: int,
+    contacts: Sequence[Contact],
+    policy: str,
+    *,
+    owner: str | None = None,
+    override: Mapping[str, Decimal] | None = None,
+) -> list[Share]:
+    """The shares of one booking, each with the answered calls behind it."""
+    if override:
+        weights = {a: Fraction(p) for a, p in override.items()}
+    else:
+        if not contacts:
+            raise InvalidInput("nobody answered a call of this household in the window")
+        weights = weights_for(policy, contacts, owner)
+    agents = list(weights)
+    whole = sum(weights.values(), Fraction(0))
+    amounts = allocate(amount, [weights[a] for a in agents])
+    return [
+        Share(
+            agent=agent,
+            amount=part,
+            percent=_percent(weights[agent], whole),
+            evidence=tuple(c for c in contacts if c.agent == agent),
+        )
+        for agent, part in zip(agents, amounts, strict=True)
+    ]
+
+
+def check_override(shares: Mapping[str, Decimal]) -> None:
+    """An admin's split must name each agent once, with percentages totalling exactly 100."""
+    if not shares:
+        raise InvalidInput("an override needs at least one LOGIN=PERCENT")
+    for login, percent in shares.items():
+        if not 0 < percent <= 100:
+            raise InvalidInput(f"{login}: a percentage must be above 0 and at most 100")
+    total = sum(shares.values(), Decimal(0))
+    if total != 100:
+        raise InvalidInput(f"override percentages total {total}, not 100")
+
+
+def parse_override(pairs: Sequence[str]) -> dict[str, Decimal]:
+    """`LOGIN=PERCENT` pairs as typed on the command line."""
+    shares: dict[str, Decimal] = {}
+    for pair in pairs:
+        login, sep, text = pair.partition("=")
+        login = login.strip()
+        if not sep or not login:
+            raise InvalidInput(f"{pair!r} is not LOGIN=PERCENT")
+        if login in shares:
+            raise InvalidInput(f"agent {login} is named twice")
+        try:
+            shares[login] = Decimal(text.strip().rstrip("%"))
+        except InvalidOperation:
+            raise InvalidInput(f"{pair!r}: {text!r} is not a percentage") from None
+    check_override(shares)
+    return shares
+
+
+def _percent(weight: Fraction, whole: Fraction) -> Decimal:
+    share = weight / whole * 100
+    return (Decimal(share.numerator) / Decimal(share.denominator)).quantize(_CENT)
+
+
+def _agents_in_order(contacts: Sequence[Contact]) -> list[str]:
+    seen: dict[str, None] = {}
+    for c in sorted(contacts, key=lambda c: (c.at, c.call)):
+        seen.setdefault(c.agent, None)
+    return list(seen)
