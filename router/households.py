@@ -101,6 +101,12 @@ def add_household(
     address: str = "",
     actor: str,
 ) -> HouseholdView:
+    seen: set[str] = set()
+    for spec in numbers:
+        check_label(spec.label)
+        if spec.number in seen:
+            raise InvalidInput(f"number {spec.number} is given twice")
+        seen.add(spec.number)
     owner_agent = get_agent(session, owner) if owner else None
     household = Household(
         name=name.strip(),
