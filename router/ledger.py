@@ -157,7 +157,7 @@ def entries(
     if household is not None:
         query = query.where(DecisionRow.household_id == household)
     rows = list(session.scalars(query))
-    logins = dict(session.execute(select(Agent.id, Agent.login)).tuples().all())
+    logins: dict[int, str] = {i: login for i, login in session.execute(select(Agent.id, Agent.login))}
     by_decision: dict[int, list[AttemptEntry]] = defaultdict(list)
     for attempt in _attempts_of(session, [r.id for r in rows]):
         by_decision[attempt.decision_id].append(

@@ -252,7 +252,7 @@ def _resolve(session: Session, refs: set[str], region: str) -> dict[str, int | N
         rows = session.execute(
             select(PhoneNumber.number, PhoneNumber.household_id).where(PhoneNumber.number.in_(chunk))
         )
-        by_number.update(rows.tuples())
+        by_number.update((number, hid) for number, hid in rows)
     resolved: dict[str, int | None] = {r: (i if i in found else None) for r, i in ids.items()}
     resolved.update({r: by_number.get(k) for r, k in numbers.items()})
     return resolved
@@ -266,7 +266,7 @@ def _owners(session: Session, households: set[int]) -> dict[int, str]:
             .join(Agent, Agent.id == Household.owner_id)
             .where(Household.id.in_(chunk))
         )
-        owners.update(rows.tuples())
+        owners.update((hid, login) for hid, login in rows)
     return owners
 
 
