@@ -31,6 +31,7 @@ from identity.matching import (
     NUMBER_NEAR,
     SAME_ADDRESS,
     SAME_EMAIL,
+    SHARED_CONTACT_MAX,
     TYPO_MIN_STEM,
     address_key,
     best_name_match,
@@ -309,10 +310,10 @@ class SuggestionIndex:
             if penalty:
                 points -= penalty
                 reasons.append(f"common name: {others + 1} households")
-        if email and self._words[self._email[slot]] == email:
+        if email and self._words[self._email[slot]] == email and _personal(self._by_email, email):
             points += SAME_EMAIL
             reasons.append(f"same email: {email}")
-        if address and self._words[self._address[slot]] == address:
+        if address and self._words[self._address[slot]] == address and _personal(self._by_address, address):
             points += SAME_ADDRESS
             reasons.append("same address")
         relation = next(
@@ -370,6 +371,11 @@ def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
         slots.remove(slot)
         if not slots:
             del postings[key]
+
+
+def _personal(postings: dict[str, array[int]], key: str) -> bool:
+    """An email or address of a few households, not an office's shared one."""
+    return len(postings.get(key, ())) <= SHARED_CONTACT_MAX
 
 
 def _full_name(person: PersonName) -> str:

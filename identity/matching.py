@@ -37,10 +37,12 @@ GIVEN_SAME = 32
 GIVEN_SIMILAR = 24
 PATRONYMIC_SAME = 12
 PATRONYMIC_DIFFERENT = -20
-SAME_EMAIL = 45
+SAME_EMAIL = 60
 SAME_ADDRESS = 35
 NUMBER_NEAR = 15
 COMMON_NAME_MAX_PENALTY = 24
+# An email or address on more households than this is an office's or an agency's: no signal.
+SHARED_CONTACT_MAX = 5
 
 # Given names closer than this (fuzz.ratio of folded keys) count as a typo of one another.
 GIVEN_SIMILAR_CUTOFF = 85
@@ -165,7 +167,10 @@ def address_key(address: str) -> str:
         if token in _ADDRESS_NOISE:
             continue
         words.append(token if token.isdigit() else fold(token))
-    return " ".join(sorted(w for w in words if w))
+    words = sorted(w for w in words if w)
+    if len(words) < 3 or not any(w.isdigit() for w in words):
+        return ""  # a city or a street alone is no family's address
+    return " ".join(words)
 
 
 def parse_names(names: tuple[str, ...]) -> tuple[PersonName, ...]:

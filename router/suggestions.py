@@ -1,0 +1,208 @@
+"""Household suggestions over the directory: which family an unlinked caller belongs to.
+
+The matching itself is `identity.index.SuggestionIndex`, pure and in memory;
+this module fills it from the database with three bulk Core queries (no ORM
+object per row, so a million households load in seconds), keeps it current
+when a household changes (`refresh`), and turns an admin's "yes" into the
+foundation's audited link. Routing never reads suggestions: only confirmed
+links route.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from identity.index import HouseholdRecord, Pair, Query, Suggestion, SuggestionIndex
+from identity.matching import DEFAULT_THRESHOLD
+from router import households
+from router.db import utcnow
+from router.errors import Conflict, InvalidInput
+from router.models import Agent, Household, Member, PhoneNumber
+from router.views import HouseholdView
+
+log = logging.getLogger(__name__)
+
+# Rows fetched per round trip while loading the index.
+_BATCH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMatch:
+    """A household the router created from a call, and its best existing match (or None)."""
+
+    household: HouseholdRecord
+    created_at: datetime
+    match: Suggestion | None
+
+
+def load_index(session: Session) -> SuggestionIndex:
+    """The index of every household in the directory, read in three bulk queries."""
+    members: dict[int, list[str]] = defaultdict(list)
+    for household_id, full_name in session.execute(
+        select(Member.household_id, Member.full_name)
+        .order_by(Member.household_id, Member.position, Member.id)
+        .execution_options(yield_per=_BATCH)
+    ):
+        members[household_id].append(full_name)
+    numbers: dict[int, list[str]] = defaultdict(list)
+    for household_id, number in session.execute(
+        select(PhoneNumber.household_id, PhoneNumber.number)
+        .order_by(PhoneNumber.household_id, PhoneNumber.id)
+        .execution_options(yield_per=_BATCH)
+    ):
+        numbers[household_id].append(number)
+    rows = session.execute(
+        select(Household.id, Agent.login, Household.email, Household.address)
+        .outerjoin(Agent, Agent.id == Household.owner_id)
+        .order_by(Household.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    index = SuggestionIndex.build(
+        HouseholdRecord(
+            id=household_id,
+            owner=owner,
+            members=tuple(members.pop(household_id, ())),
+            numbers=tuple(numbers.pop(household_id, ())),
+            email=email or "",
+            address=address or "",
+        )
+        for household_id, owner, email, address in rows
+    )
+    log.info("suggestion index loaded: %d households", len(index))
+    return index
+
+
+def household_record(session: Session, household_id: int) -> HouseholdRecord | None:
+    """One household as the index sees it, or None when it no longer exists."""
+    row = session.execute(
+        select(Household.id, Agent.login, Household.email, Household.address)
+        .outerjoin(Agent, Agent.id == Household.owner_id)
+        .where(Household.id == household_id)
+    ).first()
+    if row is None:
+        return None
+    members = session.scalars(
+        select(Member.full_name)
+        .where(Member.household_id == household_id)
+        .order_by(Member.position, Member.id)
+    )
+    numbers = session.scalars(
+        select(PhoneNumber.number).where(PhoneNumber.household_id == household_id).order_by(PhoneNumber.id)
+    )
+    return HouseholdRecord(
+        id=row[0],
+        owner=row[1],
+        members=tuple(members),
+        numbers=tuple(numbers),
+        email=row[2] or "",
+        address=row[3] or "",
+    )
+
+
+def refresh(session: Session, index: SuggestionIndex, household_id: int) -> None:
+    """Bring one household of the index up to date after it changed, or drop it if it is gone."""
+    record = household_record(session, household_id)
+    if record is None:
+        index.remove(household_id)
+    else:
+        index.update(record)
+
+
+def suggest_for_caller(
+    session: Session,
+    index: SuggestionIndex,
+    number: str,
+    *,
+    name: str = "",
+    email: str = "",
+    address: str = "",
+    limit: int = 5,
+    min_score: int = DEFAULT_THRESHOLD,
+) -> list[Suggestion]:
+    """Households a caller probably belongs to, best first.
+
+    `number` is a normalized key (E.164, or "" for an anonymous caller). A
+    number already linked is the same number, not a suggestion: that is a
+    Conflict naming the household it belongs to.
+    """
+    if limit < 1:
+        raise InvalidInput(f"limit must be at least 1, not {limit}")
+    if number:
+        owner = households.lookup(session, number)
+        if owner is not None:
+            raise Conflict(
+                f"number {number} already belongs to household {owner.household_id} "
+                f"(owner {owner.owner_login or 'none'}): nothing to suggest"
+            )
+    query = Query(
+        numbers=(number,) if number else (),
+        names=(name,) if name.strip() else (),
+        email=email,
+        address=address,
+    )
+    return index.suggest(query, limit=limit, min_score=min_score)
+
+
+def household_pairs(index: SuggestionIndex, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
+    """Pairs of existing households that are probably one family (merge candidates)."""
+    return index.household_pairs(min_score)
+
+
+def recent(
+    session: Session,
+    index: SuggestionIndex,
+    days: int,
+    *,
+    now: datetime | None = None,
+    min_score: int = DEFAULT_THRESHOLD,
+) -> list[RecentMatch]:
+    """Households created from calls in the last `days` days, each with its best match."""
+    if days < 1:
+        raise InvalidInput(f"days must be at least 1, not {days}")
+    since = (now or utcnow()) - timedelta(days=days)
+    rows = session.execute(
+        select(Household.id, Household.created_at)
+        .where(Household.origin == "call", Household.created_at >= since)
+        .order_by(Household.created_at, Household.id)
+    )
+    found = []
+    for household_id, created_at in rows:
+        record = household_record(session, household_id)
+        if record is None:
+            continue
+        query = Query(record.numbers, record.members, record.email, record.address, record.id)
+        best = index.suggest(query, limit=1, min_score=min_score)
+        found.append(RecentMatch(record, created_at, best[0] if best else None))
+    return found
+
+
+def accept(
+    session: Session,
+    number: str,
+    household_id: int,
+    *,
+    actor: str,
+    move: bool = False,
+    index: SuggestionIndex | None = None,
+) -> HouseholdView:
+    """Link the caller's number to the suggested household (audited); update the index."""
+    previous = households.lookup(session, number)
+    view = households.link(
+        session,
+        number,
+        household_id,
+        move=move,
+        actor=actor,
+        reason="accepted suggestion",
+    )
+    if index is not None:
+        refresh(session, index, household_id)
+        if previous is not None and previous.household_id != household_id:
+            refresh(session, index, previous.household_id)
+    return view
