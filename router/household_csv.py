@@ -143,7 +143,7 @@ def export_households(session: Session, out: IO[str]) -> int:
     """Write every household, in id order; returns how many."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    logins = dict(session.execute(select(Agent.id, Agent.login)).tuples().all())
+    logins = {agent_id: login for agent_id, login in session.execute(select(Agent.id, Agent.login))}
     members: dict[int, list[str]] = {}
     for hid, name in session.execute(
         select(Member.household_id, Member.full_name).order_by(Member.household_id, Member.position)
@@ -176,7 +176,7 @@ def export_households(session: Session, out: IO[str]) -> int:
 
 
 def _check(session: Session, path: Path, region: str) -> list[_Row]:
-    logins = dict(session.execute(select(Agent.login, Agent.id)).tuples().all())
+    logins = {login: agent_id for login, agent_id in session.execute(select(Agent.login, Agent.id))}
     errors: list[str] = []
     bad = 0
     rows: list[_Row] = []
@@ -228,13 +228,16 @@ def _clashes_with_database(
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path}: not UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(f"{path}: line {line}: not UTF-8 (byte {exc.start})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = reader.fieldnames or []

@@ -107,6 +107,9 @@ def add_household(
         if spec.number in seen:
             raise InvalidInput(f"number {spec.number} is given twice")
         seen.add(spec.number)
+    for member in members:
+        if ";" in member:
+            raise InvalidInput(f"a member's name cannot contain ';' (the CSV separator): {member!r}")
     owner_agent = get_agent(session, owner) if owner else None
     household = Household(
         name=name.strip(),
