@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from identity.numbers import is_region
 from router.errors import ConfigError
 
 ENV_PREFIX = "CALLKEEPER_"
@@ -73,7 +74,10 @@ def load(
         if env_name(key) in environ:
             values[key] = environ[env_name(key)]
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    if not is_region(settings.region):
+        raise ConfigError(f"setting region: {settings.region!r} is not a region code such as RU or DE")
+    return settings
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -113,6 +117,4 @@ def _coerce(key: str, value: Any) -> Any:
             return tuple(str(v).strip() for v in items if str(v).strip())
         return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"setting {key}: {value!r} is not a valid {type(default).__name__}"
-        ) from None
+        raise ConfigError(f"setting {key}: {value!r} is not a valid {type(default).__name__}") from None
