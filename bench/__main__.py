@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-BENCHES = ["directory"]
+BENCHES = ["directory", "decision", "suggest"]
 
 
 def main() -> int:

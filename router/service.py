@@ -51,11 +51,9 @@ class Router:
                 session, subject.household_id, call.at, self.settings.ownership_lapse_days
             ):
                 subject = snapshot.Subject(subject.household_id, None, None)
-            offices = snapshot.load_offices(session)
-            office = snapshot.office_or_default(
-                session, call.line, self.settings.region, offices, self.settings.default_office
-            )
-            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices))
+            offices = snapshot.load_offices(session, call.line, self.settings.region)
+            office = snapshot.office_or_default(offices, self.settings.default_office)
+            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices.all))
             decide_ms = (time.perf_counter() - started) * 1000
             decision_id = ledger.write_decision(
                 session,
@@ -136,14 +134,13 @@ class Router:
         started = time.perf_counter()
         with self.db.reader() as session:
             subject = snapshot.find_subject(session, call)
-            offices = snapshot.load_offices(session)
-            if line:
-                office: str | None = snapshot.require_office(session, line, self.settings.region, offices)
-            else:
-                office = snapshot.office_or_default(
-                    session, "", self.settings.region, offices, self.settings.default_office
-                )
-            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices))
+            offices = snapshot.load_offices(session, call.line, self.settings.region)
+            office = (
+                snapshot.require_office(offices, line)
+                if line
+                else snapshot.office_or_default(offices, self.settings.default_office)
+            )
+            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices.all))
         decision = Decision(
             id=0,
             call=call,

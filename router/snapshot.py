@@ -1,24 +1,144 @@
 """Read what one decision needs from the database, in a handful of indexed queries.
 
-One query each: the caller's household and owner, the offices, the line, the
-agents who could be rung (available ones and the owner), the household's
-exclusions, and the agents already rung for this call. Rows come back as
-plain values (`router.plan`), never as ORM objects, so a decision costs no
-identity-map work.
+A call costs: the caller's household and owner; the offices (with which one
+owns the line); the owner and the owner's backup; each office's best few free
+agents, already ranked by the office's strategy; the household's exclusions
+and the agents already rung for this call. Statements are built once and run
+on the session's connection (the ORM layer would cost more than the queries),
+and rows become plain values (`router.plan`).
+
+Ranking in SQL is only a pre-selection: `router.decision.decide` ranks again
+and has the last word, so it needs no more than the `MAX_ATTEMPTS` agents per
+office that it could possibly plan.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from router import households
+from router.db import UTCDateTime
+from router.decision import MAX_ATTEMPTS
 from router.directory import line_key
 from router.errors import NotFound
 from router.models import Agent, Attempt, Decision, Exclusion, Line, Office
 from router.plan import AgentState, Call, OfficeSettings, Snapshot
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_backup = aliased(Agent)
+
+_OFFICES = select(
+    Office.code,
+    Office.strategy,
+    Office.owner_policy,
+    Office.owner_wait_seconds,
+    Office.attempt_timeout_seconds,
+    Office.wrapup_seconds,
+    exists().where(Line.office_id == Office.id, Line.number == bindparam("line")).label("has_line"),
+).order_by(Office.code)
+
+_COLUMNS = (
+    Agent.login,
+    Office.code,
+    Agent.dial,
+    Agent.state,
+    Agent.state_changed_at,
+    _backup.login,
+    Agent.claimed_by,
+    Agent.claim_expires_at,
+    Agent.last_call_ended_at,
+    Agent.last_offered_at,
+    Agent.calls_day,
+    Agent.calls_today,
+)
+
+_OWNER_AND_BACKUP = (
+    select(*_COLUMNS)
+    .join(Office, Office.id == Agent.office_id)
+    .outerjoin(_backup, _backup.id == Agent.backup_id)
+    .where(
+        or_(
+            Agent.id == bindparam("owner_id"),
+            Agent.id == select(Agent.backup_id).where(Agent.id == bindparam("owner_id")).scalar_subquery(),
+        )
+    )
+)
+
+_BLOCKED = union_all(
+    select(literal("excluded"), Agent.login)
+    .join(Exclusion, Exclusion.agent_id == Agent.id)
+    .where(Exclusion.household_id == bindparam("household_id")),
+    select(literal("tried"), Agent.login)
+    .join(Attempt, Attempt.agent_id == Agent.id)
+    .join(Decision, Decision.id == Attempt.decision_id)
+    .where(Decision.call_uid == bindparam("uid")),
+)
+
+
+def _rank_key() -> tuple[Any, ...]:
+    """The strategies' orders as SQL, mirroring `router.decision._by_strategy`."""
+    epoch = literal(_EPOCH, UTCDateTime())
+    today_calls = case((Agent.calls_day == bindparam("today"), Agent.calls_today), else_=0)
+    idle = func.coalesce(Agent.last_call_ended_at, Agent.state_changed_at)
+    return (
+        case((Office.strategy == "fewest-calls", today_calls), else_=0),
+        case((Office.strategy == "round-robin", func.coalesce(Agent.last_offered_at, epoch)), else_=epoch),
+        case((Office.strategy == "random", func.random()), else_=0),
+        case((Office.strategy.in_(("longest-idle", "fewest-calls")), idle), else_=epoch),
+        Agent.login,
+    )
+
+
+def _pool(wrapup_filter: ColumnElement[bool]) -> Select[Any]:
+    """Each office's best `MAX_ATTEMPTS` free agents not excluded and not yet tried."""
+    ranked = (
+        select(
+            *_COLUMNS,
+            func.row_number().over(partition_by=Agent.office_id, order_by=_rank_key()).label("rank"),
+        )
+        .join(Office, Office.id == Agent.office_id)
+        .outerjoin(_backup, _backup.id == Agent.backup_id)
+        .where(
+            Agent.state == "available",
+            or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
+            not_(
+                exists().where(
+                    Exclusion.agent_id == Agent.id,
+                    Exclusion.household_id == bindparam("household_id"),
+                )
+            ),
+            not_(
+                exists()
+                .where(Attempt.agent_id == Agent.id, Decision.id == Attempt.decision_id)
+                .where(Decision.call_uid == bindparam("uid"))
+            ),
+            not_(wrapup_filter),
+        )
+        .subquery()
+    )
+    return select(*[c for c in ranked.c if c.name != "rank"]).where(ranked.c.rank <= MAX_ATTEMPTS)
+
+
+_POOL = _pool(false())
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,105 +159,82 @@ def find_subject(session: Session, call: Call) -> Subject:
     return Subject(found.household_id, found.owner_id, found.owner_login)
 
 
-def load_offices(session: Session) -> tuple[OfficeSettings, ...]:
-    rows = session.execute(
-        select(
-            Office.code,
-            Office.strategy,
-            Office.owner_policy,
-            Office.owner_wait_seconds,
-            Office.attempt_timeout_seconds,
-            Office.wrapup_seconds,
-        ).order_by(Office.code)
-    )
-    return tuple(OfficeSettings(*row) for row in rows)
+@dataclass(frozen=True, slots=True)
+class Offices:
+    """Every office, and the code of the one owning the line asked about (None if none)."""
+
+    all: tuple[OfficeSettings, ...]
+    line_office: str | None
 
 
-def line_office(session: Session, line: str, region: str, offices: tuple[OfficeSettings, ...]) -> str | None:
-    """The office code of `line` (an inbound number or an office code), or None if unknown."""
+def load_offices(session: Session, line: str, region: str) -> Offices:
+    """The offices, and which one `line` (an inbound number or an office code) belongs to."""
     text = line.strip()
-    if not text:
-        return None
-    code = session.scalar(select(Office.code).join(Line).where(Line.number == line_key(text, region)))
-    if code is not None:
-        return str(code)
-    return text if any(o.code == text for o in offices) else None
+    key = line_key(text, region) if text else ""
+    rows = session.connection().execute(_OFFICES, {"line": key}).all()
+    offices = tuple(OfficeSettings(*row[:6]) for row in rows)
+    owner = next((row[0] for row in rows if row[6]), None)
+    if owner is None and text and any(o.code == text for o in offices):
+        owner = text
+    return Offices(offices, owner)
 
 
-def office_or_default(
-    session: Session, line: str, region: str, offices: tuple[OfficeSettings, ...], default: str
-) -> str | None:
+def office_or_default(offices: Offices, default: str) -> str | None:
     """The live router's office: the line's, else the `default_office` setting, else the first."""
-    code = line_office(session, line, region, offices)
-    if code is not None:
-        return code
-    if default and any(o.code == default for o in offices):
+    if offices.line_office is not None:
+        return offices.line_office
+    if default and any(o.code == default for o in offices.all):
         return default
-    return offices[0].code if offices else None
+    return offices.all[0].code if offices.all else None
 
 
-def require_office(session: Session, line: str, region: str, offices: tuple[OfficeSettings, ...]) -> str:
-    code = line_office(session, line, region, offices)
-    if code is None:
+def require_office(offices: Offices, line: str) -> str:
+    if offices.line_office is None:
         raise NotFound(f"no office has line {line!r}")
-    return code
+    return offices.line_office
 
 
 def load_snapshot(
-    session: Session,
-    call: Call,
-    subject: Subject,
-    office: str | None,
-    offices: tuple[OfficeSettings, ...],
+    session: Session, call: Call, subject: Subject, office: str | None, offices: tuple[OfficeSettings, ...]
 ) -> Snapshot:
-    backup = aliased(Agent)
-    home = aliased(Office)
-    wanted = Agent.state == "available"
+    connection = session.connection()
+    params = {
+        "household_id": subject.household_id,
+        "uid": call.uid,
+        "now": call.at,
+        "today": call.at.date(),
+        "owner_id": subject.owner_id,
+    }
+    agents: dict[str, AgentState] = {}
     if subject.owner_id is not None:
-        wanted = or_(wanted, Agent.id == subject.owner_id)
-    rows = session.execute(
-        select(
-            Agent.login,
-            home.code,
-            Agent.dial,
-            Agent.state,
-            Agent.state_changed_at,
-            backup.login,
-            Agent.claimed_by,
-            Agent.claim_expires_at,
-            Agent.last_call_ended_at,
-            Agent.last_offered_at,
-            Agent.calls_day,
-            Agent.calls_today,
-        )
-        .join(home, home.id == Agent.office_id)
-        .outerjoin(backup, backup.id == Agent.backup_id)
-        .where(wanted)
-    )
-    agents = tuple(AgentState(*row) for row in rows)
-    excluded: frozenset[str] = frozenset()
-    if subject.household_id is not None:
-        excluded = frozenset(
-            session.scalars(
-                select(Agent.login)
-                .join(Exclusion, Exclusion.agent_id == Agent.id)
-                .where(Exclusion.household_id == subject.household_id)
-            )
-        )
-    tried = frozenset(
-        session.scalars(
-            select(Agent.login)
-            .join(Attempt, Attempt.agent_id == Agent.id)
-            .join(Decision, Decision.id == Attempt.decision_id)
-            .where(Decision.call_uid == call.uid)
-        )
-    )
+        for row in connection.execute(_OWNER_AND_BACKUP, params):
+            agents[row[0]] = AgentState(*row)
+    resting = _in_wrapup(offices, call.at)
+    pool = _POOL if resting is None else _pool(resting)
+    for row in connection.execute(pool, params):
+        agents.setdefault(row[0], AgentState(*row))
+    blocked: dict[str, set[str]] = {"excluded": set(), "tried": set()}
+    for kind, login in connection.execute(_BLOCKED, params):
+        blocked[kind].add(login)
     return Snapshot(
         office=office,
         offices=offices,
-        agents=agents,
+        agents=tuple(agents.values()),
         household_id=subject.household_id,
         owner=subject.owner,
-        excluded=excluded,
-        tried=tried,
+        excluded=frozenset(blocked["excluded"]),
+        tried=frozenset(blocked["tried"]),
     )
+
+
+def _in_wrapup(offices: tuple[OfficeSettings, ...], now: datetime) -> ColumnElement[bool] | None:
+    """Agents resting after a call, per their office's wrap-up time (most offices have none)."""
+    resting = [
+        and_(
+            Office.code == o.code,
+            Agent.last_call_ended_at > literal(now - timedelta(seconds=o.wrapup_seconds), UTCDateTime()),
+        )
+        for o in offices
+        if o.wrapup_seconds
+    ]
+    return or_(*resting) if resting else None

@@ -250,3 +250,38 @@ def test_anonymous_answered_call_creates_no_household(db: Database) -> None:
     assert router.record(decision.id, 1, outcome()).new_household_id is None
     with db.reader() as s:
         assert s.scalars(select(Household)).all() == []
+
+
+@pytest.mark.parametrize("strategy", ["longest-idle", "round-robin", "fewest-calls"])
+def test_pool_of_many_agents_is_ranked_by_the_office_strategy(db: Database, strategy: str) -> None:
+    router = center(db, msk=15, spb=0)
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        directory.set_office(s, "msk", strategy=strategy)
+        for i in range(1, 16):
+            s.execute(
+                update(Agent)
+                .where(Agent.login == f"m{i}")
+                .values(
+                    last_call_ended_at=now - timedelta(minutes=i),
+                    last_offered_at=now - timedelta(minutes=i),
+                    calls_day=now.date(),
+                    calls_today=15 - i,
+                )
+            )
+    agents = [a for a, _ in route(router.decide(new_call(at=now)))]
+    assert agents == [f"m{i}" for i in range(15, 3, -1)]
+
+
+def test_agent_in_wrapup_is_not_free(db: Database) -> None:
+    router = center(db)
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        directory.set_office(s, "msk", wrapup=60)
+        s.execute(
+            update(Agent).where(Agent.login == "m1").values(last_call_ended_at=now - timedelta(seconds=30))
+        )
+        s.execute(
+            update(Agent).where(Agent.login == "m2").values(last_call_ended_at=now - timedelta(seconds=90))
+        )
+    assert route(router.decide(new_call(at=now))) == [("m2", OFFICE_POOL), ("s1", OVERFLOW)]

@@ -1,0 +1,204 @@
+"""A full routing decision at size: decide + claim + record, and a split report.
+
+The directory is `bench.directory`'s (households of two numbers, 200 agents
+in 4 offices); the ledger gets `size` past calls written with bulk Core
+inserts. A measured call is what the call front does: decide (which writes
+the decision row), claim the first agent that can be had, record the attempt.
+Seven calls in ten come from known numbers, the rest from new ones.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from bench.directory import AGENTS, number_of, populate
+from identity.numbers import normalize
+from router import split_report
+from router.config import Settings
+from router.db import Database
+from router.models import Attempt, Decision
+from router.plan import Call, DialOutcome
+from router.service import Router
+
+CALLS_ONE_THREAD = 5_000
+CALLS_PER_THREAD = 1_000
+THREADS = 8
+BATCH = 20_000
+_STATUSES = ("ANSWER",) * 4 + ("NOANSWER",)
+
+
+def fill_ledger(db: Database, households: int, calls: int) -> None:
+    """`calls` past answered-or-missed calls of random households over the last year."""
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    decision_rows, attempt_rows = [], []
+    with db.unit_of_work() as s:
+        for i in range(1, calls + 1):
+            household = rng.randrange(households)
+            at = now - timedelta(seconds=rng.randrange(365 * 86400))
+            agent = rng.randrange(1, AGENTS + 1)
+            status = rng.choice(_STATUSES)
+            decision_rows.append(
+                {
+                    "id": i,
+                    "call_uid": f"past-{i}",
+                    "at": at,
+                    "number": number_of(2 * household),
+                    "line": "+74950000000",
+                    "office_id": 1 + agent % 4,
+                    "household_id": household + 1,
+                    "owner_id": None,
+                    "route": "office-pool",
+                    "plan": [],
+                    "then": "fallback",
+                    "decide_ms": 0.5,
+                    "answered_by_id": agent if status == "ANSWER" else None,
+                }
+            )
+            attempt_rows.append(
+                {
+                    "decision_id": i,
+                    "seq": 1,
+                    "agent_id": agent,
+                    "reason": "office-pool",
+                    "started_at": at,
+                    "status": status,
+                    "ring_seconds": 5.0,
+                    "talk_seconds": float(rng.randrange(30, 900)) if status == "ANSWER" else 0.0,
+                    "covering_for_id": None,
+                }
+            )
+            if len(decision_rows) == BATCH or i == calls:
+                s.execute(insert(Decision), decision_rows)
+                s.execute(insert(Attempt), attempt_rows)
+                decision_rows, attempt_rows = [], []
+        if db.backend == "postgresql":
+            s.execute(text("SELECT setval('decisions_id_seq', (SELECT max(id) FROM decisions))"))
+
+
+def one_call(router: Router, number: str, uid: str) -> float:
+    """Milliseconds of decide + claim + record for one call."""
+    started = time.perf_counter()
+    call = Call(uid=uid, caller=normalize(number), line="+74950000001", at=datetime.now(UTC))
+    decision = router.decide(call)
+    for attempt in decision.plan.attempts:
+        if router.claim(decision, attempt.seq):
+            router.record(decision.id, attempt.seq, DialOutcome("ANSWER", call.at, 3.0, 0.0))
+            break
+    return (time.perf_counter() - started) * 1000
+
+
+def _numbers(households: int, count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        number_of(2 * rng.randrange(households))
+        if rng.random() < 0.7
+        else number_of(4 * households + seed * 10_000_000 + n)
+        for n in range(count)
+    ]
+
+
+def _stats(label: str, timings: list[float], seconds: float) -> None:
+    cuts = statistics.quantiles(timings, n=100)
+    print(
+        f"{label}: median {statistics.median(timings):.3f} ms, p99 {cuts[98]:.3f} ms, "
+        f"{len(timings) / seconds:,.0f} decisions/s over {len(timings):,} calls",
+        flush=True,
+    )
+
+
+def measure(db: Database, backend: str, households: int) -> None:
+    router = Router(db, Settings(db=db.url))
+    for n, number in enumerate(_numbers(households, 200, 90)):
+        one_call(router, number, f"warm-{n}")
+    numbers = _numbers(households, CALLS_ONE_THREAD, 1)
+    started = time.perf_counter()
+    timings = [one_call(router, number, f"one-{n}") for n, number in enumerate(numbers)]
+    _stats(f"decision ({backend}, 1 thread)", timings, time.perf_counter() - started)
+
+    results: list[list[float]] = [[] for _ in range(THREADS)]
+
+    def work(t: int) -> None:
+        for n, number in enumerate(_numbers(households, CALLS_PER_THREAD, 10 + t)):
+            results[t].append(one_call(router, number, f"t{t}-{n}"))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    _stats(f"decision ({backend}, {THREADS} threads)", [x for r in results for x in r], elapsed)
+
+
+def measure_splits(db: Database, backend: str, households: int, bookings: int) -> None:
+    rng = random.Random(4)
+    closed = datetime.now(UTC).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bookings.csv"
+        with path.open("w") as out:
+            out.write("booking,household,amount,closed_at\n")
+            for i in range(bookings):
+                ref = rng.randrange(1, households + 1)
+                out.write(f"B{i},{ref},{rng.randrange(1000, 500000)}.{rng.randrange(100):02d},{closed}\n")
+        started = time.perf_counter()
+        rows = split_report.read_bookings(path)
+        with db.reader() as s:
+            results = split_report.report(s, rows, policy="equal", window_days=365, region="RU")
+        elapsed = time.perf_counter() - started
+    split = sum(1 for r in results if r.error is None)
+    print(
+        f"splits ({backend}): {bookings:,} bookings in {elapsed:.1f} s "
+        f"({split:,} split, {bookings - split:,} marked: no answered call in the window)",
+        flush=True,
+    )
+
+
+def _bench(url: str, backend: str, size: int) -> None:
+    db = Database(url, pool_size=THREADS + 2)
+    try:
+        db.ensure_schema()
+        started = time.perf_counter()
+        populate(db, size)
+        fill_ledger(db, size, size)
+        print(
+            f"setup ({backend}): {size:,} households, {AGENTS} agents, {size:,} past calls "
+            f"in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+        measure(db, backend, size)
+        measure_splits(db, backend, size, max(size // 10, 1))
+    finally:
+        db.dispose()
+
+
+def run(size: int, pg_url: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _bench(f"sqlite:///{tmp}/bench.db", "sqlite", size)
+    if pg_url is None:
+        print("decision (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
+        return
+    name = f"ck_bench_decision_{os.getpid()}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+            _bench(url, "postgresql", size)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
