@@ -21,18 +21,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router import audit
 from router.db import utcnow
 from router.errors import InvalidInput
-from router.households import NumberSpec, parse_number_spec
+from router.household_bulk import ImportRow, write_rows
+from router.households import parse_number_spec
 from router.models import Agent, Household, Member, PhoneNumber
 
 COLUMNS = (
@@ -48,7 +48,6 @@ COLUMNS = (
 )
 LIST_SEPARATOR = ";"
 MAX_REPORTED_ERRORS = 50
-_BATCH = 20_000
 
 
 class ImportRejected(InvalidInput):
@@ -58,20 +57,6 @@ class ImportRejected(InvalidInput):
         more = f" (and {total_bad - len(errors)} more)" if total_bad > len(errors) else ""
         super().__init__(f"{total_bad} bad row(s), nothing imported{more}:\n" + "\n".join(errors))
         self.errors = errors
-
-
-@dataclass
-class _Row:
-    id: int | None
-    name: str
-    owner_id: int | None
-    members: list[str]
-    numbers: list[NumberSpec]
-    email: str
-    address: str
-    created_at: datetime
-    last_contact_at: datetime | None
-    line: int = field(default=0)
 
 
 def import_households(session: Session, path: Path, *, region: str, actor: str) -> int:
@@ -86,48 +71,7 @@ def import_households(session: Session, path: Path, *, region: str, actor: str) 
                 next_id += 1
             row.id = next_id
             next_id += 1
-    # Core inserts on the session's connection: the ORM's per-row bookkeeping
-    # would cost more than the database's own work at a million rows.
-    conn = session.connection()
-    for batch in _batches(rows):
-        conn.execute(
-            insert(Household),
-            [
-                {
-                    "id": r.id,
-                    "name": r.name,
-                    "owner_id": r.owner_id,
-                    "email": r.email,
-                    "address": r.address,
-                    "origin": "import",
-                    "created_at": r.created_at,
-                    "last_contact_at": r.last_contact_at,
-                }
-                for r in batch
-            ],
-        )
-        members = [
-            {"household_id": r.id, "position": i, "full_name": m}
-            for r in batch
-            for i, m in enumerate(r.members)
-        ]
-        if members:
-            conn.execute(insert(Member), members)
-        numbers = [
-            {"household_id": r.id, "number": n.number, "label": n.label} for r in batch for n in r.numbers
-        ]
-        if numbers:
-            conn.execute(insert(PhoneNumber), numbers)
-    if session.bind is not None and session.bind.dialect.name == "postgresql" and rows:
-        # Explicit ids leave the sequence behind; the next `household add` must not collide.
-        session.execute(
-            select(
-                func.setval(
-                    func.pg_get_serial_sequence("households", "id"),
-                    select(func.max(Household.id)).scalar_subquery(),
-                )
-            )
-        )
+    write_rows(session.connection(), rows)
     audit.record(
         session,
         "import",
@@ -175,11 +119,11 @@ def export_households(session: Session, out: IO[str]) -> int:
     return count
 
 
-def _check(session: Session, path: Path, region: str) -> list[_Row]:
+def _check(session: Session, path: Path, region: str) -> list[ImportRow]:
     logins = {login: agent_id for login, agent_id in session.execute(select(Agent.login, Agent.id))}
     errors: list[str] = []
     bad = 0
-    rows: list[_Row] = []
+    rows: list[ImportRow] = []
     seen_numbers: dict[str, int] = {}
     seen_ids: set[int] = set()
     for line, record in _records(path):
@@ -210,7 +154,7 @@ def _check(session: Session, path: Path, region: str) -> list[_Row]:
 
 
 def _clashes_with_database(
-    session: Session, rows: list[_Row], numbers: dict[str, int]
+    session: Session, rows: list[ImportRow], numbers: dict[str, int]
 ) -> Iterator[tuple[int, str]]:
     keys = list(numbers)
     for start in range(0, len(keys), 5000):
@@ -256,7 +200,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
 
 
-def _parse(record: dict[str, str], logins: dict[str, int], region: str) -> _Row:
+def _parse(record: dict[str, str], logins: dict[str, int], region: str) -> ImportRow:
     if "__extra__" in record:
         raise InvalidInput("more fields than columns")
     raw_id = record.get("id", "").strip()
@@ -268,7 +212,7 @@ def _parse(record: dict[str, str], logins: dict[str, int], region: str) -> _Row:
     numbers = [parse_number_spec(n, region) for n in _split(record.get("numbers", ""))]
     if len({n.number for n in numbers}) != len(numbers):
         raise InvalidInput("the same number twice in one household")
-    return _Row(
+    return ImportRow(
         id=int(raw_id) if raw_id else None,
         name=record.get("name", "").strip(),
         owner_id=logins[owner] if owner else None,
@@ -298,8 +242,3 @@ def _time(text: str, column: str) -> datetime | None:
 
 def _iso(at: datetime | None) -> str:
     return at.isoformat(timespec="seconds") if at else ""
-
-
-def _batches(rows: list[_Row]) -> Iterator[list[_Row]]:
-    for start in range(0, len(rows), _BATCH):
-        yield rows[start : start + _BATCH]
