@@ -17,6 +17,7 @@ at the edges.
 from __future__ import annotations
 
 import heapq
+import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
@@ -37,13 +38,15 @@ from identity.matching import (
     best_name_match,
     common_name_penalty,
     email_key,
+    father_of,
     given_of,
     number_relation,
     parse_names,
     stem_of,
 )
-from identity.names import PersonName
+from identity.names import PersonName, Word, family_stem, parse_shapes, word
 
+_SEPARATORS = re.compile(r"[,;]")
 # Surname stems one letter away are looked for among this many nearest stems.
 _NEAR_STEMS = 8
 
@@ -92,6 +95,7 @@ class Pair:
 class SuggestionIndex:
     def __init__(self) -> None:
         self._words: list[str] = [""]
+        self._info: list[Word | None] = [None]  # by word id, for words of names
         self._word_ids: dict[str, int] = {"": 0}
         self._slot_of: dict[int, int] = {}
         self._ids = array("q")
@@ -179,8 +183,9 @@ class SuggestionIndex:
             own.add(self._slot_of[query.exclude])
         email, address = email_key(query.email), address_key(query.address)
         found = []
+        sharing: dict[tuple[str, str, str | None], frozenset[int]] = {}
         for slot in self._candidates(names, numbers, email, address) - own:
-            suggestion = self._score(slot, names, numbers, email, address, own)
+            suggestion = self._score(slot, names, numbers, email, address, own, sharing)
             if suggestion.score >= min_score:
                 found.append(suggestion)
         return heapq.nsmallest(limit, found, key=lambda s: (-s.score, s.household))
@@ -204,13 +209,13 @@ class SuggestionIndex:
         self._ids.append(record.id)
         self._owner.append(self._word(record.owner or ""))
         triples: list[int] = []
-        for person in parse_names(record.members):
-            triples += (
-                self._word(person.surname),
-                self._word(person.given),
-                self._word(person.patronymic),
-            )
-            self._file_name(person, slot)
+        for full_name in record.members:
+            wids = [self._name_word(w) for w in _SEPARATORS.sub(" ", full_name).split()]
+            parts = parse_shapes(tuple(self._info[w].shape for w in wids))  # type: ignore[union-attr]
+            surname, given, patronymic = (wids[i] if i >= 0 else 0 for i in parts)
+            if surname or given:
+                triples += (surname, given, patronymic)
+                self._file_name(surname, given, slot)
         self._members.append(tuple(triples))
         email, address = email_key(record.email), address_key(record.address)
         self._email.append(self._word(email))
@@ -229,15 +234,16 @@ class SuggestionIndex:
                 self._num_keys.insert(at, number)
                 self._num_slots.insert(at, slot)
 
-    def _file_name(self, person: PersonName, slot: int) -> None:
-        stem = stem_of(person.surname)
+    def _file_name(self, surname: int, given: int, slot: int) -> None:
+        info = self._info[surname]
+        stem = family_stem(info.folded) if info is not None else ""
         if not stem:
             return
         by_given = self._by_name.get(stem)
         if by_given is None:
             by_given = self._by_name[stem] = {}
             self._stems_by_prefix.setdefault(stem[:2], []).append(stem)
-        for key in given_of(person.given) or ("",):
+        for key in given_of(self._words[given]) or ("",):
             by_given.setdefault(key, array("i")).append(slot)
 
     def _candidates(
@@ -299,13 +305,16 @@ class SuggestionIndex:
         email: str,
         address: str,
         own: set[int],
+        sharing: dict[tuple[str, str, str | None], frozenset[int]],
     ) -> Suggestion:
         match = best_name_match(names, self._persons(slot))
         points, reasons = match.points, list(match.reasons)
         if match.key is not None:
-            stem, given = match.key
-            sharing = self._by_name.get(stem, {}).get(given, ())
-            others = len({s for s in sharing if s != slot and s not in own})
+            key = (*match.key, match.patronymic)
+            if key not in sharing:
+                sharing[key] = self._with_name(*key)
+            same = sharing[key]
+            others = len(same) - (slot in same) - sum(1 for o in own if o in same)
             penalty = common_name_penalty(others)
             if penalty:
                 points -= penalty
@@ -335,6 +344,21 @@ class SuggestionIndex:
             reasons=tuple(reasons),
         )
 
+    def _with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
+        """Households with a member of this surname family, given name and (if set) father."""
+        slots = self._by_name.get(stem, {}).get(given, ())
+        if father is None:
+            return frozenset(slots)
+        words = self._words
+        return frozenset(
+            slot
+            for slot in slots
+            if any(
+                father_of(words[p]) == father and stem_of(words[s]) == stem and given in given_of(words[g])
+                for s, g, p in self._triples(slot)
+            )
+        )
+
     def _persons(self, slot: int) -> tuple[PersonName, ...]:
         words = self._words
         return tuple(PersonName(words[s], words[g], words[p]) for s, g, p in self._triples(slot))
@@ -352,7 +376,15 @@ class SuggestionIndex:
         if found is None:
             found = self._word_ids[text] = len(self._words)
             self._words.append(text)
+            self._info.append(None)
         return found
+
+    def _name_word(self, text: str) -> int:
+        """A word of a name, folded and classified once however many people share it."""
+        wid = self._word(text)
+        if self._info[wid] is None:
+            self._info[wid] = word(text)
+        return wid
 
 
 def _one_digit_away(digits: str) -> Iterator[int]:

@@ -67,6 +67,8 @@ class NameMatch:
     reasons: tuple[str, ...]
     # The (stem, given) key that matched, for the common-name penalty; None without one.
     key: tuple[str, str] | None
+    # The father's name both patronymics come from, when they matched.
+    patronymic: str | None = None
 
 
 NO_MATCH = NameMatch(0, (), None)
@@ -80,6 +82,11 @@ def stem_of(surname: str) -> str:
 @lru_cache(maxsize=100_000)
 def given_of(given: str) -> frozenset[str]:
     return given_names(fold(given)) if given else frozenset()
+
+
+@lru_cache(maxsize=100_000)
+def father_of(patronymic: str) -> str | None:
+    return patronymic_stem(fold(patronymic)) if patronymic else None
 
 
 def compare_names(query: PersonName, member: PersonName) -> NameMatch:
@@ -105,14 +112,17 @@ def compare_names(query: PersonName, member: PersonName) -> NameMatch:
         points += GIVEN_SIMILAR
         reasons.append(f"given name similar: {query.given} ~ {member.given}")
         key = (m_stem, min(m_given))
+    father = None
     if key is not None and query.patronymic and member.patronymic:
-        if patronymic_stem(fold(query.patronymic)) == patronymic_stem(fold(member.patronymic)):
+        father = father_of(member.patronymic)
+        if father_of(query.patronymic) == father:
             points += PATRONYMIC_SAME
             reasons.append(f"same patronymic: {query.patronymic} ~ {member.patronymic}")
         else:
+            father = None
             points += PATRONYMIC_DIFFERENT
             reasons.append(f"different patronymic: {query.patronymic} ≠ {member.patronymic}")
-    return NameMatch(points, tuple(reasons), key)
+    return NameMatch(points, tuple(reasons), key, father)
 
 
 def best_name_match(query: tuple[PersonName, ...], members: tuple[PersonName, ...]) -> NameMatch:
@@ -126,7 +136,12 @@ def best_name_match(query: tuple[PersonName, ...], members: tuple[PersonName, ..
 
 
 def common_name_penalty(households_with_name: int) -> int:
-    """Points off a name shared by this many other households: it no longer points at one."""
+    """Points off a name shared by this many other households: it no longer points at one.
+
+    "Shared" counts the households whose member matches as well as this one
+    did: the same surname family and given name, and the same patronymic when
+    the patronymic was part of the match.
+    """
     if households_with_name <= 0:
         return 0
     return min(COMMON_NAME_MAX_PENALTY, round(8 * math.log2(households_with_name + 1)))

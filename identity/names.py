@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -61,6 +62,16 @@ _LATIN_RULES = [
 ]
 _PLACEHOLDERS = str.maketrans({"Щ": "shch", "Ж": "zh", "Х": "kh", "Ч": "ch", "Ш": "sh", "Ц": "ts"})
 _NOT_LETTER = re.compile(r"[^a-zЩЖХЧШЦ]")
+_SEPARATORS = re.compile(r"[,;]")
+# Cyrillic goes straight to the canonical key; only these rules are left to apply.
+_CANONICAL_CYRILLIC = str.maketrans(
+    {**_CYRILLIC, "ы": "i", "й": "i", "ж": "Ж", "х": "Х", "ч": "Ч", "ш": "Ш", "щ": "Щ", "ц": "Ц"}
+)
+_CYRILLIC_RULES = [
+    (re.compile(p), r) for p, r in (("sЧ", "Щ"), ("ts|tz", "Ц"), ("ie", "e"), (r"(.)\1+", r"\1"))
+]
+_LATIN_LETTER = re.compile(r"[a-z]")
+_CANONICAL = re.compile(r"[a-zЩЖХЧШЦ]+")
 
 # Gendered endings of one family, longest first: (ending, what the stem keeps).
 _FAMILY_ENDINGS = (
@@ -96,6 +107,12 @@ def fold(word: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def _fold(word: str) -> str:
+    if not _LATIN_LETTER.search(word):
+        key = word.translate(_CANONICAL_CYRILLIC)
+        if _CANONICAL.fullmatch(key):
+            for pattern, replacement in _CYRILLIC_RULES:
+                key = pattern.sub(replacement, key)
+            return key.translate(_PLACEHOLDERS)
     latin = "".join(_CYRILLIC.get(c, c) for c in unicodedata.normalize("NFC", word))
     latin = "".join(
         c if "a" <= c <= "z" else unicodedata.normalize("NFKD", c)[0] for c in latin if c.isalpha()
@@ -177,42 +194,90 @@ class PersonName:
     patronymic: str = ""
 
 
+class Word(NamedTuple):
+    """One typed word and what it can be, computed once per distinct word."""
+
+    text: str
+    folded: str
+    father: str | None  # the patronymic's stem when the word looks like a patronymic
+    given: bool  # a known given name or short form
+    surname: bool  # ends like a surname and is no known given name
+
+    shape: int  # all `parse_words` looks at, as a small int: words of one shape parse alike
+
+
+def word(text: str) -> Word:
+    folded = fold(text)
+    given = is_known_given(folded)
+    father = None if given else patronymic_stem(folded)
+    surname = not given and folded.endswith(_SURNAME_ENDINGS)
+    shape = (
+        (father is not None)
+        | given << 1
+        | surname << 2
+        | folded.endswith(_UNAMBIGUOUS_PATRONYMIC) << 3
+        | (not folded) << 4
+    )
+    return Word(text, folded, father, given, surname, shape)
+
+
+def split_words(text: str) -> list[str]:
+    """The words of a typed name; punctuation between them is no part of a name."""
+    return [w for w in _SEPARATORS.sub(" ", text).split() if any(c.isalpha() for c in w)]
+
+
 def parse_name(text: str) -> PersonName:
     """Split a full name in any order: `Иванова Мария Петровна`, `Masha Ivanova`, `Ivanov`."""
-    words = [w for w in re.split(r"[\s,;]+", text.strip()) if w and fold(w)]
-    folded = [fold(w) for w in words]
+    return parse_words([word(w) for w in split_words(text)])
+
+
+def parse_words(words: list[Word]) -> PersonName:
+    """Which word is the surname, the given name and the patronymic (see `parse_name`)."""
+    words = list(words)
     patronymic = ""
-    for i, key in enumerate(folded):
-        if _is_patronymic(key, folded, i):
-            patronymic = words.pop(i)
-            folded.pop(i)
+    for i, candidate in enumerate(words):
+        if _is_patronymic(candidate, words):
+            patronymic = words.pop(i).text
             break
     given = ""
-    if len(words) == 1 and is_known_given(folded[0]) and not _looks_like_surname(folded[0]):
-        given = words.pop()
+    if len(words) == 1 and words[0].given:
+        given = words.pop().text
     elif len(words) > 1:
-        given = words.pop(_given_index(folded))
-    surname = words[0] if words else ""
-    return PersonName(surname=surname, given=given, patronymic=patronymic)
+        given = words.pop(_given_index(words)).text
+    return PersonName(surname=words[0].text if words else "", given=given, patronymic=patronymic)
 
 
-def _is_patronymic(key: str, folded: list[str], index: int) -> bool:
-    if patronymic_stem(key) is None or is_known_given(key):
+@cache
+def parse_shapes(shapes: tuple[int, ...]) -> tuple[int, int, int]:
+    """`parse_words` by word shapes: the positions of surname, given name, patronymic (or -1).
+
+    A directory of a million names has a handful of shapes, so bulk loading
+    parses each shape once instead of each name.
+    """
+    words = [
+        Word(str(i), "ovna" if s & 8 else "x", "x" if s & 1 else None, bool(s & 2), bool(s & 4), s)
+        for i, s in enumerate(shapes)
+        if not s & 16
+    ]  # fmt: skip
+    person = parse_words(words)
+    return (
+        int(person.surname or -1),
+        int(person.given or -1),
+        int(person.patronymic or -1),
+    )
+
+
+def _is_patronymic(candidate: Word, words: list[Word]) -> bool:
+    if candidate.father is None:
         return False
-    if len(folded) >= 3 or key.endswith(_UNAMBIGUOUS_PATRONYMIC):
+    if len(words) >= 3 or candidate.folded.endswith(_UNAMBIGUOUS_PATRONYMIC):
         return True
-    others = [k for i, k in enumerate(folded) if i != index]
-    return len(others) == 1 and is_known_given(others[0])
+    return len(words) == 2 and any(w.given for w in words if w is not candidate)
 
 
-def _given_index(folded: list[str]) -> int:
+def _given_index(words: list[Word]) -> int:
     """Which of two or more words is the given name: a known one, else the second."""
-    known = [i for i, key in enumerate(folded) if is_known_given(key)]
-    plain = [i for i in known if not _looks_like_surname(folded[i])] or known
-    if plain:
-        return 1 if 1 in plain else plain[0]
-    return 0 if _looks_like_surname(folded[1]) and not _looks_like_surname(folded[0]) else 1
-
-
-def _looks_like_surname(key: str) -> bool:
-    return key.endswith(_SURNAME_ENDINGS) and not is_known_given(key)
+    known = [i for i, w in enumerate(words) if w.given]
+    if known:
+        return 1 if 1 in known else known[0]
+    return 0 if words[1].surname and not words[0].surname else 1

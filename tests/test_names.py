@@ -11,8 +11,10 @@ from identity.names import (
     given_names,
     is_short_form,
     parse_name,
+    parse_shapes,
     patronymic_stem,
     short_form_pairs,
+    word,
 )
 
 
@@ -137,3 +139,15 @@ def test_one_word_is_a_surname_unless_it_is_a_given_name() -> None:
 
 def test_given_name_with_patronymic_and_no_surname() -> None:
     assert parse_name("Сергей Петрович") == PersonName(given="Сергей", patronymic="Петрович")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Иванова Мария Петровна", "Masha Ivanova", "Ivanov", "Сергей Петрович", "Юля",
+     "Sergey Petrovich Ivanov", "Roman Abramovich", "Иванов - Сергей", "Денис Максим"],
+)  # fmt: skip
+def test_parsing_by_word_shapes_agrees_with_parsing_words(text: str) -> None:
+    words = [word(w) for w in text.split()]
+    parts = parse_shapes(tuple(w.shape for w in words))
+    by_shape = PersonName(*(words[i].text if i >= 0 else "" for i in parts))
+    assert by_shape == parse_name(text)

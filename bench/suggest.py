@@ -1,0 +1,202 @@
+"""Household suggestions at full size: index build, `suggest` latency, and quality.
+
+The index is built straight from the synthetic generator (no database) so the
+1,000,000-household figures measure the index alone; loading the same index
+from SQLite (and PostgreSQL when CALLKEEPER_BENCH_PG is set) is timed on a
+smaller directory. Quality is measured on the generator's labelled cases at
+the default threshold:
+
+- precision: of the cases whose best suggestion scores at or above the
+  threshold, the share where it is the true household (a new caller with no
+  family in the directory counts against precision when anything is suggested);
+- recall: of the cases that have a true household, the share found that way;
+- top-1: of those, the share whose best suggestion, whatever its score, is right.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from bench.synthetic_families import (
+    NEW_CALLER,
+    SECOND_PHONE,
+    SPOUSE,
+    UNLISTED_SPOUSE,
+    Case,
+    SyntheticDirectory,
+)
+from identity.index import HouseholdRecord, SuggestionIndex
+from identity.matching import DEFAULT_THRESHOLD
+from router import suggestions
+from router.db import Database
+from router.models import Agent, Household, Member, Office, PhoneNumber
+
+CASES = 5_000
+DB_SIZE = 20_000
+_PG_BENCH_DB = "ck_bench_suggest"
+
+
+def run(size: int, pg_url: str | None) -> None:
+    directory = SyntheticDirectory(size, case_every=max(1, size // CASES))
+    clock = _Clock()
+    rss_before, peak_before = _memory()
+    started = time.perf_counter()
+    index = SuggestionIndex.build(clock.timed(directory.records()))
+    total = time.perf_counter() - started
+    rss_after, peak_after = _memory()
+    print(
+        f"index build     {len(index):,} households: {total - clock.spent:.1f} s "
+        f"(+ {clock.spent:.1f} s generating them)"
+    )
+    print(
+        f"index memory    {(rss_after - rss_before) / 2**20:.0f} MiB resident after build, "
+        f"peak growth {(peak_after - peak_before) / 2**20:.0f} MiB (RSS, includes the generator)"
+    )
+    _latency(index, directory.cases)
+    _quality(index, directory.cases)
+    _load_from_databases(min(size, DB_SIZE), pg_url)
+
+
+def _latency(index: SuggestionIndex, cases: list[Case]) -> None:
+    times = []
+    for case in cases:
+        started = time.perf_counter()
+        index.suggest(case.query, limit=5)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(
+        f"suggest         {len(times):,} queries: median {statistics.median(times):.2f} ms, "
+        f"p99 {p99:.2f} ms, max {times[-1]:.2f} ms"
+    )
+
+
+def _quality(index: SuggestionIndex, cases: list[Case]) -> None:
+    by_kind: dict[str, Counter[str]] = {}
+    for case in cases:
+        tally = by_kind.setdefault(case.kind, Counter())
+        best = index.suggest(case.query, limit=1, min_score=0)
+        top = best[0] if best else None
+        tally["cases"] += 1
+        if top is not None and top.household == case.truth:
+            tally["top1"] += 1
+        if top is not None and top.score >= DEFAULT_THRESHOLD:
+            tally["right" if top.household == case.truth else "wrong"] += 1
+    print(f"quality at the default threshold {DEFAULT_THRESHOLD}:")
+    for kinds in ((SPOUSE,), (SECOND_PHONE,), (SPOUSE, SECOND_PHONE), (UNLISTED_SPOUSE,)):
+        tally = sum((by_kind.get(k, Counter()) for k in kinds), Counter())
+        strangers = by_kind.get(NEW_CALLER, Counter())
+        # New callers are shared by every row in the proportion they arrive.
+        share = tally["cases"] / max(1, sum(by_kind[k]["cases"] for k in by_kind if k != NEW_CALLER))
+        wrong = tally["wrong"] + strangers["wrong"] * share
+        suggested = tally["right"] + wrong
+        precision = tally["right"] / suggested if suggested else 1.0
+        print(
+            f"  {' + '.join(kinds):<24} {tally['cases']:>5} cases: "
+            f"precision {precision:.3f}  recall {tally['right'] / max(1, tally['cases']):.3f}  "
+            f"top-1 {tally['top1'] / max(1, tally['cases']):.3f}"
+        )
+    strangers = by_kind.get(NEW_CALLER, Counter())
+    print(
+        f"  {NEW_CALLER:<24} {strangers['cases']:>5} cases: "
+        f"{strangers['wrong']} got a suggestion at or above the threshold"
+    )
+
+
+def _load_from_databases(size: int, pg_url: str | None) -> None:
+    records = list(SyntheticDirectory(size).records())
+    with tempfile.TemporaryDirectory() as folder:
+        _load_from("sqlite", f"sqlite:///{Path(folder) / 'suggest.db'}", records)
+    if pg_url:
+        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{_PG_BENCH_DB}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{_PG_BENCH_DB}"'))
+        try:
+            url = make_url(pg_url).set(database=_PG_BENCH_DB).render_as_string(hide_password=False)
+            _load_from("postgresql", url, records)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{_PG_BENCH_DB}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _load_from(backend: str, url: str, records: list[HouseholdRecord]) -> None:
+    database = Database(url)
+    database.ensure_schema()
+    try:
+        _fill(database, records)
+        started = time.perf_counter()
+        with database.reader() as session:
+            index = suggestions.load_index(session)
+        print(
+            f"index from {backend:<10} {len(index):,} households loaded in "
+            f"{time.perf_counter() - started:.2f} s"
+        )
+    finally:
+        database.dispose()
+
+
+def _fill(database: Database, records: list[HouseholdRecord]) -> None:
+    """The generated households as rows, with Core bulk inserts."""
+    owners = sorted({r.owner for r in records if r.owner})
+    agent_ids = {login: i for i, login in enumerate(owners, start=1)}
+    with database.unit_of_work() as s:
+        s.execute(insert(Office), [{"id": 1, "code": "msk", "name": "Moscow"}])
+        s.execute(
+            insert(Agent),
+            [{"id": i, "login": login, "office_id": 1, "dial": f"PJSIP/{i}"}
+             for login, i in agent_ids.items()],
+        )  # fmt: skip
+        s.execute(
+            insert(Household),
+            [
+                {"id": r.id, "owner_id": agent_ids.get(r.owner or ""), "email": r.email,
+                 "address": r.address}
+                for r in records
+            ],
+        )  # fmt: skip
+        s.execute(
+            insert(Member),
+            [{"household_id": r.id, "position": i, "full_name": name}
+             for r in records for i, name in enumerate(r.members)],
+        )  # fmt: skip
+        s.execute(
+            insert(PhoneNumber),
+            [{"household_id": r.id, "number": n} for r in records for n in r.numbers],
+        )
+
+
+class _Clock:
+    """Time spent inside an iterator, to tell generating records from indexing them."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+
+    def timed(self, items: Iterable[HouseholdRecord]) -> Iterator[HouseholdRecord]:
+        iterator = iter(items)
+        while True:
+            started = time.perf_counter()
+            item = next(iterator, None)
+            self.spent += time.perf_counter() - started
+            if item is None:
+                return
+            yield item
+
+
+def _memory() -> tuple[int, int]:
+    """Resident and peak resident bytes of this process (Linux /proc)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
