@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, or_, update
+from sqlalchemy import CursorResult, case, or_, update
 from sqlalchemy.orm import Session
 
 from router.models import Agent
@@ -31,37 +32,46 @@ def claim_ttl(timeout: int, wait_seconds: int, cap: int) -> timedelta:
 def claim(session: Session, login: str, uid: str, now: datetime, ttl: timedelta) -> bool:
     """Claim `login` for call `uid` if it is available and unclaimed (or its claim expired).
 
-    The call that already holds the claim may claim again (it renews it), which
-    is what a call waiting for a busy owner does on each retry.
+    Even the call holding the claim cannot claim again: call ids come from
+    Asterisk and two servers may repeat one, so a matching id proves nothing.
     """
-    result = session.execute(
+    result = session.connection().execute(
         update(Agent)
         .where(
             Agent.login == login,
             Agent.state == "available",
             or_(
                 Agent.claimed_by.is_(None),
-                Agent.claimed_by == uid,
                 Agent.claim_expires_at < now,
             ),
         )
         .values(claimed_by=uid, claim_expires_at=now + ttl, last_offered_at=now)
-        .execution_options(synchronize_session=False)
     )
     won = _rowcount(result) == 1
     log.debug("claim of %s for call %s: %s", login, uid, "won" if won else "lost")
     return won
 
 
-def release(session: Session, agent_id: int, uid: str) -> bool:
-    """Drop the claim of call `uid` on the agent; someone else's claim is left alone."""
-    result = session.execute(
-        update(Agent)
-        .where(and_(Agent.id == agent_id, Agent.claimed_by == uid))
-        .values(claimed_by=None, claim_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result) == 1
+def finish(session: Session, login: str, uid: str, ended_at: datetime | None) -> int | None:
+    """End call `uid`'s claim on `login` (another call's claim is left alone); returns the agent id.
+
+    With `ended_at` (an answered call) the agent's fairness inputs are updated
+    in the same statement: when their last call ended, and today's call count.
+    """
+    ours = Agent.claimed_by == uid
+    values: dict[str, Any] = {
+        "claimed_by": case((ours, None), else_=Agent.claimed_by),
+        "claim_expires_at": case((ours, None), else_=Agent.claim_expires_at),
+    }
+    if ended_at is not None:
+        day = ended_at.date()
+        values.update(
+            last_call_ended_at=ended_at,
+            calls_today=case((Agent.calls_day == day, Agent.calls_today + 1), else_=1),
+            calls_day=day,
+        )
+    statement = update(Agent).where(Agent.login == login).values(**values).returning(Agent.id)
+    return session.connection().execute(statement).scalar_one_or_none()
 
 
 def _rowcount(result: object) -> int:

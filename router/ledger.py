@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,30 @@ from router.views import iso
 _CHUNK = 5000
 
 
+_INSERT_DECISION = (
+    insert(DecisionRow)
+    .values(office_id=select(Office.id).where(Office.code == bindparam("office")).scalar_subquery())
+    .returning(DecisionRow.id)
+)
+_GET_DECISION = select(
+    DecisionRow.call_uid, DecisionRow.number, DecisionRow.household_id, DecisionRow.plan
+).where(DecisionRow.id == bindparam("id"))
+_INSERT_ATTEMPT = insert(Attempt).values(
+    agent_id=select(Agent.id).where(Agent.login == bindparam("login")).scalar_subquery()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """What recording an attempt needs from its decision row."""
+
+    id: int
+    call_uid: str
+    number: str
+    household_id: int | None
+    plan: list[dict[str, Any]]
+
+
 def write_decision(
     session: Session,
     call: Call,
@@ -36,62 +60,73 @@ def write_decision(
     owner_id: int | None,
     decide_ms: float,
 ) -> int:
-    office_id = select(Office.id).where(Office.code == office).scalar_subquery() if office else None
-    row = DecisionRow(
-        call_uid=call.uid,
-        at=call.at,
-        number=call.caller.key,
-        line=call.line,
-        office_id=office_id,
-        household_id=household_id,
-        owner_id=owner_id,
-        route=plan.route,
-        plan=[a.as_json() for a in plan.attempts],
-        then=plan.then,
-        decide_ms=round(decide_ms, 3),
+    return int(
+        session.connection()
+        .execute(
+            _INSERT_DECISION,
+            {
+                "office": office,
+                "call_uid": call.uid,
+                "at": call.at,
+                "number": call.caller.key,
+                "line": call.line,
+                "household_id": household_id,
+                "owner_id": owner_id,
+                "route": plan.route,
+                "plan": [a.as_json() for a in plan.attempts],
+                "then": plan.then,
+                "decide_ms": round(decide_ms, 3),
+            },
+        )
+        .scalar_one()
     )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
-def get_decision(session: Session, decision_id: int) -> DecisionRow:
-    row = session.get(DecisionRow, decision_id)
+def get_decision(session: Session, decision_id: int) -> StoredDecision:
+    row = session.connection().execute(_GET_DECISION, {"id": decision_id}).first()
     if row is None:
         raise NotFound(f"no decision {decision_id}")
-    return row
+    return StoredDecision(decision_id, row[0], row[1], row[2], list(row[3]))
 
 
-def planned_attempt(row: DecisionRow, seq: int) -> PlannedAttempt:
+def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:
     """The attempt `seq` of a decision, read back from the plan stored with it."""
     for data in row.plan:
-        if int(str(data["seq"])) == seq:
-            return PlannedAttempt.from_json(dict(data))
+        if int(data["seq"]) == seq:
+            return PlannedAttempt.from_json(data)
     raise NotFound(f"decision {row.id} has no attempt {seq}")
+
+
+def note_answer(session: Session, decision_id: int, agent_id: int, household_id: int | None) -> None:
+    """Who answered the call (and the household a first call created) on its decision row."""
+    values: dict[str, Any] = {"answered_by_id": agent_id}
+    if household_id is not None:
+        values["household_id"] = household_id
+    session.connection().execute(update(DecisionRow).where(DecisionRow.id == decision_id).values(**values))
 
 
 def write_attempt(
     session: Session,
-    row: DecisionRow,
+    row: StoredDecision,
     planned: PlannedAttempt,
-    agent_id: int,
     outcome: DialOutcome,
     covering_for_id: int | None,
 ) -> None:
-    attempt = Attempt(
-        decision_id=row.id,
-        seq=planned.seq,
-        agent_id=agent_id,
-        reason=planned.reason,
-        started_at=outcome.started_at,
-        status=outcome.status,
-        ring_seconds=round(outcome.ring_seconds, 3),
-        talk_seconds=round(outcome.talk_seconds, 3),
-        covering_for_id=covering_for_id,
-    )
     try:
-        with session.begin_nested():
-            session.add(attempt)
+        session.connection().execute(
+            _INSERT_ATTEMPT,
+            {
+                "login": planned.agent,
+                "decision_id": row.id,
+                "seq": planned.seq,
+                "reason": planned.reason,
+                "started_at": outcome.started_at,
+                "status": outcome.status,
+                "ring_seconds": round(outcome.ring_seconds, 3),
+                "talk_seconds": round(outcome.talk_seconds, 3),
+                "covering_for_id": covering_for_id,
+            },
+        )
     except IntegrityError:
         raise Conflict(f"attempt {planned.seq} of decision {row.id} is already recorded") from None
 

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from router import audit, households
 from router.models import Agent, Household, PhoneNumber
-from router.models import Decision as DecisionRow
 
 log = logging.getLogger(__name__)
 
@@ -55,53 +54,76 @@ def lapse_if_due(session: Session, household_id: int, now: datetime, lapse_days:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    covering_for_id: int | None
-    covering_for: str | None
-    new_household_id: int | None
+    """What an answer did: the household the call belongs to, whom it covered, a new household."""
+
+    household_id: int | None
+    covering_for_id: int | None = None
+    covering_for: str | None = None
+    new_household_id: int | None = None
 
 
-def on_answer(session: Session, row: DecisionRow, agent: Agent, answered_at: datetime) -> Answered:
-    """Apply ownership for an answered call and note who answered it on the decision row."""
-    row.answered_by_id = agent.id
-    household_id = row.household_id
-    if household_id is None and row.number.startswith("+"):
-        found = households.lookup(session, row.number)
+_TOUCH = (
+    update(Household)
+    .where(Household.id == bindparam("household_id"))
+    .values(last_contact_at=bindparam("at"))
+    .returning(Household.owner_id)
+)
+_ADOPT = (
+    update(Household)
+    .where(Household.id == bindparam("household_id"), Household.owner_id.is_(None))
+    .values(owner_id=bindparam("agent_id"))
+)
+_LOGIN = select(Agent.login).where(Agent.id == bindparam("agent_id"))
+
+
+def on_answer(
+    session: Session,
+    number: str,
+    household_id: int | None,
+    agent_id: int,
+    agent_login: str,
+    answered_at: datetime,
+) -> Answered:
+    """Apply the ownership rules to a call from `number` answered by the agent."""
+    if household_id is None and number.startswith("+"):
+        found = households.lookup(session, number)
         if found is None:
-            created = _create_household(session, row.number, agent, answered_at)
+            created = _create_household(session, number, agent_id, agent_login, answered_at)
             if created is not None:
-                row.household_id = created
-                return Answered(None, None, created)
-            found = households.lookup(session, row.number)
-        if found is not None:
-            household_id = row.household_id = found.household_id
+                return Answered(created, new_household_id=created)
+            found = households.lookup(session, number)
+        household_id = found.household_id if found is not None else None
     if household_id is None:
-        return Answered(None, None, None)
-    household = session.get(Household, household_id)
-    if household is None:
-        return Answered(None, None, None)
-    household.last_contact_at = answered_at
-    if household.owner_id is None:
-        household.owner_id = agent.id
+        return Answered(None)
+    connection = session.connection()
+    touched = connection.execute(_TOUCH, {"household_id": household_id, "at": answered_at}).first()
+    if touched is None:
+        return Answered(None)
+    owner_id = touched[0]
+    if owner_id is None:
+        connection.execute(_ADOPT, {"household_id": household_id, "agent_id": agent_id})
         audit.record(
             session,
             "owner",
-            household=household.id,
-            after=agent.login,
+            household=household_id,
+            after=agent_login,
             reason="answered a call of a household with no owner",
             actor=ROUTER_ACTOR,
         )
-        return Answered(None, None, None)
-    if household.owner_id != agent.id:
-        owner_login = session.scalar(select(Agent.login).where(Agent.id == household.owner_id))
-        return Answered(household.owner_id, owner_login, None)
-    return Answered(None, None, None)
+        return Answered(household_id)
+    if owner_id != agent_id:
+        owner = connection.execute(_LOGIN, {"agent_id": owner_id}).scalar_one_or_none()
+        return Answered(household_id, owner_id, owner)
+    return Answered(household_id)
 
 
-def _create_household(session: Session, number: str, agent: Agent, answered_at: datetime) -> int | None:
+def _create_household(
+    session: Session, number: str, agent_id: int, agent_login: str, answered_at: datetime
+) -> int | None:
     """A new household for a first answered call; None if another call linked the number first."""
     try:
         with session.begin_nested():
-            household = Household(origin="call", owner_id=agent.id, last_contact_at=answered_at)
+            household = Household(origin="call", owner_id=agent_id, last_contact_at=answered_at)
             session.add(household)
             session.flush()
             session.add(PhoneNumber(number=number, household_id=household.id, label="mobile"))
@@ -113,24 +135,9 @@ def _create_household(session: Session, number: str, agent: Agent, answered_at: 
         "create",
         household=household.id,
         subject=number,
-        after=f"owner={agent.login} numbers={number}",
+        after=f"owner={agent_login} numbers={number}",
         reason="first answered call",
         actor=ROUTER_ACTOR,
     )
-    log.info("household %s created by a first answered call, owner %s", household.id, agent.login)
+    log.info("household %s created by a first answered call, owner %s", household.id, agent_login)
     return household.id
-
-
-def count_call(session: Session, agent_id: int, ended_at: datetime) -> None:
-    """The fairness inputs of an agent who just finished a call."""
-    day: date = ended_at.date()
-    session.execute(
-        update(Agent)
-        .where(Agent.id == agent_id)
-        .values(
-            last_call_ended_at=ended_at,
-            calls_today=case((Agent.calls_day == day, Agent.calls_today + 1), else_=1),
-            calls_day=day,
-        )
-        .execution_options(synchronize_session=False)
-    )

@@ -13,15 +13,12 @@ import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from identity.numbers import normalize
 from router import claims, ledger, ownership, snapshot
 from router.config import Settings
 from router.db import Database, utcnow
 from router.decision import decide
 from router.errors import InvalidInput, NotFound
-from router.models import Agent
 from router.plan import (
     ANSWER,
     DIAL_STATUSES,
@@ -90,34 +87,35 @@ class Router:
             raise InvalidInput(
                 f"dial status must be one of {', '.join(DIAL_STATUSES)}, not {outcome.status!r}"
             )
+        answered = outcome.status == ANSWER
+        answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
+        ended_at = answered_at + timedelta(seconds=outcome.talk_seconds) if answered else None
         with self.db.unit_of_work() as session:
             row = ledger.get_decision(session, decision_id)
             planned = ledger.planned_attempt(row, seq)
-            agent = session.scalar(select(Agent).where(Agent.login == planned.agent))
-            if agent is None:
+            agent_id = claims.finish(session, planned.agent, row.call_uid, ended_at)
+            if agent_id is None:
                 raise NotFound(f"no agent {planned.agent!r}")
-            answered = ownership.Answered(None, None, None)
-            if outcome.status == ANSWER:
-                answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
-                answered = ownership.on_answer(session, row, agent, answered_at)
-                ownership.count_call(session, agent.id, answered_at + timedelta(seconds=outcome.talk_seconds))
-            ledger.write_attempt(session, row, planned, agent.id, outcome, answered.covering_for_id)
-            claims.release(session, agent.id, row.call_uid)
-            return RecordedAttempt(
-                agent=agent.login,
-                status=outcome.status,
-                covering_for=answered.covering_for,
-                new_household_id=answered.new_household_id,
-            )
+            effect = ownership.Answered(row.household_id)
+            if answered:
+                effect = ownership.on_answer(
+                    session, row.number, row.household_id, agent_id, planned.agent, answered_at
+                )
+                new_household = effect.household_id if effect.household_id != row.household_id else None
+                ledger.note_answer(session, row.id, agent_id, new_household)
+            ledger.write_attempt(session, row, planned, outcome, effect.covering_for_id)
+        return RecordedAttempt(
+            agent=planned.agent,
+            status=outcome.status,
+            covering_for=effect.covering_for,
+            new_household_id=effect.new_household_id,
+        )
 
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""
         with self.db.unit_of_work() as session:
             row = ledger.get_decision(session, decision_id)
-            planned = ledger.planned_attempt(row, seq)
-            agent_id = session.scalar(select(Agent.id).where(Agent.login == planned.agent))
-            if agent_id is not None:
-                claims.release(session, agent_id, row.call_uid)
+            claims.finish(session, ledger.planned_attempt(row, seq).agent, row.call_uid, None)
 
     def explain(self, number: str, line: str | None) -> tuple[Decision, Plan]:
         """The decision a call from `number` on `line` would get now; claims and writes nothing.

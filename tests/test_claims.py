@@ -135,3 +135,11 @@ def test_two_processes_deciding_200_new_calls_never_ring_one_agent_twice(
     assert sum(len(p) for p in parts) == CALLS
     assert max(taken.values()) == 1
     assert len(taken) == AGENTS
+
+
+def test_a_repeated_call_id_cannot_take_a_claimed_agent(db: Database) -> None:
+    router = center(db, msk=1, spb=0)
+    call = new_call()
+    first, second = router.decide(call), router.decide(call)
+    assert router.claim(first, 1)
+    assert not router.claim(second, 1)
