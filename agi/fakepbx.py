@@ -135,6 +135,8 @@ class FakePbx:
         sighup: bool = True,
         exit_on_hangup: bool = False,
         version: str = "22.10.1",
+        astdb: Mapping[str, str] | None = None,
+        device_states: Mapping[str, str] | None = None,
     ) -> None:
         self.address = (host, port)
         self.agents = agents or scripted({}, Answer())
@@ -142,6 +144,9 @@ class FakePbx:
         self.sighup = sighup
         self.exit_on_hangup = exit_on_hangup
         self.version = version
+        self.astdb = dict(astdb or {})  # "family/key" -> value, for DB() and DATABASE GET
+        self.device_states = dict(device_states or {})
+        self._lock = threading.Lock()
 
     def environment(
         self,
@@ -194,20 +199,45 @@ class FakePbx:
         hangup: CallerHangup | None = None,
         variables: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        caller_name: str = "",
     ) -> CallRecord:
         """Place one call through AGI() and return what the dialplan would see."""
-        record = CallRecord(variables=dict(variables or {}))
         started = time.perf_counter()
         try:
             sock = socket.create_connection(self.address, timeout=timeout)
         except OSError:
-            record.agistatus = "FAILURE"
-            return record
+            return CallRecord(agistatus="FAILURE")
+        with sock:
+            env = self.environment(caller, script=script, args=args, dnid=dnid, uid=uid)
+            return self.talk(
+                sock,
+                env,
+                hangup=hangup,
+                variables=variables,
+                started=started,
+                caller=caller,
+                caller_name=caller_name,
+            )
+
+    def talk(
+        self,
+        sock: socket.socket,
+        env: list[str],
+        *,
+        hangup: CallerHangup | None = None,
+        variables: Mapping[str, str] | None = None,
+        started: float | None = None,
+        caller: str = "",
+        caller_name: str = "",
+    ) -> CallRecord:
+        """Run one AGI session on a connected socket (also a socketpair to a classic AGI)."""
+        record = CallRecord(variables=dict(variables or {}))
+        started = time.perf_counter() if started is None else started
         session = _Session(self, sock, record, hangup or CallerHangup(), started)
+        session.callerid = ("" if caller in ("", "unknown") else caller, caller_name)
         try:
-            session.run(self.environment(caller, script=script, args=args, dnid=dnid, uid=uid))
+            session.run(env)
         finally:
-            sock.close()
             record.elapsed_ms = (time.perf_counter() - started) * 1000
         return record
 
@@ -226,6 +256,8 @@ class _Session:
         self.reader = sock.makefile("r", encoding="utf-8", newline="\n")
         self.pending_hangup = False
         self.dial_count = 0
+        self.answered = False
+        self.callerid = ("", "")
 
     def run(self, env: list[str]) -> None:
         try:
@@ -281,11 +313,15 @@ class _Session:
                     "Sets a variable to the current channel.",
                     "520 End of proper usage.",
                 ]
-            self.record.variables[parts[0]] = parts[1]
+            if parts[0].startswith("DEVICE_STATE(") and parts[0].endswith(")"):
+                with self.pbx._lock:
+                    self.pbx.device_states[parts[0][len("DEVICE_STATE(") : -1]] = parts[1]
+            else:
+                self.record.variables[parts[0]] = parts[1]
             return ["200 result=1"]
         if verb.startswith("GET FULL VARIABLE"):
             expr = " ".join(_words(command[len("GET FULL VARIABLE") :]))
-            return [f"200 result=1 ({_VAR.sub(lambda m: self.record.variables.get(m[1], ''), expr)})"]
+            return [f"200 result=1 ({_VAR.sub(lambda m: self._expand(m[1]), expr)})"]
         if verb.startswith("GET VARIABLE"):
             parts = _words(command[len("GET VARIABLE") :])
             value = self.record.variables.get(parts[0]) if parts else None
@@ -296,12 +332,16 @@ class _Session:
             if app.lower() != "dial":
                 return ["200 result=-2"]
             return [self._dial(_words(parts[2])[0] if len(parts) > 2 else "")]
+        if verb.startswith("DATABASE GET"):
+            parts = _words(command[len("DATABASE GET") :])
+            value = self.pbx.astdb.get("/".join(parts[:2])) if len(parts) == 2 else None
+            return ["200 result=0"] if value is None else [f"200 result=1 ({value})"]
         if verb.startswith(("VERBOSE", "DATABASE")):
             return ["200 result=1"]
         if verb.startswith("NOOP"):
             return ["200 result=0"]
         if verb.startswith("CHANNEL STATUS"):
-            return ["200 result=4"]
+            return ["200 result=6" if self.answered else "200 result=4"]
         if verb.startswith("ANSWER"):
             return ["200 result=0"]
         return ["510 Invalid or unknown command"]
@@ -331,7 +371,20 @@ class _Session:
         if behaviour.kind == CALLER_HANGUP:
             self.pending_hangup = True
             return "200 result=-1"
+        self.answered = self.answered or behaviour.kind == ANSWER
         return "200 result=-1" if behaviour.kind == ANSWER else "200 result=0"
+
+    def _expand(self, name: str) -> str:
+        """${NAME} in GET FULL VARIABLE: a channel variable or one of a few functions."""
+        function, _, argument = name.partition("(")
+        argument = argument.removesuffix(")")
+        if function == "CALLERID":
+            return self.callerid[0] if argument == "num" else self.callerid[1]
+        if function == "DEVICE_STATE":
+            return self.pbx.device_states.get(argument, "UNKNOWN")
+        if function == "DB":
+            return self.pbx.astdb.get(argument, "")
+        return self.record.variables.get(name, "")
 
     def _sleep(self, simulated_seconds: float) -> None:
         if self.pbx.time_scale > 0 and simulated_seconds > 0:
