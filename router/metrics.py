@@ -1,0 +1,118 @@
+"""Every Prometheus metric Callkeeper exports, declared once.
+
+Names follow Prometheus practice (`callkeeper_` prefix, base units, `_total`,
+`_seconds`). Labels take only bounded values — office codes, route reasons,
+dial statuses — never a phone number, household or unique id; every label
+value is created up front so each series exists at zero from the start.
+deploy/prometheus/alerts.yml and deploy/grafana/callkeeper.json use these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
+
+from router import __version__
+from router.plan import DIAL_STATUSES, FALLBACK, OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
+
+ROUTES = (OWNER, OWNER_BACKUP, OFFICE_POOL, OVERFLOW, FALLBACK, "failed")
+ANSWERED_BY = ("owner", "covering", "pool")
+OWNER_OUTCOMES = ("reached", "missed")
+SESSION_RESULTS = ("answered", "noanswer", "advised", "recorded", "failed", "hangup", "rejected")
+FAILOPEN_REASONS = ("database", "deadline", "error")
+AGENT_STATES = ("available", "paused", "offline")
+# Offices unknown to this process (a line not configured yet) are counted here.
+UNKNOWN_OFFICE = "none"
+DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics:
+    """The metric objects of one process, on their own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # The `_created` series double every counter for no use on a dashboard.
+        disable_created_metrics()
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.decisions = Counter(
+            "callkeeper_decisions", "Routing decisions, by office and route.", ["office", "route"], registry=r
+        )
+        self.decision_duration = Histogram(
+            "callkeeper_decision_duration_seconds",
+            "Time to decide one call (snapshot, decision and ledger write).",
+            buckets=DECISION_BUCKETS,
+            registry=r,
+        )
+        self.attempts = Counter(
+            "callkeeper_attempts",
+            "Dial attempts, by office and how they ended.",
+            ["office", "status"],
+            registry=r,
+        )
+        self.answered = Counter(
+            "callkeeper_calls_answered",
+            "Answered calls, by who answered: the owner, a colleague covering, the pool.",
+            ["office", "by"],
+            registry=r,
+        )
+        self.owner_calls = Counter(
+            "callkeeper_owner_calls",
+            "Calls of known, owned households: reached means the owner answered.",
+            ["office", "outcome"],
+            registry=r,
+        )
+        self.sessions_active = Gauge(
+            "callkeeper_agi_sessions_active", "AGI sessions in progress.", registry=r
+        )
+        self.sessions = Counter(
+            "callkeeper_agi_sessions", "AGI sessions, by how they ended.", ["result"], registry=r
+        )
+        self.failopen = Counter(
+            "callkeeper_failopen",
+            "Calls handed back to the dialplan because routing failed.",
+            ["reason"],
+            registry=r,
+        )
+        self.agents = Gauge(
+            "callkeeper_agents", "Agents by office and state.", ["office", "state"], registry=r
+        )
+        self.new_households = Counter(
+            "callkeeper_new_households",
+            "Households created by a first answered call.",
+            ["office"],
+            registry=r,
+        )
+        self.ledger_spooled = Gauge(
+            "callkeeper_ledger_spooled", "Ledger records waiting to be written to the database.", registry=r
+        )
+        self.build = Info("callkeeper_build", "Version of this process.", registry=r)
+        self.build.info({"version": __version__})
+        for result in SESSION_RESULTS:
+            self.sessions.labels(result)
+        for reason in FAILOPEN_REASONS:
+            self.failopen.labels(reason)
+        self._offices: set[str] = set()
+        self.add_offices([UNKNOWN_OFFICE])
+
+    def add_offices(self, offices: Iterable[str]) -> None:
+        """Create every series of these offices at zero (offices are few and known)."""
+        for office in offices:
+            if office in self._offices:
+                continue
+            self._offices.add(office)
+            for route in ROUTES:
+                self.decisions.labels(office, route)
+            for status in DIAL_STATUSES:
+                self.attempts.labels(office, status)
+            for by in ANSWERED_BY:
+                self.answered.labels(office, by)
+            for outcome in OWNER_OUTCOMES:
+                self.owner_calls.labels(office, outcome)
+            for state in AGENT_STATES:
+                self.agents.labels(office, state)
+            self.new_households.labels(office)
+
+    def office(self, code: str | None) -> str:
+        """A label value for an office: known offices by code, anything else as `none`."""
+        return code if code and code in self._offices else UNKNOWN_OFFICE
