@@ -32,10 +32,11 @@ from identity.matching import (
     NUMBER_NEAR,
     SAME_ADDRESS,
     SAME_EMAIL,
+    SECOND_PERSON,
     SHARED_CONTACT_MAX,
     TYPO_MIN_STEM,
     address_key,
-    best_name_match,
+    best_name_matches,
     common_name_penalty,
     email_key,
     father_of,
@@ -307,13 +308,15 @@ class SuggestionIndex:
         own: set[int],
         sharing: dict[tuple[str, str, str | None], frozenset[int]],
     ) -> Suggestion:
-        match = best_name_match(names, self._persons(slot))
+        match, second = best_name_matches(names, self._persons(slot))
         points, reasons = match.points, list(match.reasons)
+        if second.key is not None:
+            points += SECOND_PERSON
+            reasons += second.reasons
         if match.key is not None:
-            key = (*match.key, match.patronymic)
-            if key not in sharing:
-                sharing[key] = self._with_name(*key)
-            same = sharing[key]
+            same = self._sharing(sharing, (*match.key, match.patronymic))
+            if second.key is not None:
+                same &= self._sharing(sharing, (*second.key, second.patronymic))
             others = len(same) - (slot in same) - sum(1 for o in own if o in same)
             penalty = common_name_penalty(others)
             if penalty:
@@ -344,8 +347,16 @@ class SuggestionIndex:
             reasons=tuple(reasons),
         )
 
+    def _sharing(
+        self, cache: dict[tuple[str, str, str | None], frozenset[int]], key: tuple[str, str, str | None]
+    ) -> frozenset[int]:
+        if key not in cache:
+            cache[key] = self._with_name(*key)
+        return cache[key]
+
     def _with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
-        """Households with a member of this surname family, given name and (if set) father."""
+        """Households with a member of this surname family and given name, and, when `father`
+        is set, that father's patronymic or none written."""
         slots = self._by_name.get(stem, {}).get(given, ())
         if father is None:
             return frozenset(slots)
@@ -354,7 +365,9 @@ class SuggestionIndex:
             slot
             for slot in slots
             if any(
-                father_of(words[p]) == father and stem_of(words[s]) == stem and given in given_of(words[g])
+                father_of(words[p]) in (father, None)
+                and stem_of(words[s]) == stem
+                and given in given_of(words[g])
                 for s, g, p in self._triples(slot)
             )
         )

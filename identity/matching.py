@@ -32,7 +32,7 @@ from identity.names import (
 DEFAULT_THRESHOLD = 60
 
 SURNAME_SAME_FAMILY = 32
-SURNAME_ONE_LETTER_AWAY = 24
+SURNAME_ONE_LETTER_AWAY = 16
 GIVEN_SAME = 32
 GIVEN_SIMILAR = 24
 PATRONYMIC_SAME = 12
@@ -40,7 +40,9 @@ PATRONYMIC_DIFFERENT = -20
 SAME_EMAIL = 60
 SAME_ADDRESS = 35
 NUMBER_NEAR = 15
-COMMON_NAME_MAX_PENALTY = 24
+# A second person of the query found as another member, by full name.
+SECOND_PERSON = 16
+COMMON_NAME_MAX_PENALTY = 40
 # An email or address on more households than this is an office's or an agency's: no signal.
 SHARED_CONTACT_MAX = 5
 
@@ -96,6 +98,9 @@ def compare_names(query: PersonName, member: PersonName) -> NameMatch:
         return NO_MATCH
     if q_stem == m_stem:
         points, reasons = SURNAME_SAME_FAMILY, [_surname_reason(query.surname, member.surname)]
+        if fold(query.surname) != fold(member.surname):
+            # Ivanova and Ivanov: a wife and her husband, two people, whatever their given names.
+            return NameMatch(points, tuple(reasons), None)
     elif one_letter_away(q_stem, m_stem):
         points = SURNAME_ONE_LETTER_AWAY
         reasons = [f"surname one letter away: {query.surname} ~ {member.surname}"]
@@ -125,26 +130,37 @@ def compare_names(query: PersonName, member: PersonName) -> NameMatch:
     return NameMatch(points, tuple(reasons), key, father)
 
 
-def best_name_match(query: tuple[PersonName, ...], members: tuple[PersonName, ...]) -> NameMatch:
-    best = NO_MATCH
-    for q in query:
-        for m in members:
-            match = compare_names(q, m)
-            if match.points > best.points:
-                best = match
-    return best
+def best_name_matches(
+    query: tuple[PersonName, ...], members: tuple[PersonName, ...]
+) -> tuple[NameMatch, NameMatch]:
+    """The best match of a queried person to a member, and the best of another queried
+    person to another member by full name (a caller who also named the spouse), or NO_MATCH."""
+    found = sorted(
+        ((compare_names(q, m), qi, mi) for qi, q in enumerate(query) for mi, m in enumerate(members)),
+        key=lambda f: -f[0].points,
+    )
+    if not found or found[0][0].points <= 0:
+        return NO_MATCH, NO_MATCH
+    best, best_q, best_m = found[0]
+    second = next(
+        (m for m, qi, mi in found[1:] if qi != best_q and mi != best_m and m.key is not None),
+        NO_MATCH,
+    )
+    return best, second
 
 
 def common_name_penalty(households_with_name: int) -> int:
     """Points off a name shared by this many other households: it no longer points at one.
 
     "Shared" counts the households whose member matches as well as this one
-    did: the same surname family and given name, and the same patronymic when
-    the patronymic was part of the match.
+    did: the same surname family and given name, and, when the patronymic was
+    part of the match, the same patronymic or none written. One namesake
+    already takes a full-name match below the default threshold: the index
+    cannot tell which of two Ivanova Maria Petrovna is the caller.
     """
     if households_with_name <= 0:
         return 0
-    return min(COMMON_NAME_MAX_PENALTY, round(8 * math.log2(households_with_name + 1)))
+    return min(COMMON_NAME_MAX_PENALTY, 17 + round(8 * math.log2(households_with_name)))
 
 
 def one_letter_away(a: str, b: str) -> bool:

@@ -38,9 +38,32 @@ def test_latin_spelling_matches_cyrillic_surname() -> None:
 
 
 def test_gendered_surname_forms_one_family() -> None:
-    found = ask(index(), "Sokolovskaya Dmitry")
-    assert "surname family: Sokolovskaya ~ Соколовский" in best(found, 2).reasons
-    assert best(found, 2).score >= DEFAULT_THRESHOLD
+    found = ask(index(), "Sokolovskaya Yulia", numbers=("+74951234577",))
+    assert best(found, 2).reasons == (
+        "surname family: Sokolovskaya ~ Соколовский",
+        "same number block: +74951234500",
+    )
+    with_address = ask(index(), "Ivanova", address="Москва, Ленина 5, кв 12")
+    assert "surname family: Ivanova ~ Иванов" in best(with_address, 1).reasons
+
+
+def test_wife_is_not_her_husband_whatever_the_given_name() -> None:
+    """Женя Горбунова is not Евгений Горбунов: the surname's form tells them apart."""
+    idx = index(HouseholdRecord(id=1, owner=None, members=("Горбунов Евгений Сергеевич",)))
+    found = ask(idx, "Горбунова Женя Сергеевна")
+    assert found[0].reasons == ("surname family: Горбунова ~ Горбунов",)
+    assert found[0].score < DEFAULT_THRESHOLD
+
+
+def test_caller_naming_the_spouse_too_tells_namesakes_apart() -> None:
+    couple = HouseholdRecord(id=1, owner=None, members=("Смирнов Андрей", "Смирнова Ольга"))
+    namesake = HouseholdRecord(id=2, owner=None, members=("Смирнов Андрей", "Смирнова Анна"))
+    idx = index(couple, namesake)
+    alone = ask(idx, "Андрей Смирнов")
+    assert {s.household for s in alone} == {1, 2} and alone[0].score < DEFAULT_THRESHOLD
+    both = ask(idx, "Андрей Смирнов", "Оля Смирнова", min_score=DEFAULT_THRESHOLD)
+    assert [s.household for s in both] == [1]
+    assert "short form: Оля ~ Ольга" in both[0].reasons
 
 
 def test_short_form_of_given_name() -> None:
