@@ -86,6 +86,9 @@ class Metrics:
         self.ledger_spooled = Gauge(
             "callkeeper_ledger_spooled", "Ledger records waiting to be written to the database.", registry=r
         )
+        self.ready = Gauge(
+            "callkeeper_ready", "1 when the database answers within the decision deadline.", registry=r
+        )
         self.build = Info("callkeeper_build", "Version of this process.", registry=r)
         self.build.info({"version": __version__})
         for result in SESSION_RESULTS:
