@@ -1,57 +1,112 @@
-"""The call front assembled: database, router, decider, call flow and server.
+"""The call front assembled: database, router, decider, call flow, server,
+metrics, the operations endpoint, the ledger spool and housekeeping.
 
-`serve` runs one in the foreground; tests and the demo start one on a free
-loopback port in a thread.
+`serve` runs one in the foreground; tests, the demo and the benchmarks start
+one on a free loopback port in a thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
-from agi.callflow import CallFlow, CallReport, Decider
-from agi.server import AgiServer, ReportSink, parse_listen
+from agi.callflow import CallFlow, Decider
+from agi.observe import CallObserver
+from agi.ops_http import OpsServer
+from agi.server import AgiServer, parse_listen
+from agi.spool import LedgerSpool
+from router import health
 from router.config import Settings
 from router.db import Database
+from router.metrics import Metrics
 from router.service import Router
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_SECONDS = 10.0
+METRICS_OFF = ("", "off", "none")
+
 
 class FrontEnd:
-    def __init__(self, settings: Settings, *, on_report: ReportSink | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.db)
         self.db.ensure_schema()
+        self.metrics = None if settings.metrics.lower() in METRICS_OFF else Metrics()
+        self.observer = CallObserver(self.metrics)
         self.router = Router(self.db, settings)
         self.decider = Decider(self.router, settings.decision_deadline_ms)
-        self.flow = CallFlow(self.router, settings, self.decider)
-        self.reports: list[CallReport] = []
+        self.spool = LedgerSpool(settings.spool_dir)
+        self.flow = CallFlow(self.router, settings, self.decider, self.spool)
         self.server = AgiServer(
             self.flow,
             parse_listen(settings.listen),
             max_calls=settings.max_calls,
             env_timeout=settings.env_timeout_seconds,
             allow_peers=settings.allow_peers,
-            on_report=on_report,
+            on_report=self.observer,
+            on_start=self.observer.session_started,
+            on_end=self.observer.session_ended,
         )
-        self._thread: threading.Thread | None = None
+        self.ops: OpsServer | None = None
+        if self.metrics is not None:
+            self.ops = OpsServer(parse_listen(settings.metrics), self.metrics, self.ready)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
 
     @property
     def address(self) -> tuple[str, int]:
         return self.server.address
 
+    def ready(self) -> bool:
+        return health.database_ready(self.db, self.settings.decision_deadline_ms / 1000)
+
+    def housekeeping(self) -> None:
+        """Refresh the agents gauge and replay spooled ledger records."""
+        try:
+            remaining = self.spool.replay(self.router)
+            if self.metrics is not None:
+                self.metrics.ledger_spooled.set(remaining)
+                self.metrics.add_offices(health.office_codes(self.db))
+                self.metrics.set_agents(health.agent_counts(self.db))
+        except Exception as exc:
+            log.warning("housekeeping skipped: %s", exc)
+
     def start(self) -> FrontEnd:
-        """Serve in a background thread (tests, demo)."""
-        self._thread = threading.Thread(target=self.server.serve_forever, name="agi-accept", daemon=True)
-        self._thread.start()
+        """Serve in background threads (tests, demo, benchmarks)."""
+        self._spawn(self.server.serve_forever, "agi-accept")
+        self._spawn_housekeeping()
         return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until `server.stop()` (the `serve` command)."""
+        self._spawn_housekeeping()
+        self.server.serve_forever()
 
     def stop(self, grace: float | None = None) -> int:
         """Stop accepting, let calls finish up to `grace` seconds; returns calls cut short."""
         remaining = self.server.stop(self.settings.stop_grace_seconds if grace is None else grace)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self.ops is not None:
+            self.ops.stop()
         self.decider.shutdown()
         self.db.dispose()
         return remaining
+
+    def _spawn_housekeeping(self) -> None:
+        if self.ops is not None:
+            self.ops.start()
+        self.housekeeping()
+        self._spawn(self._housekeeping_loop, "housekeeping")
+
+    def _housekeeping_loop(self) -> None:
+        while not self._stop.wait(HOUSEKEEPING_SECONDS):
+            self.housekeeping()
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)

@@ -26,10 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from agi import variables as var
 from agi.errors import AgiError, CallerHungUp
 from agi.protocol import AgiChannel
+from agi.spool import LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import DatabaseUnavailable
-from router.service import Call, Decision, DialOutcome, Router
+from router.plan import ANSWER
+from router.service import Call, Decision, DialOutcome, RecordedAttempt, Router
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,11 @@ class CallReport:
     result: Result = Result.FAILED
     fail_reason: FailReason | None = None
     decide_ms: float | None = None
+    owner: str | None = None
+    answered_as: str = ""  # owner, covering or pool
+    new_household: bool = False
     attempts: list[tuple[str, str]] = field(default_factory=list)
+    spooled: int = 0
 
 
 class Decider:
@@ -95,11 +101,13 @@ class CallFlow:
         router: Router,
         settings: Settings,
         decider: Decider,
+        spool: LedgerSpool | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.router = router
         self.settings = settings
         self.decider = decider
+        self.spool = spool
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def handle(self, channel: AgiChannel, report: CallReport) -> None:
@@ -136,6 +144,7 @@ class CallFlow:
             return
         report.decide_ms = (time.perf_counter() - started) * 1000
         report.office, report.route = decision.office, decision.plan.route
+        report.owner = decision.owner
         channel.set(var.DECISION, decision.id)
         if self.settings.mode == "advise":
             self._advise(channel, decision, report)
@@ -156,9 +165,8 @@ class CallFlow:
                 break
             if not self._claim(decision, attempt.seq, attempt.wait_seconds):
                 continue
-            outcome = self._ring(channel, decision, attempt.seq, attempt.dial, attempt.timeout)
-            report.attempts.append((attempt.agent, outcome.status))
-            if outcome.status == "ANSWER":
+            outcome = self._ring(channel, decision, attempt.seq, attempt.dial, attempt.timeout, report)
+            if outcome.status == ANSWER:
                 report.answered_by = attempt.agent
                 report.result = Result.ANSWERED
                 self._set_final(channel, var.Status.ANSWERED, decision.plan.route)
@@ -186,7 +194,7 @@ class CallFlow:
             time.sleep(CLAIM_RETRY_SECONDS)
 
     def _ring(
-        self, channel: AgiChannel, decision: Decision, seq: int, dial: str, timeout: int
+        self, channel: AgiChannel, decision: Decision, seq: int, dial: str, timeout: int, report: CallReport
     ) -> DialOutcome:
         started_at = self.clock()
         started = time.monotonic()
@@ -196,37 +204,49 @@ class CallFlow:
             answered = _seconds(channel.variable(var.ANSWEREDTIME))
             dialed = _seconds(channel.variable(var.DIALEDTIME))
         except CallerHungUp:
-            outcome = DialOutcome(
-                status=HANGUP_STATUS,
-                started_at=started_at,
-                ring_seconds=time.monotonic() - started,
-                talk_seconds=0.0,
-            )
-            self._record(decision, seq, outcome)
+            ring = time.monotonic() - started
+            self._record(decision.id, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
             raise
         except AgiError:
             self._release(decision, seq)
             raise
         ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
         outcome = DialOutcome(status=status, started_at=started_at, ring_seconds=ring, talk_seconds=answered)
-        self._record(decision, seq, outcome)
+        self._record(decision.id, seq, outcome, report)
         return outcome
 
-    def _record(self, decision_id: Decision | int, seq: int, outcome: DialOutcome) -> None:
-        did = decision_id.id if isinstance(decision_id, Decision) else decision_id
+    def _record(self, decision_id: int, seq: int, outcome: DialOutcome, report: CallReport) -> None:
+        """Write the attempt to the ledger; if the ledger fails, spool it and go on."""
+        report.attempts.append((str(seq), outcome.status))
         try:
-            self.router.record(did, seq, outcome)
+            recorded = self.router.record(decision_id, seq, outcome)
         except Exception as exc:
-            log.error(
-                "ledger record lost: decision=%s seq=%s status=%s started_at=%s ring=%.1f talk=%.1f (%s)",
-                did,
-                seq,
-                outcome.status,
-                outcome.started_at.isoformat(),
-                outcome.ring_seconds,
-                outcome.talk_seconds,
-                _first_line(exc),
-            )
+            self._keep(decision_id, seq, outcome, exc)
+            report.spooled += 1
+            return
+        report.attempts[-1] = (recorded.agent, recorded.status)
+        if recorded.status == ANSWER:
+            report.answered_as = _answered_as(recorded, report.owner)
+            report.new_household = recorded.new_household_id is not None
+
+    def _keep(self, decision_id: int, seq: int, outcome: DialOutcome, exc: BaseException) -> None:
+        if self.spool is not None:
+            try:
+                self.spool.add(decision_id, seq, outcome)
+                log.warning("ledger write failed, attempt spooled for replay: %s", _first_line(exc))
+                return
+            except OSError as spool_error:
+                log.error("ledger spool failed too: %s", spool_error)
+        log.error(
+            "ledger record lost: decision=%s seq=%s status=%s started_at=%s ring=%.1f talk=%.1f (%s)",
+            decision_id,
+            seq,
+            outcome.status,
+            outcome.started_at.isoformat(),
+            outcome.ring_seconds,
+            outcome.talk_seconds,
+            _first_line(exc),
+        )
 
     def _release(self, decision: Decision, seq: int) -> None:
         try:
@@ -266,7 +286,7 @@ class CallFlow:
             ring_seconds=max(dialed - answered, 0.0),
             talk_seconds=answered,
         )
-        self._record(decision_id, seq, outcome)
+        self._record(decision_id, seq, outcome, report)
         report.result = Result.RECORDED
         if status == "ANSWER":
             channel.set(var.STATUS, var.Status.ANSWERED)
@@ -281,6 +301,12 @@ class CallFlow:
         report.result = Result.FAILED
         report.fail_reason = reason
         channel.set(var.STATUS, var.Status.FAILED)
+
+
+def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:
+    if recorded.covering_for:
+        return "covering"
+    return "owner" if owner is not None and recorded.agent == owner else "pool"
 
 
 def _seconds(value: str | None) -> float:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
-import threading
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
@@ -66,27 +64,24 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
     try:
         front = FrontEnd(settings)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror}") from None
-    stopping = threading.Event()
+        raise ConfigError(
+            f"cannot listen on {settings.listen} or {settings.metrics}: {exc.strerror}"
+        ) from None
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping, calls in progress get %.0f s", signum, settings.stop_grace_seconds)
-        stopping.set()
+        log.info("signal %s: no new calls; calls in progress get %.0f s", signum, settings.stop_grace_seconds)
         front.server.stop(0)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     host, port = front.address
-    log.info(
-        "callkeeper serving FastAGI on %s:%d (%s mode, database %s)",
-        host,
-        port,
-        settings.mode,
-        front.db.backend,
-    )
-    print(f"callkeeper: FastAGI on {host}:{port}, {settings.mode} mode", file=sys.stderr, flush=True)
-    front.server.serve_forever()
+    log.info("FastAGI on %s:%d, %s mode, %s database", host, port, settings.mode, front.db.backend)
+    if front.ops is not None:
+        log.info("metrics on http://%s:%d/metrics", *front.ops.address)
+    front.serve_forever()
     remaining = front.stop(settings.stop_grace_seconds)
     if remaining:
         log.warning("stopped with %d call(s) still in progress", remaining)
+    else:
+        log.info("stopped cleanly")
     return 0

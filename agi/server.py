@@ -54,7 +54,7 @@ class AgiServer:
         self.flow = flow
         self.env_timeout = env_timeout
         self.allowed = [ipaddress.ip_network(p, strict=False) for p in allow_peers]
-        self.on_report = on_report or _log_report
+        self.on_report = on_report or (lambda report: None)
         self.on_start = on_start
         self.on_end = on_end
         self._slots = threading.BoundedSemaphore(max_calls)
@@ -156,20 +156,3 @@ class AgiServer:
             conn.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             conn.close()
-
-
-def _log_report(report: CallReport) -> None:
-    if report.result is Result.REJECTED:
-        return
-    log.info(
-        "call uid=%s number=%s script=%s office=%s route=%s answered_by=%s result=%s%s decide_ms=%s",
-        report.uid or "-",
-        report.number,
-        report.script or "-",
-        report.office or "-",
-        report.route or "-",
-        report.answered_by or "-",
-        report.result,
-        f" fail_reason={report.fail_reason}" if report.fail_reason else "",
-        f"{report.decide_ms:.2f}" if report.decide_ms is not None else "-",
-    )

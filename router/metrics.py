@@ -116,6 +116,12 @@ class Metrics:
                 self.agents.labels(office, state)
             self.new_households.labels(office)
 
+    def set_agents(self, counts: dict[tuple[str, str], int]) -> None:
+        """Set the agents gauge from (office, state) counts; absent pairs are zero."""
+        for office in self._offices:
+            for state in AGENT_STATES:
+                self.agents.labels(office, state).set(counts.get((office, state), 0))
+
     def office(self, code: str | None) -> str:
         """A label value for an office: known offices by code, anything else as `none`."""
         return code if code and code in self._offices else UNKNOWN_OFFICE

@@ -125,12 +125,19 @@ def agency(db: Database) -> dict[str, int]:
 
 
 @pytest.fixture
-def start_front(db_url: str) -> Iterator[Callable[..., FrontEnd]]:
-    """Start the real FastAGI server on a free loopback port; stopped after the test."""
+def start_front(db_url: str, tmp_path: Path) -> Iterator[Callable[..., FrontEnd]]:
+    """Start the real FastAGI server (and its metrics endpoint) on free loopback ports."""
     started: list[FrontEnd] = []
 
     def start(**settings: Any) -> FrontEnd:
-        front = FrontEnd(Settings(db=db_url, listen="127.0.0.1:0", **settings)).start()
+        values = {
+            "db": db_url,
+            "listen": "127.0.0.1:0",
+            "metrics": "127.0.0.1:0",
+            "spool_dir": str(tmp_path / "spool"),
+            **settings,
+        }
+        front = FrontEnd(Settings(**values)).start()
         started.append(front)
         return front
 

@@ -1,0 +1,64 @@
+"""The operations endpoint: /metrics for Prometheus, /healthz and /readyz.
+
+/healthz says the process is up; /readyz says the database answers within the
+decision deadline (503 otherwise), so a load balancer or an alert can tell a
+node that would only fail open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from router.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class OpsServer:
+    def __init__(self, address: tuple[str, int], metrics: Metrics, ready: Callable[[], bool]) -> None:
+        handler = _handler(metrics, ready)
+        self.httpd = ThreadingHTTPServer(address, handler)
+        self.httpd.daemon_threads = True
+        self.address: tuple[str, int] = self.httpd.server_address[:2]  # type: ignore[assignment]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="ops-http", daemon=True)
+
+    def start(self) -> OpsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(metrics: Metrics, ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+            elif path == "/healthz":
+                self._send(200, b"ok\n")
+            elif path == "/readyz":
+                is_ready = ready()
+                metrics.ready.set(1 if is_ready else 0)
+                self._send(200 if is_ready else 503, b"ready\n" if is_ready else b"database not ready\n")
+            else:
+                self._send(404, b"not found: try /metrics, /healthz or /readyz\n")
+
+        def _send(self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("ops http: " + format, *args)
+
+    return Handler

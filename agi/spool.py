@@ -1,0 +1,111 @@
+"""Attempts that could not be written to the ledger, kept on disk until they can.
+
+A call never waits for the ledger: when `Router.record` fails, the attempt is
+appended to a JSON-lines file (flushed and fsynced) and replayed later by the
+server's housekeeping; a record that the database refuses for good (its
+decision is unknown, say) is moved to a `.rejected` file rather than retried
+forever. Nothing is lost and nothing is written twice: a line leaves the spool
+only after its replay committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from router.errors import CallkeeperError
+from router.service import DialOutcome, Router
+
+log = logging.getLogger(__name__)
+
+SPOOL_FILE = "ledger-spool.jsonl"
+REJECTED_FILE = "ledger-spool.rejected.jsonl"
+
+
+class LedgerSpool:
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / SPOOL_FILE
+        self._lock = threading.Lock()
+
+    def add(self, decision_id: int, seq: int, outcome: DialOutcome) -> None:
+        entry = {
+            "decision": decision_id,
+            "seq": seq,
+            "status": outcome.status,
+            "started_at": outcome.started_at.isoformat(),
+            "ring_seconds": outcome.ring_seconds,
+            "talk_seconds": outcome.talk_seconds,
+        }
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._read())
+
+    def replay(self, router: Router) -> int:
+        """Write what the database takes now; returns how many records remain spooled."""
+        with self._lock:
+            entries = self._read()
+            if not entries:
+                return 0
+            remaining: list[dict[str, Any]] = []
+            for index, entry in enumerate(entries):
+                try:
+                    router.record(int(entry["decision"]), int(entry["seq"]), _outcome(entry))
+                except CallkeeperError as exc:
+                    log.error("spooled ledger record rejected for good: %s (%s)", entry, exc)
+                    self._append(self.folder / REJECTED_FILE, [entry])
+                except Exception as exc:
+                    log.warning(
+                        "ledger still unavailable, %d record(s) stay spooled: %s", len(entries) - index, exc
+                    )
+                    remaining.extend(entries[index:])
+                    break
+            self._rewrite(remaining)
+            return len(remaining)
+
+    def _read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        entries = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError:
+                    log.error("unreadable spool line kept aside: %r", line[:200])
+                    self._append(self.folder / REJECTED_FILE, [{"raw": line}])
+        return entries
+
+    def _rewrite(self, entries: list[dict[str, Any]]) -> None:
+        if not entries:
+            self.path.unlink(missing_ok=True)
+            return
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _append(path: Path, entries: list[dict[str, Any]]) -> None:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(e) + "\n" for e in entries)
+
+
+def _outcome(entry: dict[str, Any]) -> DialOutcome:
+    return DialOutcome(
+        status=str(entry["status"]),
+        started_at=datetime.fromisoformat(str(entry["started_at"])),
+        ring_seconds=float(entry["ring_seconds"]),
+        talk_seconds=float(entry["talk_seconds"]),
+    )
