@@ -6,12 +6,21 @@ never fires, a panel stays empty.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
+import pytest
+
 from agi import variables as var
+from router import config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DIALPLAN = DEPLOY / "asterisk" / "extensions.conf"
+SETTINGS = DEPLOY / "callkeeper.toml"
+UNIT = DEPLOY / "systemd" / "callkeeper.service"
 
 
 def _dialplan_lines() -> list[str]:
@@ -66,3 +75,76 @@ def test_dialplan_falls_back_to_the_queue_unless_answered() -> None:
     assert "(queue)" in branch[2]
     assert "Queue(" in branch[3]
     assert any(line.startswith("exten => h,") for line in lines)
+
+
+def test_settings_example_loads_and_names_every_setting() -> None:
+    settings = config.load(SETTINGS, environ={})
+    with SETTINGS.open("rb") as fh:
+        sections = tomllib.load(fh)
+    assert set(sections) == {"database", "agi", "routing", "operations"}
+    keys = [key for section in sections.values() for key in section]
+    assert sorted(keys) == sorted(config.FIELDS)
+    text = SETTINGS.read_text(encoding="utf-8")
+    for key in config.FIELDS:
+        assert config.env_name(key) in text, f"{key}: its environment variable is not documented"
+    assert settings.mode in ("dial", "advise")
+
+
+def test_settings_example_keeps_the_defaults_but_its_paths() -> None:
+    settings = config.load(SETTINGS, environ={})
+    changed = {k for k in config.FIELDS if getattr(settings, k) != config.FIELDS[k].default}
+    assert changed == {"db", "spool_dir"}
+    assert settings.db.startswith("sqlite:////var/lib/callkeeper/")
+    assert settings.spool_dir.startswith("/var/lib/callkeeper/")
+
+
+def _unit() -> dict[str, list[str]]:
+    entries: dict[str, list[str]] = {}
+    for line in UNIT.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            entries.setdefault(key.strip(), []).append(value.strip())
+    return entries
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|min)?", value)
+    assert match, value
+    return int(match[1]) * (60 if match[2] == "min" else 1)
+
+
+def test_systemd_unit_runs_serve_as_its_own_user_with_hardening() -> None:
+    unit = _unit()
+    assert unit["User"] == ["callkeeper"]
+    assert unit["Restart"] == ["on-failure"]
+    assert unit["NoNewPrivileges"] == ["yes"]
+    assert unit["ProtectSystem"] == ["strict"]
+    assert unit["CapabilityBoundingSet"] == [""]
+    assert unit["StateDirectory"] == ["callkeeper"]
+    (exec_start,) = unit["ExecStart"]
+    assert exec_start.split()[:2] == ["/opt/callkeeper/.venv/bin/callkeeper", "serve"]
+    assert "--config /etc/callkeeper/callkeeper.toml" in exec_start
+
+
+def test_systemd_waits_longer_than_the_stop_grace_and_lets_the_state_be_written() -> None:
+    unit = _unit()
+    settings = config.load(SETTINGS, environ={})
+    assert unit["KillSignal"] == ["SIGTERM"]
+    assert _seconds(unit["TimeoutStopSec"][0]) > settings.stop_grace_seconds
+    writable = [Path(p) for paths in unit["ReadWritePaths"] for p in paths.split()]
+    for path in (settings.db.removeprefix("sqlite:///"), settings.spool_dir):
+        assert any(Path(path).is_relative_to(w) for w in writable), path
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    """Every key known to systemd (a misspelt hardening option is silently ignored)."""
+    callkeeper = shutil.which("callkeeper") or str(Path(__file__).parents[1] / ".venv/bin/callkeeper")
+    unit = tmp_path / UNIT.name
+    unit.write_text(
+        UNIT.read_text(encoding="utf-8").replace("/opt/callkeeper/.venv/bin/callkeeper", callkeeper)
+    )
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
