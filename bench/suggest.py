@@ -11,6 +11,13 @@ the default threshold:
   family in the directory counts against precision when anything is suggested);
 - recall: of the cases that have a true household, the share found that way;
 - top-1: of those, the share whose best suggestion, whatever its score, is right.
+
+A name shared by several households cannot point at one of them, however it
+is matched: with real name frequencies many callers named only `Андрей
+Смирнов` are such. So each row also says which share of its cases tell one
+household apart (the caller's name, as said, is on one household only, or the
+query also has an email, an address or the partner's name) and the recall
+on those: the part of recall the matching itself is responsible for.
 """
 
 from __future__ import annotations
@@ -90,6 +97,10 @@ def _quality(index: SuggestionIndex, cases: list[Case]) -> None:
             tally["top1"] += 1
         if top is not None and top.score >= DEFAULT_THRESHOLD:
             tally["right" if top.household == case.truth else "wrong"] += 1
+        if case.truth is not None and (case.more or index.households_named(case.said) <= 1):
+            tally["telling"] += 1
+            if top is not None and top.score >= DEFAULT_THRESHOLD and top.household == case.truth:
+                tally["telling right"] += 1
     print(f"quality at the default threshold {DEFAULT_THRESHOLD}:")
     for kinds in ((SPOUSE,), (SECOND_PHONE,), (SPOUSE, SECOND_PHONE), (UNLISTED_SPOUSE,)):
         tally = sum((by_kind.get(k, Counter()) for k in kinds), Counter())
@@ -102,7 +113,9 @@ def _quality(index: SuggestionIndex, cases: list[Case]) -> None:
         print(
             f"  {' + '.join(kinds):<24} {tally['cases']:>5} cases: "
             f"precision {precision:.3f}  recall {tally['right'] / max(1, tally['cases']):.3f}  "
-            f"top-1 {tally['top1'] / max(1, tally['cases']):.3f}"
+            f"top-1 {tally['top1'] / max(1, tally['cases']):.3f}  |  "
+            f"{tally['telling'] / max(1, tally['cases']):.0%} tell one household apart, "
+            f"recall there {tally['telling right'] / max(1, tally['telling']):.3f}"
         )
     strangers = by_kind.get(NEW_CALLER, Counter())
     print(

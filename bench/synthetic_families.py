@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from identity.index import HouseholdRecord, Query
+from identity.names import PersonName
 
 SPOUSE, SECOND_PHONE, UNLISTED_SPOUSE, NEW_CALLER = (
     "spouse",
@@ -94,6 +95,10 @@ class Case:
     kind: str
     query: Query
     truth: int | None
+    # Who is really calling, with the patronymic only when the caller said it, and
+    # whether the query carries more than the caller's name (email, address, partner).
+    said: PersonName = field(default_factory=PersonName)
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +143,7 @@ class SyntheticDirectory:
             yield HouseholdRecord(
                 id=household_id,
                 owner=f"agent{rng.randrange(200)}",
-                members=tuple(picks.typed(p, for_record=True) for p in listed),
+                members=tuple(picks.typed(p, for_record=True)[0] for p in listed),
                 numbers=tuple(numbers),
                 email=email,
                 address=address,
@@ -172,14 +177,21 @@ class SyntheticDirectory:
             number = picks.second_number(numbers, work)
         else:
             stranger = picks.person(male=rng.random() < 0.5, serial=household_id + 10**6)
-            return Case(NEW_CALLER, Query((stranger.mobile,), (picks.typed(stranger),)), None)
+            name, _ = picks.typed(stranger)
+            return Case(NEW_CALLER, Query((stranger.mobile,), (name,)), None)
+        name, with_patronymic = picks.typed(caller)
+        names = [name]
+        if kind == SPOUSE and rng.random() < 0.4:
+            names.append(picks.typed(listed[0])[0])  # "I am Sergey Ivanov's wife"
         query = Query(
             numbers=(number,),
-            names=(picks.typed(caller),),
+            names=tuple(names),
             email=email if email and rng.random() < 0.3 else "",
             address=address if address and rng.random() < 0.2 else "",
         )
-        return Case(kind, query, household_id)
+        said = PersonName(caller.surname, caller.given, caller.patronymic if with_patronymic else "")
+        more = len(names) > 1 or bool(query.email or query.address)
+        return Case(kind, query, household_id, said, more)
 
 
 class _Pickers:
@@ -228,14 +240,15 @@ class _Pickers:
         street = self.rng.choice(self.tail)
         return f"г. Москва, ул. {street}, д. {household_id % 97 + 1}, кв. {household_id % 311 + 1}"
 
-    def typed(self, person: _Person, *, for_record: bool = False) -> str:
-        """A person's name as a manager types it."""
+    def typed(self, person: _Person, *, for_record: bool = False) -> tuple[str, bool]:
+        """A person's name as a manager types it, and whether it has the patronymic."""
         rng = self.rng
         given = person.given
         if not for_record and given in _SHORT and rng.random() < 0.3:
             given = rng.choice(_SHORT[given])
         parts = [person.surname, given]
-        if rng.random() < (0.8 if for_record else 0.5):
+        with_patronymic = rng.random() < (0.8 if for_record else 0.5)
+        if with_patronymic:
             parts.append(person.patronymic)
         latin = rng.random() < (0.1 if for_record else 0.35)
         if latin:
@@ -246,7 +259,7 @@ class _Pickers:
             parts[at] = _typo(parts[at], rng)
         if not for_record and rng.random() < 0.5:
             parts = [parts[1], *parts[2:], parts[0]]
-        return " ".join(parts)
+        return " ".join(parts), with_patronymic
 
 
 def _feminine(surname: str) -> str:
@@ -296,7 +309,8 @@ def _typo(word: str, rng: random.Random) -> str:
         return word[:at] + word[at + 1 :]
     if op == 1:
         return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
-    return word[:at] + rng.choice("аеиоуклмнрст") + word[at + 1 :]
+    letters = "aeioklmnrst" if word.isascii() else "аеиоуклмнрст"
+    return word[:at] + rng.choice(letters) + word[at + 1 :]
 
 
 def _tail_surname(rng: random.Random) -> str:

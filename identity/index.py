@@ -191,6 +191,15 @@ class SuggestionIndex:
                 found.append(suggestion)
         return heapq.nsmallest(limit, found, key=lambda s: (-s.score, s.household))
 
+    def households_named(self, name: PersonName) -> int:
+        """How many households list a person of this surname family and given name (and
+        this patronymic or none, when it is given): 1 means the name alone points at one."""
+        stem, father = stem_of(name.surname), father_of(name.patronymic)
+        found: set[int] = set()
+        for given in given_of(name.given):
+            found |= self._with_name(stem, given, father)
+        return len(found)
+
     def household_pairs(self, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
         """Pairs of indexed households that are probably one family, best first."""
         best: dict[tuple[int, int], Suggestion] = {}
@@ -308,12 +317,17 @@ class SuggestionIndex:
         own: set[int],
         sharing: dict[tuple[str, str, str | None], frozenset[int]],
     ) -> Suggestion:
-        match, second = best_name_matches(names, self._persons(slot))
+        match, second = best_name_matches(names, self._persons(slot), self._by_name)
         points, reasons = match.points, list(match.reasons)
         if second.key is not None:
             points += SECOND_PERSON
             reasons += second.reasons
-        if match.key is not None:
+        email_same = email and self._words[self._email[slot]] == email and _personal(self._by_email, email)
+        address_same = (
+            address and self._words[self._address[slot]] == address and _personal(self._by_address, address)
+        )
+        if match.key is not None and not (email_same or address_same):
+            # A name shared by other households points at none of them, unless a contact does.
             same = self._sharing(sharing, (*match.key, match.patronymic))
             if second.key is not None:
                 same &= self._sharing(sharing, (*second.key, second.patronymic))
@@ -322,10 +336,10 @@ class SuggestionIndex:
             if penalty:
                 points -= penalty
                 reasons.append(f"common name: {others + 1} households")
-        if email and self._words[self._email[slot]] == email and _personal(self._by_email, email):
+        if email_same:
             points += SAME_EMAIL
             reasons.append(f"same email: {email}")
-        if address and self._words[self._address[slot]] == address and _personal(self._by_address, address):
+        if address_same:
             points += SAME_ADDRESS
             reasons.append("same address")
         relation = next(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -32,7 +33,8 @@ from identity.names import (
 DEFAULT_THRESHOLD = 60
 
 SURNAME_SAME_FAMILY = 32
-SURNAME_ONE_LETTER_AWAY = 16
+SURNAME_ONE_LETTER_AWAY = 28
+SURNAME_NEAR_OTHER_FAMILY = 12
 GIVEN_SAME = 32
 GIVEN_SIMILAR = 24
 PATRONYMIC_SAME = 12
@@ -91,8 +93,13 @@ def father_of(patronymic: str) -> str | None:
     return patronymic_stem(fold(patronymic)) if patronymic else None
 
 
-def compare_names(query: PersonName, member: PersonName) -> NameMatch:
-    """Points for two people being one person or one family, with the reasons why."""
+def compare_names(query: PersonName, member: PersonName, known_stems: Container[str] = ()) -> NameMatch:
+    """Points for two people being one person or one family, with the reasons why.
+
+    A surname one letter away from the member's is a typo when nobody in the
+    directory has the surname as typed (`known_stems`); when somebody has,
+    it is more likely another family, and counts for little.
+    """
     q_stem, m_stem = stem_of(query.surname), stem_of(member.surname)
     if not q_stem or not m_stem:
         return NO_MATCH
@@ -102,7 +109,7 @@ def compare_names(query: PersonName, member: PersonName) -> NameMatch:
             # Ivanova and Ivanov: a wife and her husband, two people, whatever their given names.
             return NameMatch(points, tuple(reasons), None)
     elif one_letter_away(q_stem, m_stem):
-        points = SURNAME_ONE_LETTER_AWAY
+        points = SURNAME_NEAR_OTHER_FAMILY if q_stem in known_stems else SURNAME_ONE_LETTER_AWAY
         reasons = [f"surname one letter away: {query.surname} ~ {member.surname}"]
     else:
         return NO_MATCH
@@ -131,12 +138,16 @@ def compare_names(query: PersonName, member: PersonName) -> NameMatch:
 
 
 def best_name_matches(
-    query: tuple[PersonName, ...], members: tuple[PersonName, ...]
+    query: tuple[PersonName, ...], members: tuple[PersonName, ...], known_stems: Container[str] = ()
 ) -> tuple[NameMatch, NameMatch]:
     """The best match of a queried person to a member, and the best of another queried
     person to another member by full name (a caller who also named the spouse), or NO_MATCH."""
     found = sorted(
-        ((compare_names(q, m), qi, mi) for qi, q in enumerate(query) for mi, m in enumerate(members)),
+        (
+            (compare_names(q, m, known_stems), qi, mi)
+            for qi, q in enumerate(query)
+            for mi, m in enumerate(members)
+        ),
         key=lambda f: -f[0].points,
     )
     if not found or found[0][0].points <= 0:

@@ -141,7 +141,7 @@ def patronymic_stem(folded: str) -> str | None:
 
 @cache
 def _short_forms() -> dict[str, frozenset[str]]:
-    """Folded form → folded full names, from the data file; full names map to themselves."""
+    """Folded form → folded full names, from the data files; full names map to themselves."""
     text = resources.files("identity").joinpath("data/short_names.tsv").read_text("utf-8")
     forms: dict[str, set[str]] = {}
     for line in text.splitlines():
@@ -151,6 +151,11 @@ def _short_forms() -> dict[str, frozenset[str]]:
         full_keys = {fold(f) for f in fulls.split("|") if f.strip()}
         forms.setdefault(fold(form), set()).update(full_keys)
         for key in full_keys:
+            forms.setdefault(key, set()).add(key)
+    full = resources.files("identity").joinpath("data/given_names.txt").read_text("utf-8")
+    for line in full.splitlines():
+        if line.strip() and not line.startswith("#"):
+            key = fold(line)
             forms.setdefault(key, set()).add(key)
     return {k: frozenset(v) for k, v in forms.items()}
 

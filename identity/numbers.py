@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -86,6 +87,19 @@ def _candidates(text: str) -> list[str]:
     if _INTERNATIONAL_00.match(text):
         found.append("+" + _INTERNATIONAL_00.sub("", text, count=1))
     return found
+
+
+def e164_keys(texts: Sequence[str], region: str = DEFAULT_REGION) -> list[str | None]:
+    """The E.164 key of each text, or None where it is not a valid phone number.
+
+    A plain function of picklable values, so a big import can spread the
+    parsing over processes.
+    """
+    keys: list[str | None] = []
+    for text in texts:
+        number = normalize(text, region)
+        keys.append(number.key if number.kind is NumberKind.E164 else None)
+    return keys
 
 
 def _canonical_e164(text: str) -> str | None:
