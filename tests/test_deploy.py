@@ -13,14 +13,21 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agi import variables as var
 from router import config
+from router.metrics import Metrics
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DIALPLAN = DEPLOY / "asterisk" / "extensions.conf"
 SETTINGS = DEPLOY / "callkeeper.toml"
 UNIT = DEPLOY / "systemd" / "callkeeper.service"
+PROMETHEUS = DEPLOY / "prometheus"
+PROMTOOL = shutil.which("promtool")
+# Series Prometheus adds to every scrape, not exported by Callkeeper.
+SCRAPE_SERIES = {"up"}
+SCRAPE_LABELS = {"instance", "job"}
 
 
 def _dialplan_lines() -> list[str]:
@@ -147,3 +154,120 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def _exported() -> dict[str, set[str]]:
+    """Every series name a fresh process exports, with its label names."""
+    names: dict[str, set[str]] = {}
+    for family in Metrics().registry.collect():
+        for sample in family.samples:
+            names.setdefault(sample.name, set()).update(sample.labels)
+    return names
+
+
+def _exported_samples() -> list[tuple[str, dict[str, str]]]:
+    return [(s.name, s.labels) for f in Metrics().registry.collect() for s in f.samples]
+
+
+def _promql_series(expr: str) -> set[str]:
+    """The series names a PromQL expression reads: what is left once strings,
+    label matchers, ranges, groupings, function names and keywords are gone."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    expr = re.sub(r"\b[a-z_]+\s*\(", "(", expr)
+    words = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", re.sub(r"(?<![\w.])\d+(?:\.\d+)?", " ", expr)))
+    return words - {"and", "or", "unless", "bool", "offset"}
+
+
+def _promql_labels(expr: str) -> set[str]:
+    grouped = re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", expr)
+    matched = re.findall(r"(\w+)\s*(?:=~|!~|!=|=)\s*\"", " ".join(re.findall(r"\{[^}]*\}", expr)))
+    return {name.strip() for group in grouped for name in group.split(",") if name.strip()} | set(matched)
+
+
+def _check_promql(expr: str) -> None:
+    """Every series and label the expression names exists, every label value
+    it selects with `=` is one a fresh process exports (label values are made
+    up front, offices aside, which depend on the directory)."""
+    exported = _exported()
+    series = _promql_series(expr)
+    assert series, f"no series in {expr!r}"
+    unknown = series - set(exported) - SCRAPE_SERIES
+    assert not unknown, f"{sorted(unknown)} not exported (router/metrics.py) in {expr!r}"
+    labels = set().union(*exported.values()) | SCRAPE_LABELS | {"le"}
+    assert _promql_labels(expr) <= labels, f"unknown label in {expr!r}"
+    samples = _exported_samples()
+    for name, matchers in re.findall(r"(callkeeper_\w+)\{([^}]*)\}", expr):
+        for label, value in re.findall(r'(\w+)\s*=\s*"([^"]*)"', matchers):
+            if label in SCRAPE_LABELS or label == "office" or value.startswith("$"):
+                continue
+            assert any(n == name and lb.get(label) == value for n, lb in samples), (
+                f"{name}{{{label}={value!r}}}"
+            )
+
+
+def _alert_rules() -> list[dict[str, str]]:
+    with (PROMETHEUS / "alerts.yml").open(encoding="utf-8") as fh:
+        groups = yaml.safe_load(fh)["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_promql_checker_refuses_what_does_not_exist() -> None:
+    """The checker below is only as good as its refusals."""
+    _check_promql("sum by (le) (rate(callkeeper_decision_duration_seconds_bucket[5m])) > 0.05")
+    for bad in (
+        "rate(callkeeper_decisions[5m])",
+        "callkeeper_ready_total == 0",
+        "sum by (agent) (rate(callkeeper_decisions_total[5m]))",
+        'rate(callkeeper_owner_calls_total{outcome="answered"}[1h])',
+        "node_load1 > 1 and on() callkeeper_ready == 0",
+    ):
+        with pytest.raises(AssertionError):
+            _check_promql(bad)
+
+
+def test_alert_rules_name_only_exported_metrics() -> None:
+    rules = _alert_rules()
+    names = {rule["alert"] for rule in rules}
+    assert {
+        "CallkeeperFailOpenRateHigh",
+        "CallkeeperNoDecisions",
+        "CallkeeperDecisionLatencyHigh",
+        "CallkeeperOwnerHitRateLow",
+        "CallkeeperDatabaseNotReady",
+        "CallkeeperDown",
+    } <= names
+    for rule in rules:
+        _check_promql(rule["expr"])
+        assert rule["annotations"]["summary"], rule["alert"]
+
+
+def test_scrape_config_names_the_rule_file_and_the_default_metrics_port() -> None:
+    with (PROMETHEUS / "prometheus.yml").open(encoding="utf-8") as fh:
+        scrape = yaml.safe_load(fh)
+    assert scrape["rule_files"] == ["alerts.yml"]
+    (job,) = [j for j in scrape["scrape_configs"] if j["job_name"] == "callkeeper"]
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert config.Settings().metrics in targets
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian package prometheus)")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("check", "rules", "alerts.yml"),
+        ("check", "config", "prometheus.yml"),
+        ("test", "rules", "alerts_test.yml"),
+    ],
+    ids=["check-rules", "check-config", "test-rules"],
+)
+def test_alert_rules_pass_promtool(argv: tuple[str, ...]) -> None:
+    """promtool test rules feeds synthetic series to each alert and checks it
+    fires when it must (the working-hours condition included) and not otherwise."""
+    assert PROMTOOL is not None
+    done = subprocess.run(
+        [PROMTOOL, *argv], cwd=PROMETHEUS, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
