@@ -5,12 +5,14 @@ never fires, a panel stays empty.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -24,6 +26,7 @@ DIALPLAN = DEPLOY / "asterisk" / "extensions.conf"
 SETTINGS = DEPLOY / "callkeeper.toml"
 UNIT = DEPLOY / "systemd" / "callkeeper.service"
 PROMETHEUS = DEPLOY / "prometheus"
+GRAFANA = DEPLOY / "grafana" / "callkeeper.json"
 PROMTOOL = shutil.which("promtool")
 # Series Prometheus adds to every scrape, not exported by Callkeeper.
 SCRAPE_SERIES = {"up"}
@@ -269,5 +272,69 @@ def test_alert_rules_pass_promtool(argv: tuple[str, ...]) -> None:
     assert PROMTOOL is not None
     done = subprocess.run(
         [PROMTOOL, *argv], cwd=PROMETHEUS, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _dashboard() -> dict[str, Any]:
+    with GRAFANA.open(encoding="utf-8") as fh:
+        loaded: dict[str, Any] = json.load(fh)
+    return loaded
+
+
+def _grafana_exprs() -> list[str]:
+    return [t["expr"] for panel in _dashboard()["panels"] for t in panel["targets"]]
+
+
+def test_dashboard_panels_query_exported_metrics_through_the_datasource_variable() -> None:
+    dashboard = _dashboard()
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["DS_PROMETHEUS"]["type"] == "datasource"
+    titles = {panel["title"] for panel in dashboard["panels"]}
+    assert {
+        "Calls by route",
+        "Owner hit rate per office",
+        "Decision latency",
+        "Answered by",
+        "Fail-opens by reason",
+        "Active AGI sessions",
+        "Agents by state",
+    } <= titles
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert panel["targets"], panel["title"]
+        for t in panel["targets"]:
+            assert t["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+            _check_promql(t["expr"])
+
+
+def test_dashboard_latency_panel_shows_p50_p95_p99_and_routes_stack() -> None:
+    panels = {panel["title"]: panel for panel in _dashboard()["panels"]}
+    quantiles = [
+        re.match(r"histogram_quantile\(([\d.]+),", t["expr"]) for t in panels["Decision latency"]["targets"]
+    ]
+    assert [float(m[1]) for m in quantiles if m] == [0.5, 0.95, 0.99]
+    routes = panels["Calls by route"]
+    assert routes["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    assert "sum by (route) (rate(callkeeper_decisions_total" in routes["targets"][0]["expr"]
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian package prometheus)")
+def test_dashboard_queries_parse_with_promtool(tmp_path: Path) -> None:
+    """promtool has no expression checker, but it parses recording rules: one per query,
+    with Grafana's variables replaced by what Grafana would put there."""
+    assert PROMTOOL is not None
+    grafana_vars = {"$__rate_interval": "1m", "$__range": "1d", "$office": ".*"}
+    rules = []
+    for n, expr in enumerate(_grafana_exprs()):
+        for name, value in grafana_vars.items():
+            expr = expr.replace(name, value)
+        assert "$" not in expr, expr
+        rules.append({"record": f"callkeeper:grafana_query_{n}", "expr": expr})
+    path = tmp_path / "grafana_rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "grafana", "rules": rules}]}), encoding="utf-8")
+    done = subprocess.run(
+        [PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
