@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.pool import QueuePool
 
 from agi import variables as var
 from router import config
+from router.db import make_engine
 from router.metrics import Metrics
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -338,3 +340,17 @@ def test_dashboard_queries_parse_with_promtool(tmp_path: Path) -> None:
         [PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_postgres_guide_states_the_pool_the_code_opens() -> None:
+    """max_connections sizing in deploy/postgres/README.md follows router/db.py's pool."""
+    engine = make_engine("postgresql+psycopg://callkeeper:x@127.0.0.1:1/callkeeper")
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    per_process = pool.size() + pool._max_overflow
+    guide = (DEPLOY / "postgres" / "README.md").read_text(encoding="utf-8")
+    assert f"pool_size={pool.size()}, max_overflow={pool._max_overflow}" in guide
+    assert f"at most **{per_process}** connections per process" in guide
+    assert f"nodes × {per_process} + admin sessions" in guide
+    assert "callkeeper db upgrade" in guide
+    engine.dispose()
