@@ -9,9 +9,11 @@ are the same number and never a "suggestion".
 from __future__ import annotations
 
 import enum
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
@@ -126,12 +128,78 @@ def _canonical_e164(text: str) -> str | None:
     prefix = metadata.national_prefix_for_parsing
     if prefix and re.match(prefix, national):
         return None
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    # is_valid_number first finds the region, which for a main region without
-    # leading digits (RU for +7) already means checking this same validity.
-    if metadata.leading_digits is None and phonenumbers.is_valid_number_for_region(number, main_region):
-        return text
-    return text if phonenumbers.is_valid_number(number) else None
+    return text if _valid(country_code, national) else None
+
+
+# (possible lengths, fullmatch of the national number pattern) of one number type
+_Desc = tuple[frozenset[int], Callable[[str], object]]
+# The types libphonenumber's number-type check tries; fixed line and mobile
+# first since nearly every caller is one of them.
+_TYPES = (
+    "fixed_line",
+    "mobile",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+@functools.cache
+def _rules(country_code: int, region: str) -> tuple[_Desc | None, tuple[_Desc, ...]]:
+    """A region's validity rules, compiled once (phonenumbers re-reads them per call)."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None:
+        return None, ()
+    names = [t for t in _TYPES if not (t == "mobile" and metadata.same_mobile_and_fixed_line_pattern)]
+    types = tuple(d for d in (_desc(getattr(metadata, name)) for name in names) if d is not None)
+    return _desc(metadata.general_desc), types
+
+
+def _desc(desc: Any) -> _Desc | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern).fullmatch
+
+
+def _matches(desc: _Desc, national: str) -> bool:
+    lengths, fullmatch = desc
+    return (not lengths or len(national) in lengths) and fullmatch(national) is not None
+
+
+def _valid(country_code: int, national: str) -> bool:
+    """`phonenumbers.is_valid_number` for a national number without leading zeros.
+
+    The same steps: find the region (the only one of the country code, else
+    the first whose leading digits or number patterns fit), then the general
+    pattern and at least one number type's pattern must match. Only faster:
+    the patterns are compiled once. `tests/test_numbers.py` checks it against
+    phonenumbers itself.
+    """
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]
+    if len(regions) == 1:
+        return _valid_in(country_code, regions[0], national)
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re.match(metadata.leading_digits, national):
+                return _valid_in(country_code, region, national)
+        elif _valid_in(country_code, region, national):
+            return True
+    return False
+
+
+def _valid_in(country_code: int, region: str, national: str) -> bool:
+    general, types = _rules(country_code, region)
+    if general is None or not _matches(general, national):
+        return False
+    return any(_matches(desc, national) for desc in types)
 
 
 def _parse_valid(text: str, region: str) -> str | None:

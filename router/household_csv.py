@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import multiprocessing
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -28,11 +32,12 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from identity.numbers import e164_keys
 from router import audit
 from router.db import utcnow
 from router.errors import InvalidInput
 from router.household_bulk import ImportRow, write_rows
-from router.households import parse_number_spec
+from router.households import NumberSpec, check_label
 from router.models import Agent, Household, Member, PhoneNumber
 
 COLUMNS = (
@@ -48,6 +53,9 @@ COLUMNS = (
 )
 LIST_SEPARATOR = ";"
 MAX_REPORTED_ERRORS = 50
+# Files with this many distinct numbers have them parsed by worker processes.
+PARALLEL_FROM = 100_000
+MAX_WORKERS = 4
 
 
 class ImportRejected(InvalidInput):
@@ -126,9 +134,14 @@ def _check(session: Session, path: Path, region: str) -> list[ImportRow]:
     rows: list[ImportRow] = []
     seen_numbers: dict[str, int] = {}
     seen_ids: set[int] = set()
-    for line, record in _records(path):
+    records = list(_records(path))
+    keys = _number_keys(
+        [spec.partition("=")[0] for _, record in records for spec in _split(record.get("numbers", ""))],
+        region,
+    )
+    for line, record in records:
         try:
-            row = _parse(record, logins, region)
+            row = _parse(record, logins, keys, region)
             row.line = line
             if row.id is not None and row.id in seen_ids:
                 raise InvalidInput(f"id {row.id} appears twice")
@@ -200,7 +213,40 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         raise InvalidInput(f"{path}: line {reader.line_num}: {exc}") from None
 
 
-def _parse(record: dict[str, str], logins: dict[str, int], region: str) -> ImportRow:
+def _number_keys(texts: list[str], region: str) -> dict[str, str | None]:
+    """The E.164 key of every number text of a file (None when not valid).
+
+    Parsing numbers is most of a big import's time, so a big file spreads it
+    over the machine's processors.
+    """
+    unique = list(dict.fromkeys(texts))
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if len(unique) < PARALLEL_FROM or workers < 2:
+        return dict(zip(unique, e164_keys(unique, region), strict=True))
+    size = -(-len(unique) // (workers * 4))
+    chunks = [unique[start : start + size] for start in range(0, len(unique), size)]
+    # fork, not spawn: a spawned worker re-runs the caller's main module, which
+    # a script without a `__main__` guard cannot survive; the workers only parse
+    # strings and never touch the parent's database connections.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        keys = itertools.chain.from_iterable(pool.map(e164_keys, chunks, itertools.repeat(region)))
+        return dict(zip(unique, keys, strict=True))
+
+
+def _spec(text: str, keys: dict[str, str | None], region: str) -> NumberSpec:
+    """`NUMBER[=LABEL]` of the numbers column, as `parse_number_spec` reads it."""
+    raw, _, label = text.partition("=")
+    label = label.strip() or "mobile"
+    check_label(label)
+    key = keys.get(raw)
+    if key is None:
+        raise InvalidInput(f"{raw!r} is not a valid phone number (default region {region})")
+    return NumberSpec(key, label)
+
+
+def _parse(
+    record: dict[str, str], logins: dict[str, int], keys: dict[str, str | None], region: str
+) -> ImportRow:
     if "__extra__" in record:
         raise InvalidInput("more fields than columns")
     raw_id = record.get("id", "").strip()
@@ -209,7 +255,7 @@ def _parse(record: dict[str, str], logins: dict[str, int], region: str) -> Impor
     owner = record.get("owner", "").strip()
     if owner and owner not in logins:
         raise InvalidInput(f"no agent {owner!r}")
-    numbers = [parse_number_spec(n, region) for n in _split(record.get("numbers", ""))]
+    numbers = [_spec(n, keys, region) for n in _split(record.get("numbers", ""))]
     if len({n.number for n in numbers}) != len(numbers):
         raise InvalidInput("the same number twice in one household")
     return ImportRow(

@@ -284,3 +284,26 @@ def test_import_and_export_commands(capsys: pytest.CaptureFixture[str], db_url: 
     assert (missing.code, missing.err) == (5, f"error: {tmp_path / 'nope.csv'}: no such file\n")
     nowhere = run_cli(capsys, db_url, "export", str(tmp_path / "no" / "out.csv"))
     assert (nowhere.code, nowhere.err) == (5, f"error: folder {tmp_path / 'no'} does not exist\n")
+
+
+def test_a_big_file_parses_its_numbers_in_worker_processes_with_the_same_result(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(household_csv, "PARALLEL_FROM", 2)
+    staff(db)
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "name,numbers\nA,8 916 123-45-67;+79167654321=spouse\nB,12\nC,+7 903 111 22 33\n", encoding="utf-8"
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(db, path)
+    assert rejected.value.errors == ["line 3: '12' is not a valid phone number (default region RU)"]
+    path.write_text(
+        "name,numbers\nA,8 916 123-45-67;+79167654321=spouse\nC,+7 903 111 22 33\n", encoding="utf-8"
+    )
+    assert import_file(db, path) == 2
+    with db.reader() as s:
+        assert [[n.number for n in v.numbers] for v in households.list_households(s)] == [
+            ["+79161234567", "+79167654321"],
+            ["+79031112233"],
+        ]
