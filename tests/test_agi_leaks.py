@@ -1,0 +1,57 @@
+"""A thousand abandoned calls leave the server as they found it: no thread, no
+open file, no claim left behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+
+from agi.app import FrontEnd
+from agi.fakepbx import Answer, CallerHangup, FakePbx, scripted
+from router.db import Database
+from router.models import Agent
+from tests.agency import IVANOV_MOBILE
+
+StartFront = Callable[..., FrontEnd]
+ABANDONED_CALLS = 1000
+# A SQLite connection holds the database, its WAL and its shared-memory file.
+FILES_PER_CONNECTION = {"sqlite": 3, "postgresql": 1}
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def pooled_connections(front: FrontEnd) -> int:
+    pool = front.db.engine.pool
+    return int(pool.checkedin() + pool.checkedout())  # type: ignore[attr-defined]
+
+
+def test_thousand_abandoned_calls_leak_no_thread_or_file(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()))
+
+    def abandon(calls: range) -> None:
+        for i in calls:
+            hangup = CallerHangup(while_idle=True) if i % 2 else CallerHangup(during_dial=1)
+            record = pbx.call(IVANOV_MOBILE if i % 3 else f"+7999{i:07d}", args=["msk"], hangup=hangup)
+            assert record.agistatus == "HANGUP"
+        assert front.server.wait_idle(10)
+
+    # Warm up with the same mix: the decision pool and the database connection
+    # pool open what they keep on first use.
+    abandon(range(100))
+    threads, files, pooled = threading.active_count(), open_files(), pooled_connections(front)
+    abandon(range(100, 100 + ABANDONED_CALLS))
+    assert threading.active_count() == threads
+    # The connection pool may open one more connection it then keeps (bounded by
+    # its size); a leak per call would show as hundreds of descriptors.
+    grown = pooled_connections(front) - pooled
+    assert open_files() - files <= grown * FILES_PER_CONNECTION[front.db.backend]
+    with db.reader() as s:
+        assert s.scalar(select(func.count()).select_from(Agent).where(Agent.claimed_by.is_not(None))) == 0
