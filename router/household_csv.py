@@ -23,7 +23,7 @@ import io
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,18 +169,23 @@ def _check(session: Session, path: Path, region: str) -> list[ImportRow]:
 def _clashes_with_database(
     session: Session, rows: list[ImportRow], numbers: dict[str, int]
 ) -> Iterator[tuple[int, str]]:
-    keys = list(numbers)
-    for start in range(0, len(keys), 5000):
-        chunk = keys[start : start + 5000]
-        for number, hid in session.execute(
-            select(PhoneNumber.number, PhoneNumber.household_id).where(PhoneNumber.number.in_(chunk))
-        ):
-            yield numbers[number], f"number {number} already belongs to household {hid}"
-    ids = [r.id for r in rows if r.id is not None]
+    # A first import into an empty directory skips two million look-ups.
+    if session.scalar(select(PhoneNumber.id).limit(1)) is not None:
+        keys = list(numbers)
+        for start in range(0, len(keys), 5000):
+            chunk = keys[start : start + 5000]
+            for number, hid in session.execute(
+                select(PhoneNumber.number, PhoneNumber.household_id).where(PhoneNumber.number.in_(chunk))
+            ):
+                yield numbers[number], f"number {number} already belongs to household {hid}"
     by_id = {r.id: r.line for r in rows if r.id is not None}
-    for start in range(0, len(ids), 5000):
-        for hid in session.scalars(select(Household.id).where(Household.id.in_(ids[start : start + 5000]))):
-            yield by_id[hid], f"household id {hid} already exists"
+    if by_id and session.scalar(select(Household.id).limit(1)) is not None:
+        ids = list(by_id)
+        for start in range(0, len(ids), 5000):
+            for hid in session.scalars(
+                select(Household.id).where(Household.id.in_(ids[start : start + 5000]))
+            ):
+                yield by_id[hid], f"household id {hid} already exists"
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -262,7 +267,7 @@ def _parse(
         id=int(raw_id) if raw_id else None,
         name=record.get("name", "").strip(),
         owner_id=logins[owner] if owner else None,
-        members=list(_split(record.get("members", ""))),
+        members=_split(record.get("members", "")),
         numbers=numbers,
         email=record.get("email", "").strip(),
         address=record.get("address", "").strip(),
@@ -271,13 +276,12 @@ def _parse(
     )
 
 
-def _split(text: str) -> Iterable[str]:
-    return (part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())
+def _split(text: str) -> list[str]:
+    return [part for part in map(str.strip, text.split(LIST_SEPARATOR)) if part] if text else []
 
 
 def _time(text: str, column: str) -> datetime | None:
-    text = text.strip()
-    if not text:
+    if not text or not (text := text.strip()):
         return None
     try:
         at = datetime.fromisoformat(text)

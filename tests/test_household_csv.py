@@ -307,3 +307,13 @@ def test_a_big_file_parses_its_numbers_in_worker_processes_with_the_same_result(
             ["+79161234567", "+79167654321"],
             ["+79031112233"],
         ]
+
+
+def test_an_existing_id_is_refused_even_when_no_number_is_linked_yet(db: Database, tmp_path: Path) -> None:
+    with db.unit_of_work() as s:
+        households.add_household(s, name="no numbers", actor="admin")
+    path = tmp_path / "ids.csv"
+    path.write_text("id,name,numbers\n1,A,+79161234567\n", encoding="utf-8")
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(db, path)
+    assert rejected.value.errors == ["line 2: household id 1 already exists"]
