@@ -208,7 +208,7 @@ class CallFlow:
             self._record(decision.id, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
             raise
         except AgiError:
-            self._release(decision, seq)
+            self._release(decision.id, seq)
             raise
         ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
         outcome = DialOutcome(status=status, started_at=started_at, ring_seconds=ring, talk_seconds=answered)
@@ -248,9 +248,9 @@ class CallFlow:
             _first_line(exc),
         )
 
-    def _release(self, decision: Decision, seq: int) -> None:
+    def _release(self, decision_id: int, seq: int) -> None:
         try:
-            self.router.release(decision.id, seq)
+            self.router.release(decision_id, seq)
         except Exception as exc:
             log.warning("claim release failed (it expires by itself): %s", _first_line(exc))
 
@@ -259,6 +259,8 @@ class CallFlow:
     def _advise(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
         n = 0
         for attempt in decision.plan.attempts:
+            if n >= self.settings.advise_targets:
+                break
             if not self._claim(decision, attempt.seq, 0):
                 continue
             n += 1
@@ -288,8 +290,17 @@ class CallFlow:
         )
         self._record(decision_id, seq, outcome, report)
         report.result = Result.RECORDED
-        if status == "ANSWER":
+        if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)
+            self._release_other_targets(channel, decision_id, int(args[1]))
+
+    def _release_other_targets(self, channel: AgiChannel, decision_id: int, answered: int) -> None:
+        """The call is answered: the agents advised after this one are free again."""
+        count = int(channel.variable(var.COUNT) or 0)
+        for n in range(1, count + 1):
+            seq = channel.variable(f"{var.AGENT}_{n}")
+            if n != answered and seq and seq.isdigit():
+                self._release(decision_id, int(seq))
 
     # -- endings -----------------------------------------------------------------
 

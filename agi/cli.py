@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from agi import demo
 from agi.app import FrontEnd
 from router import config
 from router.cli import main as router_main
@@ -38,6 +39,7 @@ class _Commands:
             help="Prometheus /metrics, /healthz, /readyz (default 127.0.0.1:9464)",
         )
         p.set_defaults(handler=run_serve)
+        demo.register(commands, common)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

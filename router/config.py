@@ -35,6 +35,7 @@ class Settings:
     max_calls: int = 256
     env_timeout_seconds: float = 2.0
     decision_deadline_ms: int = 300
+    advise_targets: int = 3
     stop_grace_seconds: float = 30.0
     # Routing.
     claim_ttl_seconds: int = 300
