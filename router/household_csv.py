@@ -109,18 +109,29 @@ def export_households(session: Session, out: IO[str]) -> int:
     ):
         numbers.setdefault(hid, []).append(f"{number}={label}")
     count = 0
-    for h in session.execute(select(Household).order_by(Household.id)).scalars():
+    columns = (
+        Household.id,
+        Household.name,
+        Household.owner_id,
+        Household.email,
+        Household.address,
+        Household.created_at,
+        Household.last_contact_at,
+    )
+    for hid, name, owner_id, email, address, created_at, last_contact_at in session.execute(
+        select(*columns).order_by(Household.id)
+    ):
         writer.writerow(
             [
-                h.id,
-                h.name,
-                logins.get(h.owner_id, "") if h.owner_id else "",
-                LIST_SEPARATOR.join(members.get(h.id, [])),
-                LIST_SEPARATOR.join(numbers.get(h.id, [])),
-                h.email,
-                h.address,
-                _iso(h.created_at),
-                _iso(h.last_contact_at),
+                hid,
+                name,
+                logins.get(owner_id, "") if owner_id else "",
+                LIST_SEPARATOR.join(members.get(hid, [])),
+                LIST_SEPARATOR.join(numbers.get(hid, [])),
+                email,
+                address,
+                _iso(created_at),
+                _iso(last_contact_at),
             ]
         )
         count += 1
