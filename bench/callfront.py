@@ -1,0 +1,108 @@
+"""The call front through the real server and the fake Asterisk on loopback.
+
+With a directory of `size` households: the time from connect to the first
+`EXEC Dial` (what a caller waits for routing) at 1, 8 and 64 calls in flight,
+routed calls per second in dial and advise mode, and advise-mode throughput
+with metrics on versus off. Callers: 70 % known numbers, 30 % new ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from agi.app import FrontEnd
+from agi.fakepbx import Answer, CallRecord, FakePbx, scripted
+from bench.directory import number_of, populate
+from bench.scratch import postgres_url, sqlite_url
+from router.config import Settings
+from router.db import Database
+
+CALLS = {1: 2000, 8: 4000, 64: 6000}
+ADVISE_CALLS = 6000
+ADVISE_INFLIGHT = 16
+
+
+def run(size: int, pg_url: str | None) -> None:
+    with sqlite_url() as url:
+        _bench(url, "sqlite", size)
+    if pg_url is None:
+        print("call front (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
+        return
+    with postgres_url(pg_url, "callfront") as url:
+        _bench(url, "postgresql", size)
+
+
+def _bench(url: str, backend: str, size: int) -> None:
+    db = Database(url)
+    db.ensure_schema()
+    seconds = populate(db, size)
+    db.dispose()
+    print(f"call front ({backend}): directory of {size:,} households loaded in {seconds:.0f} s", flush=True)
+    rng = random.Random(3)
+    with tempfile.TemporaryDirectory() as spool:
+        settings = Settings(
+            db=url, listen="127.0.0.1:0", metrics="127.0.0.1:0", spool_dir=spool, max_calls=512
+        )
+        front = FrontEnd(settings).start()
+        try:
+            pbx = FakePbx(*front.address, scripted({}, Answer(ring_seconds=1, talk_seconds=30)))
+            _calls(pbx, _callers(rng, size, 200), 8)  # warm the pools and caches
+            for inflight, count in CALLS.items():
+                records, elapsed = _calls(pbx, _callers(rng, size, count), inflight)
+                _report_latency(backend, "dial", inflight, records, elapsed)
+        finally:
+            front.stop(grace=5)
+        rates = {}
+        for metrics in ("127.0.0.1:0", "off", "127.0.0.1:0", "off"):
+            advise = FrontEnd(dataclasses.replace(settings, mode="advise", metrics=metrics)).start()
+            try:
+                pbx = FakePbx(*advise.address)
+                _calls(pbx, _callers(rng, size, 200), ADVISE_INFLIGHT)
+                records, elapsed = _calls(pbx, _callers(rng, size, ADVISE_CALLS), ADVISE_INFLIGHT)
+                advised = sum(r.status == "ADVISED" for r in records)
+                rates.setdefault(metrics != "off", []).append(advised / elapsed)
+            finally:
+                advise.stop(grace=5)
+        on, off = max(rates[True]), max(rates[False])
+        print(
+            f"call front ({backend}): advise mode {off:,.0f} routed calls/s with metrics off, "
+            f"{on:,.0f} with metrics on ({ADVISE_INFLIGHT} in flight; metrics cost "
+            f"{100 * (off - on) / off:+.1f} %)",
+            flush=True,
+        )
+
+
+def _callers(rng: random.Random, size: int, count: int) -> list[str]:
+    return [
+        number_of(rng.randrange(2 * size)) if rng.random() < 0.7 else f"+7926{rng.randrange(10**6, 10**7)}"
+        for _ in range(count)
+    ]
+
+
+def _calls(pbx: FakePbx, callers: list[str], inflight: int) -> tuple[list[CallRecord], float]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(inflight) as pool:
+        records = list(pool.map(lambda caller: pbx.call(caller, dnid="+74950000000"), callers))
+    return records, time.perf_counter() - started
+
+
+def _report_latency(
+    backend: str, mode: str, inflight: int, records: list[CallRecord], elapsed: float
+) -> None:
+    waits = [r.first_dial_ms for r in records if r.first_dial_ms is not None]
+    failed = sum(r.status == "FAILED" for r in records)
+    if len(waits) < 100:
+        print(f"call front ({backend}): {inflight} in flight: only {len(waits)} calls dialled", flush=True)
+        return
+    cuts = statistics.quantiles(waits, n=100)
+    print(
+        f"call front ({backend}): {inflight:>2} in flight: connect to first Dial p50 "
+        f"{statistics.median(waits):.2f} ms, p99 {cuts[98]:.2f} ms; {len(records) / elapsed:,.0f} "
+        f"routed calls/s in {mode} mode; {failed} failed open",
+        flush=True,
+    )
