@@ -16,19 +16,21 @@ at the edges.
 
 from __future__ import annotations
 
+import gc
 import heapq
-import re
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from identity.matching import (
+    COMMON_NAME_MAX_PENALTY,
     DEFAULT_THRESHOLD,
     GIVEN_SIMILAR_CUTOFF,
+    MAX_NAME_POINTS,
     NUMBER_NEAR,
     SAME_ADDRESS,
     SAME_EMAIL,
@@ -45,9 +47,11 @@ from identity.matching import (
     parse_names,
     stem_of,
 )
-from identity.names import PersonName, Word, family_stem, parse_shapes, word
+from identity.names import PersonName, family_stem, fold, parse_shapes, word
 
-_SEPARATORS = re.compile(r"[,;]")
+# A name block this large gives every household in it the full common-name penalty
+# (itself and up to two households of the query's own aside).
+_CROWDED = next(n for n in range(1, 1000) if common_name_penalty(n - 3) >= COMMON_NAME_MAX_PENALTY)
 # Surname stems one letter away are looked for among this many nearest stems.
 _NEAR_STEMS = 8
 
@@ -96,32 +100,43 @@ class Pair:
 class SuggestionIndex:
     def __init__(self) -> None:
         self._words: list[str] = [""]
-        self._info: list[Word | None] = [None]  # by word id, for words of names
+        self._shape = array("b", [-1])  # by word id: `Word.shape` of a word of a name, -1 unknown
         self._word_ids: dict[str, int] = {"": 0}
         self._slot_of: dict[int, int] = {}
         self._ids = array("q")
         self._owner = array("i")
-        self._email = array("i")
-        self._address = array("i")
         self._members: list[tuple[int, ...]] = []  # (surname, given, patronymic) word ids, flat
         self._numbers: list[tuple[int, ...]] = []  # E.164 digits as ints
         self._by_name: dict[str, dict[str, array[int]]] = {}
         self._stems_by_prefix: dict[str, list[str]] = {}
-        self._by_email: dict[str, array[int]] = {}
-        self._by_address: dict[str, array[int]] = {}
+        self._emails = _Contacts()
+        self._addresses = _Contacts()
         self._num_keys = array("q")
         self._num_slots = array("i")
 
     @classmethod
     def build(cls, records: Iterable[HouseholdRecord]) -> SuggestionIndex:
-        """Index many households at once: numbers are sorted once at the end."""
+        """Index many households at once: numbers are sorted once at the end.
+
+        A process that keeps the index for long should `gc.freeze()` after
+        building it, so that collections do not walk a million households.
+        """
         index = cls()
-        pending: list[tuple[int, int]] = []
-        for record in records:
-            index._store(record, pending)
-        pending.sort()
-        index._num_keys = array("q", (n for n, _ in pending))
-        index._num_slots = array("i", (s for _, s in pending))
+        numbers: list[int] = []
+        slots: list[int] = []
+        # Millions of small objects and no cycles among them: the cyclic collector would
+        # only rescan the growing heap again and again, so it waits until the end.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for record in records:
+                index._store(record, (numbers, slots))
+        finally:
+            if collecting:
+                gc.enable()
+        order = sorted(range(len(numbers)), key=numbers.__getitem__)
+        index._num_keys = array("q", (numbers[i] for i in order))
+        index._num_slots = array("i", (slots[i] for i in order))
         return index
 
     def __len__(self) -> int:
@@ -150,8 +165,8 @@ class SuggestionIndex:
             by_given = self._by_name.get(stem_of(self._words[surname]), {})
             for key in given_of(self._words[given]) or ("",):
                 _discard(by_given, key, slot)
-        _discard(self._by_email, self._words[self._email[slot]], slot)
-        _discard(self._by_address, self._words[self._address[slot]], slot)
+        self._emails.remove(slot)
+        self._addresses.remove(slot)
         for number in self._numbers[slot]:
             at = bisect_left(self._num_keys, number)
             del self._num_keys[at]
@@ -167,8 +182,8 @@ class SuggestionIndex:
             owner=self._words[self._owner[slot]] or None,
             members=tuple(_full_name(p) for p in self._persons(slot)),
             numbers=tuple(f"+{n}" for n in self._numbers[slot]),
-            email=self._words[self._email[slot]],
-            address=self._words[self._address[slot]],
+            email=self._emails.key(slot),
+            address=self._addresses.key(slot),
         )
 
     def suggest(self, query: Query, limit: int = 5, min_score: int = DEFAULT_THRESHOLD) -> list[Suggestion]:
@@ -185,7 +200,8 @@ class SuggestionIndex:
         email, address = email_key(query.email), address_key(query.address)
         found = []
         sharing: dict[tuple[str, str, str | None], frozenset[int]] = {}
-        for slot in self._candidates(names, numbers, email, address) - own:
+        prune = min_score > MAX_NAME_POINTS - COMMON_NAME_MAX_PENALTY
+        for slot in self._candidates(names, numbers, email, address, sharing, prune) - own:
             suggestion = self._score(slot, names, numbers, email, address, own, sharing)
             if suggestion.score >= min_score:
                 found.append(suggestion)
@@ -213,40 +229,36 @@ class SuggestionIndex:
         pairs = [Pair(a, b, s.score, s.reasons) for (a, b), s in best.items()]
         return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
 
-    def _store(self, record: HouseholdRecord, pending: list[tuple[int, int]] | None) -> None:
+    def _store(self, record: HouseholdRecord, pending: tuple[list[int], list[int]] | None) -> None:
         slot = len(self._ids)
         self._slot_of[record.id] = slot
         self._ids.append(record.id)
         self._owner.append(self._word(record.owner or ""))
         triples: list[int] = []
         for full_name in record.members:
-            wids = [self._name_word(w) for w in _SEPARATORS.sub(" ", full_name).split()]
-            parts = parse_shapes(tuple(self._info[w].shape for w in wids))  # type: ignore[union-attr]
+            wids = [self._name_word(w) for w in full_name.replace(",", " ").replace(";", " ").split()]
+            parts = parse_shapes(tuple(self._shape[w] for w in wids))
             surname, given, patronymic = (wids[i] if i >= 0 else 0 for i in parts)
             if surname or given:
                 triples += (surname, given, patronymic)
                 self._file_name(surname, given, slot)
         self._members.append(tuple(triples))
         email, address = email_key(record.email), address_key(record.address)
-        self._email.append(self._word(email))
-        self._address.append(self._word(address))
-        if email:
-            self._by_email.setdefault(self._words[self._email[slot]], array("i")).append(slot)
-        if address:
-            self._by_address.setdefault(self._words[self._address[slot]], array("i")).append(slot)
-        digits = tuple(int(n[1:]) for n in record.numbers if n.startswith("+") and n[1:].isdigit())
+        self._emails.add(email, slot)
+        self._addresses.add(address, slot)
+        digits = tuple([int(n[1:]) for n in record.numbers if n.startswith("+") and n[1:].isdigit()])
         self._numbers.append(digits)
         for number in digits:
             if pending is not None:
-                pending.append((number, slot))
+                pending[0].append(number)
+                pending[1].append(slot)
             else:
                 at = bisect_right(self._num_keys, number)
                 self._num_keys.insert(at, number)
                 self._num_slots.insert(at, slot)
 
     def _file_name(self, surname: int, given: int, slot: int) -> None:
-        info = self._info[surname]
-        stem = family_stem(info.folded) if info is not None else ""
+        stem = family_stem(fold(self._words[surname])) if surname else ""
         if not stem:
             return
         by_given = self._by_name.get(stem)
@@ -257,16 +269,44 @@ class SuggestionIndex:
             by_given.setdefault(key, array("i")).append(slot)
 
     def _candidates(
-        self, names: tuple[PersonName, ...], numbers: tuple[str, ...], email: str, address: str
+        self,
+        names: tuple[PersonName, ...],
+        numbers: tuple[str, ...],
+        email: str,
+        address: str,
+        sharing: dict[tuple[str, str, str | None], frozenset[int]],
+        prune: bool,
     ) -> set[int]:
+        """Households sharing a block with the query.
+
+        With `prune`, a name block crowded enough that every household in it
+        takes the full common-name penalty cannot reach the score asked for
+        on the name alone: it is skipped, and only what it shares with the
+        block of another person of the query (or a contact, a number) is read.
+        """
         slots: set[int] = set()
+        crowded: list[frozenset[int]] = []
         for person in names:
             givens = given_of(person.given)
-            if givens and person.surname:
-                for stem in self._stems_near(stem_of(person.surname)):
-                    slots.update(self._same_given(self._by_name[stem], givens))
-        slots.update(self._by_email.get(email, ()) if email else ())
-        slots.update(self._by_address.get(address, ()) if address else ())
+            if not (givens and person.surname):
+                continue
+            father = father_of(person.patronymic)
+            for stem in self._stems_near(stem_of(person.surname)):
+                by_given = self._by_name[stem]
+                for given in self._givens_near(by_given, givens):
+                    if not prune or len(by_given[given]) < _CROWDED:
+                        slots.update(by_given[given])
+                        continue
+                    same = self._sharing(sharing, (stem, given, father))
+                    if len(same) < _CROWDED:
+                        slots.update(same)
+                    else:
+                        crowded.append(same)
+        for i, crowd in enumerate(crowded):
+            for other in crowded[i + 1 :]:
+                slots.update(crowd & other)
+        slots.update(self._emails.slots(email))
+        slots.update(self._addresses.slots(address))
         for number in numbers:
             value = int(number[1:])
             block = value // 100 * 100
@@ -292,20 +332,20 @@ class SuggestionIndex:
         return near
 
     @staticmethod
-    def _same_given(by_given: dict[str, array[int]], givens: frozenset[str]) -> Iterator[int]:
-        exact = [by_given[g] for g in givens if g in by_given]
-        if not exact:
-            found = process.extract(
-                min(givens),
-                [g for g in by_given if g],
-                scorer=fuzz.ratio,
-                processor=None,
-                score_cutoff=GIVEN_SIMILAR_CUTOFF,
-                limit=3,
-            )
-            exact = [by_given[g] for g, _, _ in found]
-        for slots in exact:
-            yield from slots
+    def _givens_near(by_given: dict[str, array[int]], givens: frozenset[str]) -> list[str]:
+        """The given names filed under one surname stem that match, else the closest spellings."""
+        exact = [g for g in givens if g in by_given]
+        if exact:
+            return exact
+        found = process.extract(
+            min(givens),
+            [g for g in by_given if g],
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=GIVEN_SIMILAR_CUTOFF,
+            limit=3,
+        )
+        return [g for g, _, _ in found]
 
     def _score(
         self,
@@ -322,9 +362,9 @@ class SuggestionIndex:
         if second.key is not None:
             points += SECOND_PERSON
             reasons += second.reasons
-        email_same = email and self._words[self._email[slot]] == email and _personal(self._by_email, email)
+        email_same = bool(email) and self._emails.key(slot) == email and self._emails.personal(email)
         address_same = (
-            address and self._words[self._address[slot]] == address and _personal(self._by_address, address)
+            bool(address) and self._addresses.key(slot) == address and self._addresses.personal(address)
         )
         if match.key is not None and not (email_same or address_same):
             # A name shared by other households points at none of them, unless a contact does.
@@ -403,14 +443,14 @@ class SuggestionIndex:
         if found is None:
             found = self._word_ids[text] = len(self._words)
             self._words.append(text)
-            self._info.append(None)
+            self._shape.append(-1)
         return found
 
     def _name_word(self, text: str) -> int:
         """A word of a name, folded and classified once however many people share it."""
         wid = self._word(text)
-        if self._info[wid] is None:
-            self._info[wid] = word(text)
+        if self._shape[wid] < 0:
+            self._shape[wid] = word(text).shape
         return wid
 
 
@@ -432,10 +472,51 @@ def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
             del postings[key]
 
 
-def _personal(postings: dict[str, array[int]], key: str) -> bool:
-    """An email or address of a few households, not an office's shared one."""
-    return len(postings.get(key, ())) <= SHARED_CONTACT_MAX
-
-
 def _full_name(person: PersonName) -> str:
     return " ".join(p for p in (person.surname, person.given, person.patronymic) if p)
+
+
+class _Contacts:
+    """Households by normalized email or address. Most belong to one household, so a key
+    holds a bare slot until a second household shares it."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, int | array[int]] = {}
+        self._key_of: dict[int, str] = {}
+
+    def add(self, key: str, slot: int) -> None:
+        if not key:
+            return
+        self._key_of[slot] = key
+        found = self._slots.get(key)
+        if found is None:
+            self._slots[key] = slot
+        elif isinstance(found, int):
+            self._slots[key] = array("i", (found, slot))
+        else:
+            found.append(slot)
+
+    def remove(self, slot: int) -> None:
+        key = self._key_of.pop(slot, None)
+        if key is None:
+            return
+        found = self._slots[key]
+        if isinstance(found, int):
+            del self._slots[key]
+        else:
+            found.remove(slot)
+            if len(found) == 1:
+                self._slots[key] = found[0]
+
+    def key(self, slot: int) -> str:
+        return self._key_of.get(slot, "")
+
+    def slots(self, key: str) -> Sequence[int]:
+        found = self._slots.get(key) if key else None
+        if found is None:
+            return ()
+        return (found,) if isinstance(found, int) else found
+
+    def personal(self, key: str) -> bool:
+        """A contact of a few households, not an office's or an agency's shared one."""
+        return len(self.slots(key)) <= SHARED_CONTACT_MAX

@@ -44,6 +44,8 @@ SAME_ADDRESS = 35
 NUMBER_NEAR = 15
 # A second person of the query found as another member, by full name.
 SECOND_PERSON = 16
+# The most a name can earn: surname, given name, patronymic, and a second person named.
+MAX_NAME_POINTS = SURNAME_SAME_FAMILY + GIVEN_SAME + PATRONYMIC_SAME + SECOND_PERSON
 COMMON_NAME_MAX_PENALTY = 40
 # An email or address on more households than this is an office's or an agency's: no signal.
 SHARED_CONTACT_MAX = 5

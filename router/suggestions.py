@@ -10,6 +10,7 @@ links route.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ def load_index(session: Session) -> SuggestionIndex:
         )
         for household_id, owner, email, address in rows
     )
+    # The index lives as long as the process: keep the collector from rescanning it.
+    gc.collect()
+    gc.freeze()
     log.info("suggestion index loaded: %d households", len(index))
     return index
 

@@ -210,3 +210,22 @@ def test_household_pairs_finds_one_family_in_two_households() -> None:
     pairs = index(IVANOVS, SOKOLOVSKY, PETRENKO, IVANCHENKO, spouse).household_pairs()
     assert [(p.first, p.second) for p in pairs] == [(1, 7)]
     assert "same email: ivanovy@mail.ru" in pairs[0].reasons
+
+
+def test_crowded_name_blocks_are_skipped_without_changing_the_answer() -> None:
+    """Twenty Андрей Смирнов: the block is skipped at the default threshold, and what it
+    shares with the spouse's block is still read."""
+    wives = ["Анна", "Мария", "Елена", "Ирина", "Татьяна"] * 4
+    wives[7] = "Ольга"
+    idx = index(
+        *(
+            HouseholdRecord(id=i, owner=None, members=("Смирнов Андрей", f"Смирнова {wife}"))
+            for i, wife in enumerate(wives, start=1)
+        )
+    )
+    for names in (("Андрей Смирнов",), ("Андрей Смирнов", "Оля Смирнова"), ("Смирнова Анна",)):
+        query = Query(names=names)
+        pruned = idx.suggest(query, limit=50)
+        everything = idx.suggest(query, limit=50, min_score=0)
+        assert pruned == [s for s in everything if s.score >= DEFAULT_THRESHOLD]
+    assert [s.household for s in idx.suggest(Query(names=("Андрей Смирнов", "Оля Смирнова")))] == [8]
