@@ -23,9 +23,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-
+# Figures on SQLite, and on PostgreSQL when this machine has it (started here).
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	CALLKEEPER_BENCH_PG="$${CALLKEEPER_BENCH_PG:-$$(.ci/postgres-up || true)}" $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
