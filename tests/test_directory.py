@@ -180,3 +180,38 @@ def test_bad_agent_state_is_a_usage_error(capsys: pytest.CaptureFixture[str], db
         run_cli(capsys, db_url, "agent", "state", "ivanova", "asleep")
     assert exited.value.code == 2
     assert "invalid choice: 'asleep'" in capsys.readouterr().err
+
+
+def test_office_set_and_agent_backup_commands(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    assert run_cli(capsys, db_url, "office", "add", "msk").code == 0
+    for login in ("ivanova", "petrov"):
+        assert (
+            run_cli(capsys, db_url, "agent", "add", login, "--office", "msk", "--dial", "PJSIP/1").code == 0
+        )
+    changed = run_cli(
+        capsys,
+        db_url,
+        "office",
+        "set",
+        "msk",
+        "--strategy",
+        "round-robin",
+        "--owner-policy",
+        "wait",
+        "--owner-wait",
+        "45",
+    )
+    assert changed.code == 0
+    assert changed.out == (
+        "office msk: strategy round-robin, owner policy wait, owner wait 45s, "
+        "attempt timeout 20s, wrap-up 0s\n"
+    )
+    bad = run_cli(capsys, db_url, "office", "set", "msk", "--wrapup", "4000")
+    assert (bad.code, bad.err) == (5, "error: wrap-up must be between 0 and 3600 seconds, not 4000\n")
+    backup = run_cli(capsys, db_url, "agent", "backup", "ivanova", "petrov")
+    assert (backup.code, backup.out) == (0, "agent ivanova: backup petrov\n")
+    assert json.loads(run_cli(capsys, db_url, "agent", "list", "--json").out)[0]["backup"] == "petrov"
+    cleared = run_cli(capsys, db_url, "agent", "backup", "ivanova")
+    assert (cleared.code, cleared.out) == (0, "agent ivanova: backup none\n")
+    own = run_cli(capsys, db_url, "agent", "backup", "ivanova", "ivanova")
+    assert (own.code, own.err) == (5, "error: an agent cannot be their own backup\n")

@@ -236,3 +236,12 @@ def test_actor_defaults_to_the_os_user(
     assert main(["--db", db_url, "audit", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["actor"] for r in rows] == [getpass.getuser(), "Мария"]
+
+
+def test_audit_table_lists_who_did_what(cli: Callable[..., Result]) -> None:
+    hid = new_household(cli, "--number", "89161234567", "--owner", "ivanova")
+    assert cli("household", "transfer", str(hid), "petrov", "--reason", "отпуск").code == 0
+    lines = cli("audit", "--household", str(hid)).out.splitlines()
+    assert lines[0].split() == ["AT", "ACTION", "HOUSEHOLD", "SUBJECT", "BEFORE", "AFTER", "REASON", "ACTOR"]
+    assert len(lines) == 3
+    assert lines[2].split()[1:] == ["transfer", str(hid), "-", "ivanova", "petrov", "отпуск", "tester"]
