@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import CursorResult, case, or_, update
+from sqlalchemy import CursorResult, bindparam, case, or_, update
 from sqlalchemy.orm import Session
 
 from router.models import Agent
@@ -29,6 +28,34 @@ def claim_ttl(timeout: int, wait_seconds: int, cap: int) -> timedelta:
     return timedelta(seconds=min(timeout + wait_seconds + CLAIM_MARGIN_SECONDS, cap))
 
 
+_CLAIM = (
+    update(Agent)
+    .where(
+        Agent.login == bindparam("agent"),
+        Agent.state == "available",
+        or_(Agent.claimed_by.is_(None), Agent.claim_expires_at < bindparam("now")),
+    )
+    .values(
+        claimed_by=bindparam("uid"), claim_expires_at=bindparam("until"), last_offered_at=bindparam("now")
+    )
+)
+_OURS = Agent.claimed_by == bindparam("uid")
+_RELEASE = (
+    update(Agent)
+    .where(Agent.login == bindparam("agent"))
+    .values(
+        claimed_by=case((_OURS, None), else_=Agent.claimed_by),
+        claim_expires_at=case((_OURS, None), else_=Agent.claim_expires_at),
+    )
+    .returning(Agent.id)
+)
+_RELEASE_AND_COUNT = _RELEASE.values(
+    last_call_ended_at=bindparam("ended"),
+    calls_today=case((Agent.calls_day == bindparam("today"), Agent.calls_today + 1), else_=1),
+    calls_day=bindparam("today"),
+)
+
+
 def claim(session: Session, login: str, uid: str, now: datetime, ttl: timedelta) -> bool:
     """Claim `login` for call `uid` if it is available and unclaimed (or its claim expired).
 
@@ -36,16 +63,7 @@ def claim(session: Session, login: str, uid: str, now: datetime, ttl: timedelta)
     Asterisk and two servers may repeat one, so a matching id proves nothing.
     """
     result = session.connection().execute(
-        update(Agent)
-        .where(
-            Agent.login == login,
-            Agent.state == "available",
-            or_(
-                Agent.claimed_by.is_(None),
-                Agent.claim_expires_at < now,
-            ),
-        )
-        .values(claimed_by=uid, claim_expires_at=now + ttl, last_offered_at=now)
+        _CLAIM, {"agent": login, "uid": uid, "now": now, "until": now + ttl}
     )
     won = _rowcount(result) == 1
     log.debug("claim of %s for call %s: %s", login, uid, "won" if won else "lost")
@@ -58,20 +76,10 @@ def finish(session: Session, login: str, uid: str, ended_at: datetime | None) ->
     With `ended_at` (an answered call) the agent's fairness inputs are updated
     in the same statement: when their last call ended, and today's call count.
     """
-    ours = Agent.claimed_by == uid
-    values: dict[str, Any] = {
-        "claimed_by": case((ours, None), else_=Agent.claimed_by),
-        "claim_expires_at": case((ours, None), else_=Agent.claim_expires_at),
-    }
-    if ended_at is not None:
-        day = ended_at.date()
-        values.update(
-            last_call_ended_at=ended_at,
-            calls_today=case((Agent.calls_day == day, Agent.calls_today + 1), else_=1),
-            calls_day=day,
-        )
-    statement = update(Agent).where(Agent.login == login).values(**values).returning(Agent.id)
-    return session.connection().execute(statement).scalar_one_or_none()
+    if ended_at is None:
+        return session.connection().execute(_RELEASE, {"agent": login, "uid": uid}).scalar_one_or_none()
+    params = {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
+    return session.connection().execute(_RELEASE_AND_COUNT, params).scalar_one_or_none()
 
 
 def _rowcount(result: object) -> int:

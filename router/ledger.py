@@ -34,6 +34,12 @@ _INSERT_DECISION = (
 _GET_DECISION = select(
     DecisionRow.call_uid, DecisionRow.number, DecisionRow.household_id, DecisionRow.plan
 ).where(DecisionRow.id == bindparam("id"))
+_ANSWERED = (
+    update(DecisionRow)
+    .where(DecisionRow.id == bindparam("decision"))
+    .values(answered_by_id=bindparam("agent"))
+)
+_ANSWERED_NEW_HOUSEHOLD = _ANSWERED.values(household_id=bindparam("household"))
 _INSERT_ATTEMPT = insert(Attempt).values(
     agent_id=select(Agent.id).where(Agent.login == bindparam("login")).scalar_subquery()
 )
@@ -99,10 +105,11 @@ def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:
 
 def note_answer(session: Session, decision_id: int, agent_id: int, household_id: int | None) -> None:
     """Who answered the call (and the household a first call created) on its decision row."""
-    values: dict[str, Any] = {"answered_by_id": agent_id}
-    if household_id is not None:
-        values["household_id"] = household_id
-    session.connection().execute(update(DecisionRow).where(DecisionRow.id == decision_id).values(**values))
+    params = {"decision": decision_id, "agent": agent_id}
+    if household_id is None:
+        session.connection().execute(_ANSWERED, params)
+    else:
+        session.connection().execute(_ANSWERED_NEW_HOUSEHOLD, {**params, "household": household_id})
 
 
 def write_attempt(

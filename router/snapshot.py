@@ -109,33 +109,45 @@ def _rank_key() -> tuple[Any, ...]:
 
 
 def _pool(wrapup_filter: ColumnElement[bool]) -> Select[Any]:
-    """Each office's best `MAX_ATTEMPTS` free agents not excluded and not yet tried."""
+    """The free agents, not excluded and not yet tried, that the plan could reach.
+
+    Each office's agents are ranked by its strategy, offices come in the order
+    decide visits them (the line's first), and only the first `MAX_ATTEMPTS`
+    (plus the owner and backup, whom decide may take out of the pool) are read.
+    """
     ranked = (
         select(
             *_COLUMNS,
             func.row_number().over(partition_by=Agent.office_id, order_by=_rank_key()).label("rank"),
+            case((Office.code == bindparam("office"), 0), else_=1).label("office_first"),
+            Office.code.label("office_code"),
         )
         .join(Office, Office.id == Agent.office_id)
         .outerjoin(_backup, _backup.id == Agent.backup_id)
         .where(
             Agent.state == "available",
             or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
-            not_(
-                exists().where(
-                    Exclusion.agent_id == Agent.id,
-                    Exclusion.household_id == bindparam("household_id"),
-                )
+            Agent.id.not_in(
+                select(Exclusion.agent_id).where(Exclusion.household_id == bindparam("household_id"))
             ),
-            not_(
-                exists()
-                .where(Attempt.agent_id == Agent.id, Decision.id == Attempt.decision_id)
-                .where(Decision.call_uid == bindparam("uid"))
+            # Not correlated: the call's few attempts are found once by call id,
+            # not once per agent through each agent's long history.
+            Agent.id.not_in(
+                select(Attempt.agent_id)
+                .join(Decision, Decision.id == Attempt.decision_id)
+                .where(Decision.call_uid == bindparam("uid"), Attempt.agent_id.is_not(None))
             ),
             not_(wrapup_filter),
         )
         .subquery()
     )
-    return select(*[c for c in ranked.c if c.name != "rank"]).where(ranked.c.rank <= MAX_ATTEMPTS)
+    placed = select(
+        ranked,
+        func.row_number()
+        .over(order_by=(ranked.c.office_first, ranked.c.office_code, ranked.c.rank))
+        .label("place"),
+    ).subquery()
+    return select(*list(placed.c)[: len(_COLUMNS)]).where(placed.c.place <= MAX_ATTEMPTS + 2)
 
 
 _POOL = _pool(false())
@@ -204,6 +216,7 @@ def load_snapshot(
         "now": call.at,
         "today": call.at.date(),
         "owner_id": subject.owner_id,
+        "office": office,
     }
     agents: dict[str, AgentState] = {}
     if subject.owner_id is not None:

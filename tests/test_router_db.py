@@ -285,3 +285,10 @@ def test_agent_in_wrapup_is_not_free(db: Database) -> None:
             update(Agent).where(Agent.login == "m2").values(last_call_ended_at=now - timedelta(seconds=90))
         )
     assert route(router.decide(new_call(at=now))) == [("m2", OFFICE_POOL), ("s1", OVERFLOW)]
+
+
+def test_overflow_fills_the_plan_from_other_offices_after_the_lines_office(db: Database) -> None:
+    router = center(db, msk=15, spb=3)
+    plan = route(router.decide(new_call(line=SPB_LINE)))
+    assert [reason for _, reason in plan] == [OFFICE_POOL] * 3 + [OVERFLOW] * 9
+    assert {a for a, _ in plan[:3]} == {"s1", "s2", "s3"}
