@@ -317,3 +317,17 @@ def test_an_existing_id_is_refused_even_when_no_number_is_linked_yet(db: Databas
     with pytest.raises(ImportRejected) as rejected:
         import_file(db, path)
     assert rejected.value.errors == ["line 2: household id 1 already exists"]
+
+
+def test_the_benchmark_directory_loads_and_every_number_is_found(db: Database) -> None:
+    from bench.directory import number_of, populate
+
+    populate(db, 30, agents=8)
+    with db.reader() as s:
+        found = [households.lookup(s, number_of(k)) for k in range(60)]
+        assert households.lookup(s, number_of(60)) is None
+        listed = households.list_households(s)
+    assert all(f is not None for f in found)
+    assert [f.household_id for f in found if f is not None] == [k // 2 + 1 for k in range(60)]
+    assert len(listed) == 30 and all(len(h.members) == 2 for h in listed)
+    assert sum(h.owner is None for h in listed) == 3
