@@ -6,11 +6,17 @@ never fires, a panel stays empty.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +360,63 @@ def test_postgres_guide_states_the_pool_the_code_opens() -> None:
     assert f"nodes × {per_process} + admin sessions" in guide
     assert "callkeeper db upgrade" in guide
     engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_example_settings_run_serve_whose_metrics_carry_every_series_alerted_on(tmp_path: Path) -> None:
+    """`callkeeper serve --config deploy/callkeeper.toml`, paths and ports moved by
+    environment variables as an admin would: it starts, its /metrics exposes every
+    series the alerts and the dashboard read, and SIGTERM stops it cleanly."""
+    metrics = f"127.0.0.1:{_free_port()}"
+    env = {
+        **os.environ,
+        config.env_name("db"): f"sqlite:///{tmp_path / 'callkeeper.db'}",
+        config.env_name("spool_dir"): str(tmp_path / "spool"),
+        config.env_name("listen"): f"127.0.0.1:{_free_port()}",
+        config.env_name("metrics"): metrics,
+    }
+    serve = Path(sys.executable).with_name("callkeeper")
+    proc = subprocess.Popen(
+        [str(serve), "serve", "--config", str(SETTINGS)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _get(f"http://{metrics}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.1)
+        assert _get(f"http://{metrics}/readyz")[0] == 200
+        status, body = _get(f"http://{metrics}/metrics")
+        assert status == 200
+        exposed = {line.split("{")[0].split(" ")[0] for line in body.splitlines() if not line.startswith("#")}
+        queried = {name for rule in _alert_rules() for name in _promql_series(rule["expr"])}
+        queried |= {name for expr in _grafana_exprs() for name in _promql_series(expr)}
+        assert queried - SCRAPE_SERIES <= exposed
+        assert "callkeeper_ready 1.0" in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
