@@ -101,6 +101,7 @@ class SuggestionIndex:
     def __init__(self) -> None:
         self._words: list[str] = [""]
         self._shape = array("b", [-1])  # by word id: `Word.shape` of a word of a name, -1 unknown
+        self._stem_id = array("i", [0])  # by word id: the word id of a surname's family stem
         self._word_ids: dict[str, int] = {"": 0}
         self._slot_of: dict[int, int] = {}
         self._ids = array("q")
@@ -235,12 +236,17 @@ class SuggestionIndex:
         self._ids.append(record.id)
         self._owner.append(self._word(record.owner or ""))
         triples: list[int] = []
+        word_ids, shapes = self._word_ids, self._shape
         for full_name in record.members:
-            wids = [self._name_word(w) for w in full_name.replace(",", " ").replace(";", " ").split()]
-            parts = parse_shapes(tuple(self._shape[w] for w in wids))
-            surname, given, patronymic = (wids[i] if i >= 0 else 0 for i in parts)
+            wids = []
+            for text in full_name.replace(",", " ").replace(";", " ").split():
+                wid = word_ids.get(text)
+                wids.append(self._name_word(text) if wid is None or shapes[wid] < 0 else wid)
+            surname_at, given_at, patronymic_at = parse_shapes(tuple([shapes[w] for w in wids]))
+            surname = wids[surname_at] if surname_at >= 0 else 0
+            given = wids[given_at] if given_at >= 0 else 0
             if surname or given:
-                triples += (surname, given, patronymic)
+                triples += (surname, given, wids[patronymic_at] if patronymic_at >= 0 else 0)
                 self._file_name(surname, given, slot)
         self._members.append(tuple(triples))
         email, address = email_key(record.email), address_key(record.address)
@@ -258,7 +264,12 @@ class SuggestionIndex:
                 self._num_slots.insert(at, slot)
 
     def _file_name(self, surname: int, given: int, slot: int) -> None:
-        stem = family_stem(fold(self._words[surname])) if surname else ""
+        if not surname:
+            return
+        stem_id = self._stem_id[surname]
+        if stem_id == 0:
+            stem_id = self._stem_id[surname] = self._word(family_stem(fold(self._words[surname])))
+        stem = self._words[stem_id]
         if not stem:
             return
         by_given = self._by_name.get(stem)
@@ -444,6 +455,7 @@ class SuggestionIndex:
             found = self._word_ids[text] = len(self._words)
             self._words.append(text)
             self._shape.append(-1)
+            self._stem_id.append(0)
         return found
 
     def _name_word(self, text: str) -> int:
