@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from identity.matching import (
     COMMON_NAME_MAX_PENALTY,
@@ -334,7 +334,7 @@ class SuggestionIndex:
             found = process.extract(
                 stem,
                 self._stems_by_prefix.get(stem[:2], ()),
-                scorer=Levenshtein.distance,
+                scorer=OSA.distance,
                 processor=None,
                 score_cutoff=1,
                 limit=_NEAR_STEMS,

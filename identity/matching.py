@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from identity.names import (
     PersonName,
@@ -177,10 +177,11 @@ def common_name_penalty(households_with_name: int) -> int:
 
 
 def one_letter_away(a: str, b: str) -> bool:
-    """One insertion, deletion or substitution apart, for stems long enough to tell."""
+    """One insertion, deletion, substitution or swap of neighbours apart, for stems long
+    enough to tell."""
     if min(len(a), len(b)) < TYPO_MIN_STEM:
         return False
-    return Levenshtein.distance(a, b, processor=None, score_cutoff=1) <= 1
+    return OSA.distance(a, b, processor=None, score_cutoff=1) <= 1
 
 
 def number_relation(query: str, known: str) -> str | None:
