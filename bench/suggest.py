@@ -15,7 +15,7 @@ the default threshold:
 A name shared by several households cannot point at one of them, however it
 is matched: with real name frequencies many callers named only `Андрей
 Смирнов` are such. So each row also says which share of its cases tell one
-household apart (the caller's name, as said, is on one household only, or the
+household apart (the caller's name, as said, is on exactly one household, or the
 query also has an email, an address or the partner's name) and the recall and
 top-1 on those: the part the matching itself is responsible for.
 """
@@ -104,7 +104,7 @@ def _quality(index: SuggestionIndex, cases: list[Case]) -> None:
             tally["top1"] += 1
         if top is not None and top.score >= DEFAULT_THRESHOLD:
             tally["right" if top.household == case.truth else "wrong"] += 1
-        if case.truth is not None and (case.more or index.households_named(case.said) <= 1):
+        if case.truth is not None and (case.more or index.households_named(case.said) == 1):
             tally["telling"] += 1
             if top is not None and top.household == case.truth:
                 tally["telling top1"] += 1
