@@ -25,6 +25,7 @@ _VAR = re.compile(r"\$\{([^${}]*)\}")
 _EXPR = re.compile(r"\$\[([^\[\]]*)\]")
 _TOKEN = re.compile(r'"[^"]*"|!=|>=|<=|[=<>|&+]|[^\s"=<>|&+!]+')
 DEAD = ("127.0.0.1", 1)
+SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "asterisk" / "extensions.conf"
 
 
 @dataclass

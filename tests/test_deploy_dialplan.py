@@ -14,8 +14,7 @@ from agi.fakepbx import BUSY, Answer, scripted
 from router.db import Database
 from router.models import Agent, Attempt
 from tests.agency import DIAL, IVANOV_MOBILE, MSK_LINE
-from tests.dialplan import Caller, Dialplan
-from tests.test_deploy import DIALPLAN
+from tests.dialplan import SHIPPED, Caller, Dialplan
 
 StartFront = Callable[..., FrontEnd]
 AGI_ADDRESS = "127.0.0.1:4573"  # what the shipped dialplan calls
@@ -43,7 +42,7 @@ def claimed(db: Database, front: FrontEnd, login: str) -> bool:
 def dialplan(front: FrontEnd, owner: Answer | None = None, others: Answer | None = None) -> Dialplan:
     """The shipped dialplan, its AGI address pointing at `front`; agents other than the owner are busy."""
     agents = scripted({OWNER: owner} if owner else {}, others or Answer(BUSY, 0, 0))
-    return Dialplan(DIALPLAN, {AGI_ADDRESS: front.address}, agents)
+    return Dialplan(SHIPPED, {AGI_ADDRESS: front.address}, agents)
 
 
 def test_dial_mode_owner_answers_and_the_call_ends_without_the_queue(
@@ -117,12 +116,12 @@ def test_no_server_listening_goes_to_the_queue_or_to_the_spare(
     db: Database, agency: dict[str, int], start_front: StartFront
 ) -> None:
     front = start_front()
-    alone = Dialplan(DIALPLAN, {}, scripted({OWNER: Answer()}))
+    alone = Dialplan(SHIPPED, {}, scripted({OWNER: Answer()}))
     run = alone.call(Caller(IVANOV_MOBILE, LINE))
     assert [status for _, _, status in run.agi] == ["FAILURE"]
     assert "CALLKEEPER_STATUS" not in run.variables
     assert run.queued
-    spare = Dialplan(DIALPLAN, {"10.0.0.2:4573": front.address}, scripted({OWNER: Answer()}))
+    spare = Dialplan(SHIPPED, {"10.0.0.2:4573": front.address}, scripted({OWNER: Answer()}))
     run = spare.call(Caller(IVANOV_MOBILE, LINE), pinned={"CK_AGI_SPARE": "agi://10.0.0.2:4573"})
     assert [status for _, _, status in run.agi] == ["FAILURE", "SUCCESS"]
     assert run.variables["CALLKEEPER_STATUS"] == "ANSWERED"
