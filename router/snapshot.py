@@ -103,7 +103,7 @@ def _rank_key() -> tuple[Any, ...]:
         case((Office.strategy == "fewest-calls", today_calls), else_=0),
         case((Office.strategy == "round-robin", func.coalesce(Agent.last_offered_at, epoch)), else_=epoch),
         case((Office.strategy == "random", func.random()), else_=0),
-        case((Office.strategy.in_(("longest-idle", "fewest-calls")), idle), else_=epoch),
+        case((or_(Office.strategy == "longest-idle", Office.strategy == "fewest-calls"), idle), else_=epoch),
         Agent.login,
     )
 
@@ -111,19 +111,18 @@ def _rank_key() -> tuple[Any, ...]:
 def _pool(wrapup_filter: ColumnElement[bool]) -> Select[Any]:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
-    Each office's agents are ranked by its strategy, offices come in the order
-    decide visits them (the line's first), and only the first `MAX_ATTEMPTS`
-    (plus the owner and backup, whom decide may take out of the pool) are read.
+    One ordering does it all: offices in the order decide visits them (the
+    line's first, then by code), each office's agents by its strategy. Only the
+    first `MAX_ATTEMPTS` (plus two: the owner and backup, whom decide may take
+    out of the pool) are read whole; the ranking runs on narrow rows.
     """
-    ranked = (
+    office_first = case((Office.code == bindparam("office"), 0), else_=1)
+    placed = (
         select(
-            *_COLUMNS,
-            func.row_number().over(partition_by=Agent.office_id, order_by=_rank_key()).label("rank"),
-            case((Office.code == bindparam("office"), 0), else_=1).label("office_first"),
-            Office.code.label("office_code"),
+            Agent.id,
+            func.row_number().over(order_by=(office_first, Office.code, *_rank_key())).label("place"),
         )
         .join(Office, Office.id == Agent.office_id)
-        .outerjoin(_backup, _backup.id == Agent.backup_id)
         .where(
             Agent.state == "available",
             or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
@@ -141,13 +140,13 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Select[Any]:
         )
         .subquery()
     )
-    placed = select(
-        ranked,
-        func.row_number()
-        .over(order_by=(ranked.c.office_first, ranked.c.office_code, ranked.c.rank))
-        .label("place"),
-    ).subquery()
-    return select(*list(placed.c)[: len(_COLUMNS)]).where(placed.c.place <= MAX_ATTEMPTS + 2)
+    picked = select(placed.c.id).where(placed.c.place <= MAX_ATTEMPTS + 2).subquery()
+    return (
+        select(*_COLUMNS)
+        .join(picked, picked.c.id == Agent.id)
+        .join(Office, Office.id == Agent.office_id)
+        .outerjoin(_backup, _backup.id == Agent.backup_id)
+    )
 
 
 _POOL = _pool(false())
