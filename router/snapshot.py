@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
+    Executable,
     and_,
     bindparam,
     case,
@@ -108,7 +108,7 @@ def _rank_key() -> tuple[Any, ...]:
     )
 
 
-def _pool(wrapup_filter: ColumnElement[bool]) -> Select[Any]:
+def _pool(wrapup_filter: ColumnElement[bool]) -> Executable:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     One ordering does it all: offices in the order decide visits them (the
