@@ -1,9 +1,9 @@
 """The router as the call front uses it: decide, claim, record, release, explain.
 
-One `Router` is shared by every call thread: it holds only the database and
-the settings, and each method is one short transaction of its own, so the
-state between a call's steps lives in the database (and in the ids the call
-front carries), never in this object. That is also what lets advise mode
+One `Router` is shared by every call thread: it holds only the database, the
+settings and (on SQLite) a lock that queues writers; each method is one short
+transaction of its own, so the state between a call's steps lives in the
+database (and in the ids the call front carries), never in this object. That is also what lets advise mode
 record an attempt from a different AGI session than the one that decided.
 """
 
