@@ -63,10 +63,12 @@ class FrontEnd:
         return health.database_ready(self.db, self.settings.decision_deadline_ms / 1000)
 
     def housekeeping(self) -> None:
-        """Refresh the agents gauge and replay spooled ledger records."""
+        """Replay spooled ledger records; refresh the readiness, spool and agents gauges."""
         try:
             remaining = self.spool.replay(self.router)
             if self.metrics is not None:
+                # Prometheus reads /metrics, not /readyz: keep the gauge current here.
+                self.metrics.ready.set(1 if self.ready() else 0)
                 self.metrics.ledger_spooled.set(remaining)
                 self.metrics.add_offices(health.office_codes(self.db))
                 self.metrics.set_agents(health.agent_counts(self.db))

@@ -103,3 +103,4 @@ def test_agents_gauge_counts_states(db: Database, agency: dict[str, int], start_
     assert value(samples, "callkeeper_agents", office="msk", state="available") == 2
     assert value(samples, "callkeeper_agents", office="msk", state="paused") == 1
     assert value(samples, "callkeeper_agents", office="spb", state="available") == 2
+    assert value(samples, "callkeeper_ready") == 1  # without anyone asking /readyz
