@@ -119,9 +119,10 @@ class Snapshot:
     """What the database said about one call, at one moment.
 
     `office` is the line's office; `offices` is every office, in the order
-    overflow visits them; `agents` holds at least every available agent and
-    the owner. `excluded` are the household's never-route agents, `tried` the
-    agents already rung for this call uid.
+    overflow visits them; `agents` holds the owner, the owner's backup and
+    every agent the plan could reach (a loader may leave out agents that
+    could never be planned). `excluded` are the household's never-route
+    agents, `tried` the agents already rung for this call uid.
     """
 
     office: str | None

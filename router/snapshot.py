@@ -1,9 +1,9 @@
 """Read what one decision needs from the database, in a handful of indexed queries.
 
 A call costs: the caller's household and owner; the offices (with which one
-owns the line); the owner and the owner's backup; each office's best few free
-agents, already ranked by the office's strategy; the household's exclusions
-and the agents already rung for this call. Statements are built once and run
+owns the line); the owner and the owner's backup, flagged if excluded or
+already rung for this call; and the free agents the plan could reach, already
+ranked by their office's strategy, without the excluded and already rung. Statements are built once and run
 on the session's connection (the ORM layer would cost more than the queries),
 and rows become plain values (`router.plan`).
 
@@ -31,7 +31,6 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -71,8 +70,19 @@ _COLUMNS = (
     Agent.calls_today,
 )
 
+# The owner and the owner's backup, with whether each is excluded from the
+# household or was already rung for this call (pool rows are filtered in SQL).
 _OWNER_AND_BACKUP = (
-    select(*_COLUMNS)
+    select(
+        *_COLUMNS,
+        exists()
+        .where(Exclusion.agent_id == Agent.id, Exclusion.household_id == bindparam("household_id"))
+        .label("excluded"),
+        exists()
+        .where(Attempt.agent_id == Agent.id, Decision.id == Attempt.decision_id)
+        .where(Decision.call_uid == bindparam("uid"))
+        .label("tried"),
+    )
     .join(Office, Office.id == Agent.office_id)
     .outerjoin(_backup, _backup.id == Agent.backup_id)
     .where(
@@ -81,16 +91,6 @@ _OWNER_AND_BACKUP = (
             Agent.id == select(Agent.backup_id).where(Agent.id == bindparam("owner_id")).scalar_subquery(),
         )
     )
-)
-
-_BLOCKED = union_all(
-    select(literal("excluded"), Agent.login)
-    .join(Exclusion, Exclusion.agent_id == Agent.id)
-    .where(Exclusion.household_id == bindparam("household_id")),
-    select(literal("tried"), Agent.login)
-    .join(Attempt, Attempt.agent_id == Agent.id)
-    .join(Decision, Decision.id == Attempt.decision_id)
-    .where(Decision.call_uid == bindparam("uid")),
 )
 
 
@@ -218,24 +218,28 @@ def load_snapshot(
         "office": office,
     }
     agents: dict[str, AgentState] = {}
+    excluded: set[str] = set()
+    tried: set[str] = set()
     if subject.owner_id is not None:
         for row in connection.execute(_OWNER_AND_BACKUP, params):
-            agents[row[0]] = AgentState(*row)
+            fields: tuple[Any, ...] = tuple(row)[: len(_COLUMNS)]
+            agents[row[0]] = AgentState(*fields)
+            if row.excluded:
+                excluded.add(row[0])
+            if row.tried:
+                tried.add(row[0])
     resting = _in_wrapup(offices, call.at)
     pool = _POOL if resting is None else _pool(resting)
     for row in connection.execute(pool, params):
         agents.setdefault(row[0], AgentState(*row))
-    blocked: dict[str, set[str]] = {"excluded": set(), "tried": set()}
-    for kind, login in connection.execute(_BLOCKED, params):
-        blocked[kind].add(login)
     return Snapshot(
         office=office,
         offices=offices,
         agents=tuple(agents.values()),
         household_id=subject.household_id,
         owner=subject.owner,
-        excluded=frozenset(blocked["excluded"]),
-        tried=frozenset(blocked["tried"]),
+        excluded=frozenset(excluded),
+        tried=frozenset(tried),
     )
 
 

@@ -292,3 +292,21 @@ def test_overflow_fills_the_plan_from_other_offices_after_the_lines_office(db: D
     plan = route(router.decide(new_call(line=SPB_LINE)))
     assert [reason for _, reason in plan] == [OFFICE_POOL] * 3 + [OVERFLOW] * 9
     assert {a for a, _ in plan[:3]} == {"s1", "s2", "s3"}
+
+
+def test_owner_excluded_from_the_household_is_not_rung(db: Database) -> None:
+    router = center(db)
+    hid = household(db, "m2", NUMBER)
+    with db.unit_of_work() as s:
+        households.exclude(s, hid, "m2", actor="tester")
+    assert "m2" not in [a for a, _ in route(router.decide(new_call()))]
+
+
+def test_owner_who_missed_this_call_is_not_rung_again(db: Database) -> None:
+    router = center(db)
+    household(db, "m2", NUMBER)
+    call = new_call()
+    first = router.decide(call)
+    assert route(first)[0] == ("m2", OWNER)
+    router.record(first.id, 1, outcome("NOANSWER"))
+    assert "m2" not in [a for a, _ in route(router.decide(call))]
