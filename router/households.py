@@ -121,7 +121,9 @@ def add_household(
     session.add(household)
     session.flush()
     for spec in numbers:
-        _refuse_if_linked(session, spec.number, household.id, move=False)
+        _refuse_if_linked(
+            session, spec.number, household.id, move=False, hint="move it with `number link --move`"
+        )
         household.numbers.append(PhoneNumber(number=spec.number, label=spec.label))
     _flush_links(session, [s.number for s in numbers])
     audit.record(
@@ -378,14 +380,14 @@ def household_view(household: Household) -> HouseholdView:
     )
 
 
-def _refuse_if_linked(session: Session, number: str, household_id: int, *, move: bool) -> PhoneNumber | None:
+def _refuse_if_linked(
+    session: Session, number: str, household_id: int, *, move: bool, hint: str = "use --move to move it"
+) -> PhoneNumber | None:
     existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
     if existing is not None and existing.household_id != household_id and not move:
         holder = existing.household
-        raise Conflict(
-            f"number {number} belongs to household {holder.id} "
-            f"(owner {_login(holder.owner) or 'none'}); use --move to move it"
-        )
+        owner = _login(holder.owner) or "none"
+        raise Conflict(f"number {number} belongs to household {holder.id} (owner {owner}); {hint}")
     return existing
 
 

@@ -90,7 +90,7 @@ def test_add_household_refuses_a_number_of_another_household_and_writes_nothing(
     with pytest.raises(Conflict) as refused:
         add(staffed, B, A, name="second")
     assert str(refused.value) == (
-        f"number {A} belongs to household {first} (owner ivanova); use --move to move it"
+        f"number {A} belongs to household {first} (owner ivanova); move it with `number link --move`"
     )
     assert count(staffed, Household) == 1
     assert count(staffed, PhoneNumber) == 1
@@ -296,8 +296,9 @@ def test_merge_refuses_itself_and_unknown_households(staffed: Database) -> None:
         households.merge(s, keep, keep, actor="ops")
     with pytest.raises(NotFound, match="no household 999"), staffed.unit_of_work() as s:
         households.merge(s, keep, 999, actor="ops")
+    other = add(staffed, B)
     with pytest.raises(NotFound, match="no agent 'nobody'"), staffed.unit_of_work() as s:
-        households.merge(s, keep, add(staffed, B), owner="nobody", actor="ops")
+        households.merge(s, keep, other, owner="nobody", actor="ops")
     assert count(staffed, Household) == 2
 
 
