@@ -116,9 +116,7 @@ def set_office(
 
 
 def list_offices(session: Session) -> list[OfficeView]:
-    offices = session.scalars(
-        select(Office).options(selectinload(Office.lines)).order_by(Office.code)
-    )
+    offices = session.scalars(select(Office).options(selectinload(Office.lines)).order_by(Office.code))
     return [office_view(session, o) for o in offices]
 
 

@@ -74,9 +74,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p = add(agent, "add", "add an agent", run_agent_add)
     p.add_argument("login")
     p.add_argument("--office", required=True, metavar="CODE")
-    p.add_argument(
-        "--dial", required=True, metavar="DIAL", help="Asterisk dial string, e.g. PJSIP/101"
-    )
+    p.add_argument("--dial", required=True, metavar="DIAL", help="Asterisk dial string, e.g. PJSIP/101")
     p.add_argument("--name", default="")
     p.add_argument("--backup", metavar="LOGIN", help="who takes the calls when this agent cannot")
     p = add(agent, "state", "set an agent available, paused or offline", run_agent_state)
@@ -103,17 +101,13 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--owner", metavar="LOGIN")
     p.add_argument("--email", default="")
     p.add_argument("--address", default="")
-    p = add(
-        household, "show", "show a household by id or by one of its numbers", run_household_show
-    )
+    p = add(household, "show", "show a household by id or by one of its numbers", run_household_show)
     p.add_argument("ref", metavar="NUMBER|HOUSEHOLD")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = add(household, "list", "list households", run_household_list)
     p.add_argument("--owner", metavar="LOGIN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = add(
-        household, "merge", "merge OTHER into KEEP (numbers and members move)", run_household_merge
-    )
+    p = add(household, "merge", "merge OTHER into KEEP (numbers and members move)", run_household_merge)
     p.add_argument("keep", type=int, metavar="KEEP")
     p.add_argument("other", type=int, metavar="OTHER")
     p.add_argument("--owner", metavar="LOGIN", help="required when the two owners differ")
@@ -122,9 +116,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("household", type=int, metavar="HOUSEHOLD")
     p.add_argument("login", metavar="LOGIN")
     p.add_argument("--reason", required=True)
-    p = add(
-        household, "exclude", "never route a household's calls to an agent", run_household_exclude
-    )
+    p = add(household, "exclude", "never route a household's calls to an agent", run_household_exclude)
     p.add_argument("household", type=int, metavar="HOUSEHOLD")
     p.add_argument("login", metavar="LOGIN")
     p.add_argument("--reason", default="")
@@ -162,12 +154,8 @@ def run_db_upgrade(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_office_add(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = directory.add_office(
-            s, args.code, name=args.name, lines=args.line, region=ctx.region
-        )
-    print(
-        f"office {view.code} added" + (f" with lines {', '.join(view.lines)}" if view.lines else "")
-    )
+        view = directory.add_office(s, args.code, name=args.name, lines=args.line, region=ctx.region)
+    print(f"office {view.code} added" + (f" with lines {', '.join(view.lines)}" if view.lines else ""))
 
 
 def run_office_line(ctx: Context, args: argparse.Namespace) -> None:
@@ -271,10 +259,7 @@ def run_household_list(ctx: Context, args: argparse.Namespace) -> None:
         print_json([v.as_json() for v in views])
         return
     print_table(
-        [
-            [v.id, v.name, v.owner, "; ".join(v.members), " ".join(n.number for n in v.numbers)]
-            for v in views
-        ],
+        [[v.id, v.name, v.owner, "; ".join(v.members), " ".join(n.number for n in v.numbers)] for v in views],
         ["ID", "NAME", "OWNER", "MEMBERS", "NUMBERS"],
     )
 
@@ -289,9 +274,7 @@ def run_household_merge(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_household_transfer(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = households.transfer(
-            s, args.household, args.login, reason=args.reason, actor=ctx.actor
-        )
+        view = households.transfer(s, args.household, args.login, reason=args.reason, actor=ctx.actor)
     print(f"household {view.id} now belongs to {view.owner}")
 
 
