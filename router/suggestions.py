@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -123,7 +124,7 @@ def suggest_for_caller(
     index: SuggestionIndex,
     number: str,
     *,
-    name: str = "",
+    name: str | Sequence[str] = "",
     email: str = "",
     address: str = "",
     limit: int = 5,
@@ -131,9 +132,10 @@ def suggest_for_caller(
 ) -> list[Suggestion]:
     """Households a caller probably belongs to, best first.
 
-    `number` is a normalized key (E.164, or "" for an anonymous caller). A
-    number already linked is the same number, not a suggestion: that is a
-    Conflict naming the household it belongs to.
+    `number` is a normalized key (E.164, or "" for an anonymous caller);
+    `name` is the caller's name, or several names (the caller and the spouse
+    they mention). A number already linked is the same number, not a
+    suggestion: that is a Conflict naming the household it belongs to.
     """
     if limit < 1:
         raise InvalidInput(f"limit must be at least 1, not {limit}")
@@ -146,7 +148,7 @@ def suggest_for_caller(
             )
     query = Query(
         numbers=(number,) if number else (),
-        names=(name,) if name.strip() else (),
+        names=tuple(n for n in ((name,) if isinstance(name, str) else name) if n.strip()),
         email=email,
         address=address,
     )

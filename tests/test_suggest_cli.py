@@ -263,3 +263,9 @@ def test_bad_values_are_one_line_errors(capsys: pytest.CaptureFixture[str], dire
         result = run_cli(capsys, directory, *argv)
         assert result.code == code, (argv, result.err)
         assert result.err.startswith("error: ") and result.err.count("\n") == 1
+
+
+def test_caller_may_name_the_spouse_too(capsys: pytest.CaptureFixture[str], directory: str) -> None:
+    found = suggest_json(capsys, directory, SPOUSE_PHONE, "--name", "Юля Иванова", "--name", "Sergey Ivanov")
+    assert [f["household"] for f in found] == [1]
+    assert "given name: Sergey ~ Сергей" in found[0]["reasons"]

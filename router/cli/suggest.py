@@ -27,7 +27,7 @@ Sub = Any  # argparse's private _SubParsersAction
 
 _FORMS = f"""\
 forms:
-  suggest NUMBER [--name NAME] [--email E] [--address A] [--limit N] [--json]
+  suggest NUMBER [--name NAME]... [--email E] [--address A] [--limit N] [--json]
       households this caller (a number in no household) probably belongs to
   suggest --households [--min-score S] [--json]
       pairs of existing households that are probably one family, for merges
@@ -61,7 +61,12 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--recent", action="store_true", help="households created from calls in the last --days"
     )
-    parser.add_argument("--name", default="", help="the caller's name, in any alphabet and order")
+    parser.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="the caller's name, in any alphabet and order; again for the spouse they mention",
+    )
     parser.add_argument("--email", default="", help="the caller's email")
     parser.add_argument("--address", default="", help="the caller's address")
     parser.add_argument("--limit", type=int, default=5, help="at most this many (default 5)")
@@ -98,7 +103,7 @@ def run_suggest(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_for_caller(ctx: Context, args: argparse.Namespace, raw: str) -> None:
     number = normalize(raw, ctx.region)
-    if number.is_anonymous and not (args.name or args.email or args.address):
+    if number.is_anonymous and not (any(n.strip() for n in args.name) or args.email or args.address):
         raise InvalidInput(f"{raw!r} is no phone number: give --name, --email or --address")
     with ctx.db.reader() as s:
         index = suggestions.load_index(s)
