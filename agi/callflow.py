@@ -145,7 +145,6 @@ class CallFlow:
         report.decide_ms = (time.perf_counter() - started) * 1000
         report.office, report.route = decision.office, decision.plan.route
         report.owner = decision.owner
-        channel.set(var.DECISION, decision.id)
         if self.settings.mode == "advise":
             self._advise(channel, decision, report)
         else:
@@ -169,7 +168,7 @@ class CallFlow:
             if outcome.status == ANSWER:
                 report.answered_by = attempt.agent
                 report.result = Result.ANSWERED
-                self._set_final(channel, var.Status.ANSWERED, decision.plan.route)
+                self._set_final(channel, decision, var.Status.ANSWERED)
                 return
             if outcome.status in ("CANCEL", HANGUP_STATUS):
                 break
@@ -177,7 +176,7 @@ class CallFlow:
             report.result = Result.HANGUP
             raise CallerHungUp("caller hung up before an agent answered")
         report.result = Result.NOANSWER
-        self._set_final(channel, var.Status.NOANSWER, decision.plan.route)
+        self._set_final(channel, decision, var.Status.NOANSWER)
 
     def _claim(self, decision: Decision, seq: int, wait_seconds: int) -> bool:
         """Claim the agent; a busy owner under the `wait` policy is retried for a while."""
@@ -199,8 +198,9 @@ class CallFlow:
         started_at = self.clock()
         started = time.monotonic()
         try:
-            channel.exec_app("Dial", f"{dial},{timeout}")
-            status = channel.variable(var.DIALSTATUS) or "CHANUNAVAIL"
+            result = channel.exec_app("Dial", f"{dial},{timeout}")
+            gone_before_ringing = channel.hung_up
+            status = channel.variable(var.DIALSTATUS)
             answered = _seconds(channel.variable(var.ANSWEREDTIME))
             dialed = _seconds(channel.variable(var.DIALEDTIME))
         except CallerHungUp:
@@ -210,8 +210,14 @@ class CallFlow:
         except AgiError:
             self._release(decision.id, seq)
             raise
+        if gone_before_ringing or (result == -1 and status is None):
+            # The caller hung up before this Dial began: Asterisk's HANGUP line came
+            # ahead of the EXEC result, or (AGISIGHUP=no) Dial on a dead channel
+            # returned at once without a DIALSTATUS. The agent never rang.
+            self._release(decision.id, seq)
+            raise CallerHungUp("caller hung up before the agent rang")
         ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
-        outcome = DialOutcome(status=status, started_at=started_at, ring_seconds=ring, talk_seconds=answered)
+        outcome = DialOutcome(status or "CHANUNAVAIL", started_at, ring_seconds=ring, talk_seconds=answered)
         self._record(decision.id, seq, outcome, report)
         return outcome
 
@@ -269,7 +275,7 @@ class CallFlow:
             channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
         channel.set(var.COUNT, n)
         report.result = Result.ADVISED
-        self._set_final(channel, var.Status.ADVISED, decision.plan.route)
+        self._set_final(channel, decision, var.Status.ADVISED)
 
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
         """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did."""
@@ -304,8 +310,10 @@ class CallFlow:
 
     # -- endings -----------------------------------------------------------------
 
-    def _set_final(self, channel: AgiChannel, status: var.Status, route: str) -> None:
-        channel.set(var.ROUTE, route)
+    def _set_final(self, channel: AgiChannel, decision: Decision, status: var.Status) -> None:
+        """The variables the dialplan reads after AGI(); set last, so nothing delays the first Dial."""
+        channel.set(var.DECISION, decision.id)
+        channel.set(var.ROUTE, decision.plan.route)
         channel.set(var.STATUS, status)
 
     def _fail(self, channel: AgiChannel, report: CallReport, reason: FailReason) -> None:

@@ -413,3 +413,68 @@ def _words(text: str) -> list[str]:
     if current or started:
         words.append("".join(current))
     return words
+
+
+@dataclass(frozen=True)
+class AgentsSpec:
+    """Agents' behaviour as plain data, so another process can build it."""
+
+    kind: str = "answer"  # "answer": everyone answers; "chance": see by_chance
+    seed: int = 0
+    ring_seconds: int = 1
+    talk_seconds: int = 30
+    talk_range: tuple[int, int] = (30, 600)
+
+    def build(self) -> Agents:
+        if self.kind == "chance":
+            return by_chance(self.seed, talk=self.talk_range)
+        return scripted({}, Answer(ANSWER, self.ring_seconds, self.talk_seconds))
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    caller: str
+    dnid: str = "unknown"
+    args: tuple[str, ...] = ()
+
+
+def drive(
+    address: tuple[str, int],
+    calls: Sequence[PlannedCall],
+    inflight: int,
+    agents: AgentsSpec,
+    time_scale: float = 0.0,
+) -> list[CallRecord]:
+    """Place `calls`, `inflight` at a time, in this process; records in the order placed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pbx = FakePbx(*address, agents.build(), time_scale=time_scale)
+    with ThreadPoolExecutor(inflight) as pool:
+        return list(pool.map(lambda c: pbx.call(c.caller, dnid=c.dnid, args=c.args), calls))
+
+
+class PbxElsewhere:
+    """The fake Asterisk in a process of its own, as the real one is, so the
+    server's latency is not inflated by the fake sharing its interpreter lock."""
+
+    def __init__(
+        self, address: tuple[str, int], inflight: int, agents: AgentsSpec, time_scale: float = 0.0
+    ) -> None:
+        import multiprocessing
+
+        self._args = (address, inflight, agents, time_scale)
+        self._pool = multiprocessing.get_context("spawn").Pool(1)
+
+    def drive(self, calls: Sequence[PlannedCall]) -> list[CallRecord]:
+        address, inflight, agents, time_scale = self._args
+        return list(self._pool.apply(drive, (address, list(calls), inflight, agents, time_scale)))
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+    def __enter__(self) -> PbxElsewhere:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

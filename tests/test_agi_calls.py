@@ -193,4 +193,5 @@ def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
         row = s.scalar(select(Attempt))
         assert row is not None and row.talk_seconds == 42 and row.ring_seconds == 8
         assert s.scalar(select(Decision.answered_by_id)) is not None
-    assert claims_held(db, front) == count - 1
+    # Target 1 answered: the other advised agents are free again.
+    assert claims_held(db, front) == 0

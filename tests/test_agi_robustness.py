@@ -74,7 +74,7 @@ def test_non_utf8_bytes_in_environment_still_route(db_url: str, agency: dict[str
         peer.sendall(env)
         peer.settimeout(5)
         first = peer.makefile("rb").readline()
-    assert first.startswith(b"SET VARIABLE")
+    assert first.startswith(b"EXEC Dial")
 
 
 def test_garbage_reply_ends_session_and_server_goes_on(db_url: str, agency: dict[str, int],
@@ -84,7 +84,7 @@ def test_garbage_reply_ends_session_and_server_goes_on(db_url: str, agency: dict
         peer.sendall(_env(front))
         reader = peer.makefile("rb")
         peer.settimeout(5)
-        assert reader.readline().startswith(b"SET VARIABLE")
+        assert reader.readline().startswith(b"EXEC Dial")
         peer.sendall(b"this is not AGI\n")
         assert _read_all(peer) == b""
     assert front.server.wait_idle(2)
