@@ -424,10 +424,12 @@ class AgentsSpec:
     ring_seconds: int = 1
     talk_seconds: int = 30
     talk_range: tuple[int, int] = (30, 600)
+    answer: float = 0.75
 
     def build(self) -> Agents:
         if self.kind == "chance":
-            return by_chance(self.seed, talk=self.talk_range)
+            rest = (1 - self.answer) / 2.5
+            return by_chance(self.seed, self.answer, busy=rest, noanswer=rest, talk=self.talk_range)
         return scripted({}, Answer(ANSWER, self.ring_seconds, self.talk_seconds))
 
 
