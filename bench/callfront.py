@@ -13,10 +13,9 @@ import random
 import statistics
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from agi.app import FrontEnd
-from agi.fakepbx import Answer, CallRecord, FakePbx, scripted
+from agi.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
 from bench.directory import number_of, populate
 from bench.scratch import postgres_url, sqlite_url
 from router.config import Settings
@@ -50,20 +49,25 @@ def _bench(url: str, backend: str, size: int) -> None:
         )
         front = FrontEnd(settings).start()
         try:
-            pbx = FakePbx(*front.address, scripted({}, Answer(ring_seconds=1, talk_seconds=30)))
-            _calls(pbx, _callers(rng, size, 200), 8)  # warm the pools and caches
             for inflight, count in CALLS.items():
-                records, elapsed = _calls(pbx, _callers(rng, size, count), inflight)
-                _report_latency(backend, "dial", inflight, records, elapsed)
+                with PbxElsewhere(
+                    front.address, inflight, AgentsSpec(ring_seconds=1, talk_seconds=30)
+                ) as pbx:
+                    pbx.drive(_callers(rng, size, 200))  # warm the pools and caches
+                    started = time.perf_counter()
+                    records = pbx.drive(_callers(rng, size, count))
+                    _report_latency(backend, "dial", inflight, records, time.perf_counter() - started)
         finally:
             front.stop(grace=5)
-        rates = {}
+        rates: dict[bool, list[float]] = {}
         for metrics in ("127.0.0.1:0", "off", "127.0.0.1:0", "off"):
             advise = FrontEnd(dataclasses.replace(settings, mode="advise", metrics=metrics)).start()
             try:
-                pbx = FakePbx(*advise.address)
-                _calls(pbx, _callers(rng, size, 200), ADVISE_INFLIGHT)
-                records, elapsed = _calls(pbx, _callers(rng, size, ADVISE_CALLS), ADVISE_INFLIGHT)
+                with PbxElsewhere(advise.address, ADVISE_INFLIGHT, AgentsSpec()) as pbx:
+                    pbx.drive(_callers(rng, size, 200))
+                    started = time.perf_counter()
+                    records = pbx.drive(_callers(rng, size, ADVISE_CALLS))
+                    elapsed = time.perf_counter() - started
                 advised = sum(r.status == "ADVISED" for r in records)
                 rates.setdefault(metrics != "off", []).append(advised / elapsed)
             finally:
@@ -77,18 +81,16 @@ def _bench(url: str, backend: str, size: int) -> None:
         )
 
 
-def _callers(rng: random.Random, size: int, count: int) -> list[str]:
+def _callers(rng: random.Random, size: int, count: int) -> list[PlannedCall]:
     return [
-        number_of(rng.randrange(2 * size)) if rng.random() < 0.7 else f"+7926{rng.randrange(10**6, 10**7)}"
+        PlannedCall(
+            number_of(rng.randrange(2 * size))
+            if rng.random() < 0.7
+            else f"+7926{rng.randrange(10**6, 10**7)}",
+            dnid="+74950000000",
+        )
         for _ in range(count)
     ]
-
-
-def _calls(pbx: FakePbx, callers: list[str], inflight: int) -> tuple[list[CallRecord], float]:
-    started = time.perf_counter()
-    with ThreadPoolExecutor(inflight) as pool:
-        records = list(pool.map(lambda caller: pbx.call(caller, dnid="+74950000000"), callers))
-    return records, time.perf_counter() - started
 
 
 def _report_latency(
