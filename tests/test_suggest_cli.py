@@ -130,6 +130,8 @@ def test_accept_links_and_writes_an_audit_row(capsys: pytest.CaptureFixture[str]
     ]
     again = run_cli(capsys, directory, "suggest", SPOUSE_PHONE, "--name", "Yulia Ivanova")
     assert again.code == 4
+    by_number = run_cli(capsys, directory, "suggest", "accept", "+79265550102", "8 916 123-45-67")
+    assert (by_number.code, by_number.out) == (0, "+79265550102 linked to household 1\n")
 
 
 def test_accept_number_of_another_household_needs_move(

@@ -34,7 +34,8 @@ forms:
   suggest --recent [--days 7] [--json]
       households created from calls lately, each with its best existing match
   suggest accept NUMBER HOUSEHOLD [--move]
-      link NUMBER to HOUSEHOLD (audited); --move takes it from another household
+      link NUMBER to HOUSEHOLD (an id or one of its numbers), audited;
+      --move takes the number from another household
 
 Scores run 0-100 with their reasons; only scores of --min-score (default
 {DEFAULT_THRESHOLD}) or more are shown. Suggestions never route a call: only links do.
@@ -180,11 +181,10 @@ def run_recent(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_accept(ctx: Context, raw_number: str, raw_household: str, *, move: bool) -> None:
     number = households.parse_number(raw_number, ctx.region)
-    if not raw_household.isdigit():
-        raise InvalidInput(f"HOUSEHOLD must be a household id, not {raw_household!r}")
     with ctx.db.unit_of_work() as s:
-        suggestions.accept(s, number.key, int(raw_household), actor=ctx.actor, move=move)
-    print(f"{number.key} linked to household {int(raw_household)}")
+        household_id = households.resolve(s, raw_household, ctx.region).id
+        suggestions.accept(s, number.key, household_id, actor=ctx.actor, move=move)
+    print(f"{number.key} linked to household {household_id}")
 
 
 def _suggestion_json(found: Suggestion) -> dict[str, Any]:
