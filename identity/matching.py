@@ -24,6 +24,7 @@ from identity.names import (
     family_stem,
     fold,
     given_names,
+    is_known_given,
     is_short_form,
     parse_name,
     patronymic_stem,
@@ -36,7 +37,7 @@ SURNAME_SAME_FAMILY = 32
 SURNAME_ONE_LETTER_AWAY = 28
 SURNAME_NEAR_OTHER_FAMILY = 12
 GIVEN_SAME = 32
-GIVEN_SIMILAR = 24
+GIVEN_SIMILAR = 28
 PATRONYMIC_SAME = 12
 PATRONYMIC_DIFFERENT = -20
 SAME_EMAIL = 60
@@ -122,7 +123,7 @@ def compare_names(query: PersonName, member: PersonName, known_stems: Container[
         points += GIVEN_SAME
         reasons.append(_given_reason(query.given, member.given))
         key = (m_stem, shared[0])
-    elif q_given and m_given and _similar_given(query.given, member.given):
+    elif q_given and m_given and _typo_of_given(query.given, member.given):
         points += GIVEN_SIMILAR
         reasons.append(f"given name similar: {query.given} ~ {member.given}")
         key = (m_stem, min(m_given))
@@ -222,8 +223,12 @@ def parse_names(names: tuple[str, ...]) -> tuple[PersonName, ...]:
     return tuple(p for p in (parse_name(n) for n in names) if p.surname or p.given)
 
 
-def _similar_given(a: str, b: str) -> bool:
-    return fuzz.ratio(fold(a), fold(b), processor=None, score_cutoff=GIVEN_SIMILAR_CUTOFF) > 0
+def _typo_of_given(a: str, b: str) -> bool:
+    """Close spellings where one is no known name: Andrje ~ Андрей, but not Мария ~ Марина."""
+    fa, fb = fold(a), fold(b)
+    if is_known_given(fa) and is_known_given(fb):
+        return False
+    return fuzz.ratio(fa, fb, processor=None, score_cutoff=GIVEN_SIMILAR_CUTOFF) > 0
 
 
 def _surname_reason(query: str, member: str) -> str:

@@ -229,3 +229,11 @@ def test_crowded_name_blocks_are_skipped_without_changing_the_answer() -> None:
         everything = idx.suggest(query, limit=50, min_score=0)
         assert pruned == [s for s in everything if s.score >= DEFAULT_THRESHOLD]
     assert [s.household for s in idx.suggest(Query(names=("Андрей Смирнов", "Оля Смирнова")))] == [8]
+
+
+def test_typo_in_a_given_name_counts_but_another_known_name_does_not() -> None:
+    idx = index(HouseholdRecord(id=1, owner=None, members=("Юрушкрук Андрей",)))
+    found = ask(idx, "Yurushkruk Andrje", min_score=DEFAULT_THRESHOLD)
+    assert found and "given name similar: Andrje ~ Андрей" in found[0].reasons
+    other_name = ask(index(PETRENKO), "Петренко Марина", min_score=0)
+    assert [s.reasons for s in other_name] == [("same surname: Петренко",)]
