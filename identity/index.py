@@ -19,13 +19,13 @@ from __future__ import annotations
 import gc
 import heapq
 from array import array
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from identity.blocks import Contacts, NumberBlocks
 from identity.matching import (
     COMMON_NAME_MAX_PENALTY,
     DEFAULT_THRESHOLD,
@@ -35,7 +35,6 @@ from identity.matching import (
     SAME_ADDRESS,
     SAME_EMAIL,
     SECOND_PERSON,
-    SHARED_CONTACT_MAX,
     TYPO_MIN_STEM,
     address_key,
     best_name_matches,
@@ -110,10 +109,9 @@ class SuggestionIndex:
         self._numbers: list[tuple[int, ...]] = []  # E.164 digits as ints
         self._by_name: dict[str, dict[str, array[int]]] = {}
         self._stems_by_prefix: dict[str, list[str]] = {}
-        self._emails = _Contacts()
-        self._addresses = _Contacts()
-        self._num_keys = array("q")
-        self._num_slots = array("i")
+        self._emails = Contacts()
+        self._addresses = Contacts()
+        self._numbers_near = NumberBlocks()
 
     @classmethod
     def build(cls, records: Iterable[HouseholdRecord]) -> SuggestionIndex:
@@ -135,9 +133,7 @@ class SuggestionIndex:
         finally:
             if collecting:
                 gc.enable()
-        order = sorted(range(len(numbers)), key=numbers.__getitem__)
-        index._num_keys = array("q", (numbers[i] for i in order))
-        index._num_slots = array("i", (slots[i] for i in order))
+        index._numbers_near = NumberBlocks(numbers, slots)
         return index
 
     def __len__(self) -> int:
@@ -169,9 +165,7 @@ class SuggestionIndex:
         self._emails.remove(slot)
         self._addresses.remove(slot)
         for number in self._numbers[slot]:
-            at = bisect_left(self._num_keys, number)
-            del self._num_keys[at]
-            del self._num_slots[at]
+            self._numbers_near.remove(number, slot)
         self._members[slot] = ()
         self._numbers[slot] = ()
 
@@ -195,7 +189,7 @@ class SuggestionIndex:
         """
         names = parse_names(query.names)
         numbers = tuple(n for n in query.numbers if n.startswith("+") and n[1:].isdigit())
-        own = {self._num_slots[i] for n in numbers for i in self._exact(int(n[1:]))}
+        own = {s for n in numbers for s in self._numbers_near.holding(int(n[1:]))}
         if query.exclude in self._slot_of:
             own.add(self._slot_of[query.exclude])
         email, address = email_key(query.email), address_key(query.address)
@@ -259,9 +253,7 @@ class SuggestionIndex:
                 pending[0].append(number)
                 pending[1].append(slot)
             else:
-                at = bisect_right(self._num_keys, number)
-                self._num_keys.insert(at, number)
-                self._num_slots.insert(at, slot)
+                self._numbers_near.add(number, slot)
 
     def _file_name(self, surname: int, given: int, slot: int) -> None:
         if not surname:
@@ -319,13 +311,7 @@ class SuggestionIndex:
         slots.update(self._emails.slots(email))
         slots.update(self._addresses.slots(address))
         for number in numbers:
-            value = int(number[1:])
-            block = value // 100 * 100
-            low = bisect_left(self._num_keys, block)
-            high = bisect_right(self._num_keys, block + 99)
-            slots.update(self._num_slots[low:high])
-            for variant in _one_digit_away(number[1:]):
-                slots.update(self._num_slots[i] for i in self._exact(variant))
+            slots.update(self._numbers_near.near(int(number[1:])))
         return slots
 
     def _stems_near(self, stem: str) -> list[str]:
@@ -446,9 +432,6 @@ class SuggestionIndex:
         for i in range(0, len(flat), 3):
             yield flat[i], flat[i + 1], flat[i + 2]
 
-    def _exact(self, number: int) -> range:
-        return range(bisect_left(self._num_keys, number), bisect_right(self._num_keys, number))
-
     def _word(self, text: str) -> int:
         found = self._word_ids.get(text)
         if found is None:
@@ -466,16 +449,6 @@ class SuggestionIndex:
         return wid
 
 
-def _one_digit_away(digits: str) -> Iterator[int]:
-    """Every number one substitution or one swap of neighbours away (same length)."""
-    for i, digit in enumerate(digits):
-        for other in "0123456789":
-            if other != digit:
-                yield int(digits[:i] + other + digits[i + 1 :])
-        if i + 1 < len(digits) and digits[i + 1] != digit:
-            yield int(digits[:i] + digits[i + 1] + digit + digits[i + 2 :])
-
-
 def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
     slots = postings.get(key)
     if slots is not None and slot in slots:
@@ -486,49 +459,3 @@ def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
 
 def _full_name(person: PersonName) -> str:
     return " ".join(p for p in (person.surname, person.given, person.patronymic) if p)
-
-
-class _Contacts:
-    """Households by normalized email or address. Most belong to one household, so a key
-    holds a bare slot until a second household shares it."""
-
-    def __init__(self) -> None:
-        self._slots: dict[str, int | array[int]] = {}
-        self._key_of: dict[int, str] = {}
-
-    def add(self, key: str, slot: int) -> None:
-        if not key:
-            return
-        self._key_of[slot] = key
-        found = self._slots.get(key)
-        if found is None:
-            self._slots[key] = slot
-        elif isinstance(found, int):
-            self._slots[key] = array("i", (found, slot))
-        else:
-            found.append(slot)
-
-    def remove(self, slot: int) -> None:
-        key = self._key_of.pop(slot, None)
-        if key is None:
-            return
-        found = self._slots[key]
-        if isinstance(found, int):
-            del self._slots[key]
-        else:
-            found.remove(slot)
-            if len(found) == 1:
-                self._slots[key] = found[0]
-
-    def key(self, slot: int) -> str:
-        return self._key_of.get(slot, "")
-
-    def slots(self, key: str) -> Sequence[int]:
-        found = self._slots.get(key) if key else None
-        if found is None:
-            return ()
-        return (found,) if isinstance(found, int) else found
-
-    def personal(self, key: str) -> bool:
-        """A contact of a few households, not an office's or an agency's shared one."""
-        return len(self.slots(key)) <= SHARED_CONTACT_MAX

@@ -237,3 +237,11 @@ def test_typo_in_a_given_name_counts_but_another_known_name_does_not() -> None:
     assert found and "given name similar: Andrje ~ Андрей" in found[0].reasons
     other_name = ask(index(PETRENKO), "Петренко Марина", min_score=0)
     assert [s.reasons for s in other_name] == [("same surname: Петренко",)]
+
+
+def test_removing_a_household_keeps_another_holding_the_same_number() -> None:
+    first = HouseholdRecord(id=1, owner=None, numbers=("+79161234567",))
+    second = HouseholdRecord(id=2, owner=None, numbers=("+79161234567",))
+    idx = index(first, second)
+    idx.remove(2)
+    assert [s.household for s in ask(idx, numbers=("+79161234568",))] == [1]
