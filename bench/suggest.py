@@ -61,7 +61,7 @@ def run(size: int, pg_url: str | None) -> None:
     index = SuggestionIndex.build(clock.timed(directory.records()))
     total, total_cpu = time.perf_counter() - started, time.thread_time() - started_cpu
     gc.collect()
-    gc.freeze()  # as router.suggestions.load_index does for a long-lived index
+    gc.freeze()  # what a process keeping the index for long should do
     rss_after, peak_after = _memory()
     print(
         f"index build     {len(index):,} households: {total - clock.spent:.1f} s wall, "
