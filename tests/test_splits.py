@@ -174,8 +174,33 @@ def test_override_replaces_the_policy_and_is_audited(db: Database, tmp_path: Pat
 def test_override_naming_an_unknown_agent_is_refused_and_writes_nothing(db: Database) -> None:
     center(db)
     with pytest.raises(InvalidInput, match="no agent ghost"), db.unit_of_work() as s:
-        split_report.save_override(
-            s, "B1", parse_override(["m1=50", "ghost=50"]), reason="x", actor="boss"
-        )
+        split_report.save_override(s, "B1", parse_override(["m1=50", "ghost=50"]), reason="x", actor="boss")
     with db.reader() as s:
         assert audit.trail(s) == []
+
+
+def test_many_households_read_in_one_pass_give_the_same_split(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = center(db)
+    hid = household(db, "m1", NUMBER)
+    other = household(db, "m2", SPOUSE)
+    answered(router, "m1", CLOSED - timedelta(days=3))
+    answered(router, "m2", CLOSED - timedelta(days=1))
+    answered(router, "m2", CLOSED - timedelta(days=2), number=SPOUSE)
+    path = write_bookings(
+        tmp_path, f"B1,{hid},1001.01,{CLOSED.isoformat()}", f"B2,{other},7,{CLOSED.isoformat()}"
+    )
+    with db.reader() as s:
+        by_id = split_report.report(s, split_report.read_bookings(path), policy="equal", region="RU")
+    monkeypatch.setattr(split_report, "_FEW_HOUSEHOLDS", 0)
+    with db.reader() as s:
+        in_one_pass = split_report.report(s, split_report.read_bookings(path), policy="equal", region="RU")
+    assert (
+        shares_of(in_one_pass)
+        == shares_of(by_id)
+        == {
+            "B1": {"m1": "500.51", "m2": "500.50"},
+            "B2": {"m2": "7.00"},
+        }
+    )
