@@ -38,7 +38,8 @@ def household(db: Database, owner: str | None, *numbers: str) -> int:
 
 
 def new_call(number: str = NUMBER, line: str = MSK_LINE, at: datetime | None = None) -> Call:
-    return Call(uid=f"call-{next(_uids)}", caller=normalize(number), line=line, at=at or datetime.now(UTC))
+    uid = f"call-{os.getpid()}-{next(_uids)}"
+    return Call(uid=uid, caller=normalize(number), line=line, at=at or datetime.now(UTC))
 
 
 def outcome(status: str = "ANSWER", talk: float = 60.0, at: datetime | None = None) -> DialOutcome:
