@@ -1,8 +1,8 @@
 """The split report: bookings from a CSV, evidence from the ledger, shares by policy.
 
-Everything is read in bulk (households, answered calls, overrides: a few
-queries per 5,000 bookings, never one per booking), so a report over 100,000
-bookings takes seconds. A bad row becomes a marked row of the report with its
+Everything is read in bulk (households and overrides a few queries per 5,000
+bookings, the answered calls in one pass; never a query per booking), so a
+report over 100,000 bookings takes seconds. A bad row becomes a marked row of the report with its
 reason; it never stops the others, and the report writes nothing.
 """
 
