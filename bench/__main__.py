@@ -13,15 +13,20 @@ import os
 import sys
 import time
 
-BENCHES = ["directory", "decision", "suggest"]
+BENCHES = ["directory", "decision", "suggest", "callfront"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"which benchmarks (default: all of {', '.join(BENCHES)})")
-    parser.add_argument("--size", type=int, default=1_000_000,
-                        help="households in the benchmark directory (default 1,000,000)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"which benchmarks (default: all of {', '.join(BENCHES)})"
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=1_000_000,
+        help="households in the benchmark directory (default 1,000,000)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHES))
     if unknown:

@@ -37,8 +37,9 @@ def _routes_normally(front: FrontEnd) -> None:
     assert record.status == "ANSWERED"
 
 
-def test_environment_that_never_ends_frees_the_slot(db_url: str, agency: dict[str, int],
-                                                    start_front: StartFront) -> None:
+def test_environment_that_never_ends_frees_the_slot(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front(max_calls=1, env_timeout_seconds=0.3)
     with socket.create_connection(front.address) as stalled:
         stalled.sendall(b"agi_network: yes\nagi_request: agi://127.0.0.1/route\n")
@@ -49,8 +50,9 @@ def test_environment_that_never_ends_frees_the_slot(db_url: str, agency: dict[st
     _routes_normally(front)
 
 
-def test_garbage_instead_of_environment_is_dropped(db_url: str, agency: dict[str, int],
-                                                   start_front: StartFront) -> None:
+def test_garbage_instead_of_environment_is_dropped(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front()
     with socket.create_connection(front.address) as peer:
         peer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -66,8 +68,9 @@ def test_overlong_line_is_dropped(db_url: str, agency: dict[str, int], start_fro
     _routes_normally(front)
 
 
-def test_non_utf8_bytes_in_environment_still_route(db_url: str, agency: dict[str, int],
-                                                   start_front: StartFront) -> None:
+def test_non_utf8_bytes_in_environment_still_route(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front()
     env = _env(front).replace(b"agi_calleridname: unknown", b"agi_calleridname: \xff\xfe\xc0 Ivan")
     with socket.create_connection(front.address) as peer:
@@ -77,8 +80,9 @@ def test_non_utf8_bytes_in_environment_still_route(db_url: str, agency: dict[str
     assert first.startswith(b"EXEC Dial")
 
 
-def test_garbage_reply_ends_session_and_server_goes_on(db_url: str, agency: dict[str, int],
-                                                       start_front: StartFront) -> None:
+def test_garbage_reply_ends_session_and_server_goes_on(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front()
     with socket.create_connection(front.address) as peer:
         peer.sendall(_env(front))
@@ -91,8 +95,9 @@ def test_garbage_reply_ends_session_and_server_goes_on(db_url: str, agency: dict
     _routes_normally(front)
 
 
-def test_half_close_after_environment_ends_session(db_url: str, agency: dict[str, int],
-                                                   start_front: StartFront) -> None:
+def test_half_close_after_environment_ends_session(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front()
     with socket.create_connection(front.address) as peer:
         peer.sendall(_env(front))
@@ -102,8 +107,9 @@ def test_half_close_after_environment_ends_session(db_url: str, agency: dict[str
     _routes_normally(front)
 
 
-def test_calls_beyond_max_calls_are_closed_at_once(db_url: str, agency: dict[str, int],
-                                                   start_front: StartFront) -> None:
+def test_calls_beyond_max_calls_are_closed_at_once(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front(max_calls=1, env_timeout_seconds=5)
     with socket.create_connection(front.address) as holder:
         holder.sendall(b"agi_network: yes\n")
@@ -116,15 +122,17 @@ def test_calls_beyond_max_calls_are_closed_at_once(db_url: str, agency: dict[str
     _routes_normally(front)
 
 
-def test_peer_outside_allow_list_is_refused(db_url: str, agency: dict[str, int],
-                                            start_front: StartFront) -> None:
+def test_peer_outside_allow_list_is_refused(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front(allow_peers=("10.9.9.0/24",))
     record = FakePbx(*front.address, scripted({}, Answer())).call(IVANOV_MOBILE)
     assert record.status is None
     assert record.dials == []
 
 
-def test_peer_inside_allow_list_is_served(db_url: str, agency: dict[str, int],
-                                          start_front: StartFront) -> None:
+def test_peer_inside_allow_list_is_served(
+    db_url: str, agency: dict[str, int], start_front: StartFront
+) -> None:
     front = start_front(allow_peers=("127.0.0.0/8",))
     _routes_normally(front)

@@ -46,9 +46,7 @@ def print_json(data: Any) -> None:
 def print_table(rows: list[list[Any]], header: list[str]) -> None:
     """A plain aligned table; empty cells print as '-'."""
     cells = [[("-" if c in (None, "") else str(c)) for c in row] for row in rows]
-    widths = [
-        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)
-    ]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
