@@ -126,9 +126,7 @@ class Database:
         )
         self._upgraded = False
         self._lock = threading.Lock()
-        self._writer_lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
-        )
+        self._writer_lock = threading.Lock() if self.backend == "sqlite" else None
 
     @property
     def backend(self) -> str:
@@ -143,7 +141,7 @@ class Database:
         of milliseconds on a call whenever two threads write at once. Writers
         in other processes still meet the busy timeout.
         """
-        with self._writer_lock:
+        with self._writer_turn():
             session = self.sessions()
             try:
                 yield session
@@ -153,6 +151,23 @@ class Database:
                 raise
             finally:
                 session.close()
+
+    @contextlib.contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """This process's turn to write to SQLite; waits as long as SQLite's busy timeout.
+
+        A unit of work opened inside another in the same thread would wait for
+        itself: it fails after the timeout instead of hanging.
+        """
+        if self._writer_lock is None:
+            yield
+            return
+        if not self._writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise DatabaseUnavailable("database is busy: another write did not finish in time")
+        try:
+            yield
+        finally:
+            self._writer_lock.release()
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:

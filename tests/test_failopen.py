@@ -22,6 +22,7 @@ from agi.spool import REJECTED_FILE, LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
 from router.db import Database
+from router.errors import DatabaseUnavailable
 from router.models import Attempt
 from router.service import Call, DialOutcome, Router
 from tests.agency import IVANOV_MOBILE
@@ -149,3 +150,12 @@ def _http_status(front: FrontEnd, path: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def test_nested_unit_of_work_fails_instead_of_hanging(backend: str, db: Database) -> None:
+    if backend != "sqlite":
+        pytest.skip("the in-process writer turn exists for SQLite only")
+    started = time.monotonic()
+    with db.unit_of_work(), pytest.raises(DatabaseUnavailable), db.unit_of_work():
+        pass
+    assert time.monotonic() - started < 30
