@@ -1,22 +1,17 @@
 """The router as the call front uses it: decide, claim, record, release, explain.
 
-One `Router` is shared by every call thread: it holds only the database, the
-settings and (on SQLite) a lock that queues writers; each method is one short
-transaction of its own, so the state between a call's steps lives in the
-database (and in the ids the call front carries), never in this object. That is also what lets advise mode
+One `Router` is shared by every call thread: it holds only the database and
+the settings, and each method is one short transaction of its own, so the
+state between a call's steps lives in the database (and in the ids the call
+front carries), never in this object. That is also what lets advise mode
 record an attempt from a different AGI session than the one that decided.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-
-from sqlalchemy.orm import Session
 
 from identity.numbers import normalize
 from router import claims, ledger, ownership, snapshot
@@ -43,24 +38,11 @@ class Router:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        # SQLite has one writer at a time, and its busy handler sleep-polls:
-        # under load a thread can starve past busy_timeout ("database is
-        # locked"). Threads of one process queue on this lock instead.
-        self._sqlite_writer = threading.Lock() if db.backend == "sqlite" else None
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        if self._sqlite_writer is None:
-            with self.db.unit_of_work() as session:
-                yield session
-            return
-        with self._sqlite_writer, self.db.unit_of_work() as session:
-            yield session
 
     def decide(self, call: Call) -> Decision:
         """Decide the call and write the decision to the ledger; claims nothing."""
         started = time.perf_counter()
-        with self._transaction() as session:
+        with self.db.unit_of_work() as session:
             subject = snapshot.find_subject(session, call)
             if subject.household_id is not None and ownership.lapse_if_due(
                 session, subject.household_id, call.at, self.settings.ownership_lapse_days
@@ -96,7 +78,7 @@ class Router:
         if planned is None:
             raise NotFound(f"decision {decision.id} has no attempt {seq}")
         ttl = claims.claim_ttl(planned.timeout, planned.wait_seconds, self.settings.claim_ttl_seconds)
-        with self._transaction() as session:
+        with self.db.unit_of_work() as session:
             return claims.claim(session, planned.agent, decision.call.uid, utcnow(), ttl)
 
     def record(self, decision_id: int, seq: int, outcome: DialOutcome) -> RecordedAttempt:
@@ -108,7 +90,7 @@ class Router:
         answered = outcome.status == ANSWER
         answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
         ended_at = answered_at + timedelta(seconds=outcome.talk_seconds) if answered else None
-        with self._transaction() as session:
+        with self.db.unit_of_work() as session:
             row = ledger.get_decision(session, decision_id)
             planned = ledger.planned_attempt(row, seq)
             agent_id = claims.finish(session, planned.agent, row.call_uid, ended_at)
@@ -131,7 +113,7 @@ class Router:
 
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""
-        with self._transaction() as session:
+        with self.db.unit_of_work() as session:
             row = ledger.get_decision(session, decision_id)
             claims.finish(session, ledger.planned_attempt(row, seq).agent, row.call_uid, None)
 
