@@ -25,6 +25,10 @@ from router.service import Router
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 10.0
+# Live calls' claims are renewed this often, each time for CLAIM_HEARTBEAT_TTL:
+# a call may talk for an hour, while a dead process frees its agents in 30 s.
+CLAIM_HEARTBEAT_SECONDS = 5.0
+CLAIM_HEARTBEAT_TTL = 30.0
 METRICS_OFF = ("", "off", "none")
 
 
@@ -103,10 +107,22 @@ class FrontEnd:
             self.ops.start()
         self.housekeeping()
         self._spawn(self._housekeeping_loop, "housekeeping")
+        self._spawn(self._heartbeat_loop, "claim-heartbeat")
 
     def _housekeeping_loop(self) -> None:
         while not self._stop.wait(HOUSEKEEPING_SECONDS):
             self.housekeeping()
+
+    def heartbeat(self) -> None:
+        """Keep the claims of this process's calls in progress from lapsing."""
+        try:
+            self.router.extend_claims(self.flow.live_calls(), CLAIM_HEARTBEAT_TTL)
+        except Exception as exc:
+            log.warning("claim heartbeat failed (claims lapse by themselves): %s", exc)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(CLAIM_HEARTBEAT_SECONDS):
+            self.heartbeat()
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

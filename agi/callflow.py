@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -109,6 +110,21 @@ class CallFlow:
         self.decider = decider
         self.spool = spool
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._live: dict[str, int] = {}  # call uid -> agents it holds while ringing or talking
+        self._live_lock = threading.Lock()
+
+    def live_calls(self) -> list[str]:
+        """Calls of this process holding a claim: their claims must not lapse mid-call."""
+        with self._live_lock:
+            return list(self._live)
+
+    def _hold(self, uid: str, delta: int) -> None:
+        with self._live_lock:
+            held = self._live.get(uid, 0) + delta
+            if held > 0:
+                self._live[uid] = held
+            else:
+                self._live.pop(uid, None)
 
     def handle(self, channel: AgiChannel, report: CallReport) -> None:
         """Run the script Asterisk asked for; never raises but CallerHungUp."""
@@ -164,7 +180,10 @@ class CallFlow:
                 break
             if not self._claim(decision, attempt.seq, attempt.wait_seconds):
                 continue
-            outcome = self._ring(channel, decision, attempt.seq, attempt.dial, attempt.timeout, report)
+            try:
+                outcome = self._ring(channel, decision, attempt.seq, attempt.dial, attempt.timeout, report)
+            finally:
+                self._hold(decision.call.uid, -1)
             if outcome.status == ANSWER:
                 report.answered_by = attempt.agent
                 report.result = Result.ANSWERED
@@ -184,6 +203,8 @@ class CallFlow:
         while True:
             try:
                 if self.router.claim(decision, seq):
+                    if self.settings.mode != "advise":
+                        self._hold(decision.call.uid, +1)
                     return True
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 log.warning("claim failed, skipping attempt %d: %s", seq, _first_line(exc))

@@ -10,6 +10,7 @@ mid-call frees its agents by itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import CursorResult, bindparam, case, or_, update
@@ -80,6 +81,23 @@ def finish(session: Session, login: str, uid: str, ended_at: datetime | None) ->
         return session.connection().execute(_RELEASE, {"agent": login, "uid": uid}).scalar_one_or_none()
     params = {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
     return session.connection().execute(_RELEASE_AND_COUNT, params).scalar_one_or_none()
+
+
+def extend(session: Session, uids: Sequence[str], until: datetime) -> int:
+    """Keep the claims of calls still in progress until at least `until`; returns how many.
+
+    The call front calls this every few seconds for its live calls, so a call
+    that talks for an hour keeps its agent, while the claims of a process that
+    died lapse within one heartbeat TTL.
+    """
+    if not uids:
+        return 0
+    result = session.connection().execute(
+        update(Agent)
+        .where(Agent.claimed_by.in_(list(uids)), Agent.claim_expires_at < until)
+        .values(claim_expires_at=until)
+    )
+    return _rowcount(result)
 
 
 def _rowcount(result: object) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from identity.numbers import normalize
@@ -116,6 +117,11 @@ class Router:
         with self.db.unit_of_work() as session:
             row = ledger.get_decision(session, decision_id)
             claims.finish(session, ledger.planned_attempt(row, seq).agent, row.call_uid, None)
+
+    def extend_claims(self, uids: Sequence[str], seconds: float) -> int:
+        """Heartbeat: the claims of these live calls hold for at least `seconds` more."""
+        with self.db.unit_of_work() as session:
+            return claims.extend(session, uids, utcnow() + timedelta(seconds=seconds))
 
     def explain(self, number: str, line: str | None) -> tuple[Decision, Plan]:
         """The decision a call from `number` on `line` would get now; claims and writes nothing.

@@ -3,7 +3,10 @@ situation of the recorded transcripts; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -194,4 +197,27 @@ def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
         assert row is not None and row.talk_seconds == 42 and row.ring_seconds == 8
         assert s.scalar(select(Decision.answered_by_id)) is not None
     # Target 1 answered: the other advised agents are free again.
+    assert claims_held(db, front) == 0
+
+
+def test_long_call_keeps_its_agent_claimed_while_talking(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    # Claims last at most 1 s here; the call talks for 3 s of real time.
+    front = start_front(claim_ttl_seconds=1)
+    pbx = FakePbx(*front.address, scripted({}, Answer(ring_seconds=0, talk_seconds=100)), time_scale=0.03)
+    result: dict[str, str | None] = {}
+    call = threading.Thread(target=lambda: result.update(status=pbx.call(IVANOV_MOBILE, args=["msk"]).status))
+    call.start()
+    time.sleep(0.5)
+    assert front.flow.live_calls()
+    front.heartbeat()
+    time.sleep(1.5)
+    with db.reader() as s:
+        ivanova = s.scalar(select(Agent).where(Agent.login == "ivanova"))
+        assert ivanova is not None and ivanova.claimed_by is not None
+        assert ivanova.claim_expires_at is not None and ivanova.claim_expires_at > datetime.now(UTC)
+    call.join(10)
+    assert result["status"] == "ANSWERED"
+    assert front.flow.live_calls() == []
     assert claims_held(db, front) == 0
