@@ -78,10 +78,13 @@ _OWNER_AND_BACKUP = (
         exists()
         .where(Exclusion.agent_id == Agent.id, Exclusion.household_id == bindparam("household_id"))
         .label("excluded"),
-        exists()
-        .where(Attempt.agent_id == Agent.id, Decision.id == Attempt.decision_id)
-        .where(Decision.call_uid == bindparam("uid"))
-        .label("tried"),
+        # Not correlated, as in the pool below: through `agent_id` the planner
+        # would walk the owner's whole history (thousands of attempts) per call.
+        Agent.id.in_(
+            select(Attempt.agent_id)
+            .join(Decision, Decision.id == Attempt.decision_id)
+            .where(Decision.call_uid == bindparam("uid"), Attempt.agent_id.is_not(None))
+        ).label("tried"),
     )
     .join(Office, Office.id == Agent.office_id)
     .outerjoin(_backup, _backup.id == Agent.backup_id)
