@@ -9,7 +9,6 @@ Seven calls in ten come from known numbers, the rest from new ones.
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import tempfile
@@ -18,11 +17,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.directory import AGENTS, number_of, populate
+from bench.scratch import postgres_url, sqlite_url
 from identity.numbers import normalize
 from router import split_report
 from router.config import Settings
@@ -202,21 +201,10 @@ def _bench(url: str, backend: str, size: int) -> None:
 
 
 def run(size: int, pg_url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        _bench(f"sqlite:///{tmp}/bench.db", "sqlite", size)
+    with sqlite_url() as url:
+        _bench(url, "sqlite", size)
     if pg_url is None:
         print("decision (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
         return
-    name = f"ck_bench_decision_{os.getpid()}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-            _bench(url, "postgresql", size)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_url(pg_url, "decision") as url:
+        _bench(url, "postgresql", size)

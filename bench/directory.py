@@ -16,9 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
+from bench.scratch import postgres_url, sqlite_url
 from router import directory, household_csv, households
 from router.db import Database
 
@@ -210,21 +208,10 @@ def _bench(url: str, backend: str, households: int) -> None:
 
 
 def run(size: int, pg_url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        _bench(f"sqlite:///{tmp}/bench.db", "sqlite", size)
+    with sqlite_url() as url:
+        _bench(url, "sqlite", size)
     if pg_url is None:
         print("lookup (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
         return
-    name = f"ck_bench_directory_{os.getpid()}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-            _bench(url, "postgresql", size)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_url(pg_url, "directory") as url:
+        _bench(url, "postgresql", size)
