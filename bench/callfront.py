@@ -17,7 +17,7 @@ import time
 from agi.app import FrontEnd
 from agi.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
 from bench.directory import number_of, populate
-from bench.scratch import postgres_url, sqlite_url
+from bench.scratch import on_each_backend
 from router.config import Settings
 from router.db import Database
 
@@ -27,13 +27,7 @@ ADVISE_INFLIGHT = 16
 
 
 def run(size: int, pg_url: str | None) -> None:
-    with sqlite_url() as url:
-        _bench(url, "sqlite", size)
-    if pg_url is None:
-        print("call front (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
-        return
-    with postgres_url(pg_url, "callfront") as url:
-        _bench(url, "postgresql", size)
+    on_each_backend(size, pg_url, "callfront", _bench)
 
 
 def _bench(url: str, backend: str, size: int) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.directory import AGENTS, number_of, populate
-from bench.scratch import postgres_url, sqlite_url
+from bench.scratch import on_each_backend
 from identity.numbers import normalize
 from router import split_report
 from router.config import Settings
@@ -201,10 +201,4 @@ def _bench(url: str, backend: str, size: int) -> None:
 
 
 def run(size: int, pg_url: str | None) -> None:
-    with sqlite_url() as url:
-        _bench(url, "sqlite", size)
-    if pg_url is None:
-        print("decision (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
-        return
-    with postgres_url(pg_url, "decision") as url:
-        _bench(url, "postgresql", size)
+    on_each_backend(size, pg_url, "decision", _bench)

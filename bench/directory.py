@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench.scratch import postgres_url, sqlite_url
+from bench.scratch import on_each_backend
 from router import directory, household_csv, households
 from router.db import Database
 
@@ -208,10 +208,4 @@ def _bench(url: str, backend: str, households: int) -> None:
 
 
 def run(size: int, pg_url: str | None) -> None:
-    with sqlite_url() as url:
-        _bench(url, "sqlite", size)
-    if pg_url is None:
-        print("lookup (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
-        return
-    with postgres_url(pg_url, "directory") as url:
-        _bench(url, "postgresql", size)
+    on_each_backend(size, pg_url, "directory", _bench)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -33,3 +33,16 @@ def postgres_url(pg_url: str, purpose: str) -> Iterator[str]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def on_each_backend(
+    size: int, pg_url: str | None, purpose: str, bench: Callable[[str, str, int], None]
+) -> None:
+    """Run `bench(url, backend, size)` on a scratch SQLite file, then on PostgreSQL if given."""
+    with sqlite_url() as url:
+        bench(url, "sqlite", size)
+    if pg_url is None:
+        print(f"{purpose} (postgresql): skipped, set CALLKEEPER_BENCH_PG", flush=True)
+        return
+    with postgres_url(pg_url, purpose) as url:
+        bench(url, "postgresql", size)
