@@ -31,7 +31,7 @@ from agi.spool import LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import DatabaseUnavailable
-from router.plan import ANSWER
+from router.plan import ANSWER, PlannedAttempt
 from router.service import Call, Decision, DialOutcome, RecordedAttempt, Router
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,26 @@ class Decider:
         self.deadline = deadline_ms / 1000
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decide")
 
-    def decide(self, call: Call) -> Decision:
-        future: Future[Decision] = self._pool.submit(self.router.decide, call)
-        return future.result(timeout=self.deadline)
+    def decide(self, call: Call, claim: int, wait_for_owner: bool) -> Decision:
+        future: Future[Decision] = self._pool.submit(
+            self.router.decide, call, claim=claim, wait_for_owner=wait_for_owner
+        )
+        try:
+            return future.result(timeout=self.deadline)
+        except FutureTimeout:
+            future.add_done_callback(self._abandon)
+            raise
+
+    def _abandon(self, future: Future[Decision]) -> None:
+        """A decision that came too late: the call went to the queue, so free whom it claimed."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        decision = future.result()
+        for seq in decision.claimed:
+            try:
+                self.router.release(decision.id, seq)
+            except Exception as exc:
+                log.warning("claim release failed (it expires by itself): %s", _first_line(exc))
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -146,7 +163,10 @@ class CallFlow:
         call = Call(uid=report.uid, caller=caller, line=self._line(channel), at=self.clock())
         started = time.perf_counter()
         try:
-            decision = self.decider.decide(call)
+            advise = self.settings.mode == "advise"
+            decision = self.decider.decide(
+                call, self.settings.advise_targets if advise else 1, wait_for_owner=not advise
+            )
         except FutureTimeout:
             self._fail(channel, report, FailReason.DEADLINE)
             return
@@ -175,22 +195,32 @@ class CallFlow:
         return "" if dnid in ("", "unknown") else dnid
 
     def _dial(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
-        for attempt in decision.plan.attempts:
-            if channel.hung_up:
-                break
-            if not self._claim(decision, attempt.seq, attempt.wait_seconds):
-                continue
-            try:
-                outcome = self._ring(channel, decision, attempt.seq, attempt.dial, attempt.timeout, report)
-            finally:
+        unrung = list(decision.claimed)  # claimed with the decision, released if never rung
+        if unrung:
+            self._hold(decision.call.uid, len(unrung))
+        try:
+            for attempt in decision.plan.attempts:
+                if channel.hung_up:
+                    break
+                if attempt.seq in unrung:
+                    unrung.remove(attempt.seq)
+                elif not self._claim(decision, attempt.seq, attempt.wait_seconds):
+                    continue
+                try:
+                    outcome = self._ring(channel, decision, attempt, report)
+                finally:
+                    self._hold(decision.call.uid, -1)
+                if outcome.status == ANSWER:
+                    report.answered_by = attempt.agent
+                    report.result = Result.ANSWERED
+                    self._set_final(channel, decision, var.Status.ANSWERED)
+                    return
+                if outcome.status in ("CANCEL", HANGUP_STATUS):
+                    break
+        finally:
+            for seq in unrung:
                 self._hold(decision.call.uid, -1)
-            if outcome.status == ANSWER:
-                report.answered_by = attempt.agent
-                report.result = Result.ANSWERED
-                self._set_final(channel, decision, var.Status.ANSWERED)
-                return
-            if outcome.status in ("CANCEL", HANGUP_STATUS):
-                break
+                self._release(decision.id, seq)
         if channel.hung_up:
             report.result = Result.HANGUP
             raise CallerHungUp("caller hung up before an agent answered")
@@ -203,8 +233,7 @@ class CallFlow:
         while True:
             try:
                 if self.router.claim(decision, seq):
-                    if self.settings.mode != "advise":
-                        self._hold(decision.call.uid, +1)
+                    self._hold(decision.call.uid, +1)
                     return True
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 log.warning("claim failed, skipping attempt %d: %s", seq, _first_line(exc))
@@ -214,19 +243,20 @@ class CallFlow:
             time.sleep(CLAIM_RETRY_SECONDS)
 
     def _ring(
-        self, channel: AgiChannel, decision: Decision, seq: int, dial: str, timeout: int, report: CallReport
+        self, channel: AgiChannel, decision: Decision, attempt: PlannedAttempt, report: CallReport
     ) -> DialOutcome:
+        seq = attempt.seq
         started_at = self.clock()
         started = time.monotonic()
         try:
-            result = channel.exec_app("Dial", f"{dial},{timeout}")
+            result = channel.exec_app("Dial", f"{attempt.dial},{attempt.timeout}")
             gone_before_ringing = channel.hung_up
             status = channel.variable(var.DIALSTATUS)
             answered = _seconds(channel.variable(var.ANSWEREDTIME))
             dialed = _seconds(channel.variable(var.DIALEDTIME))
         except CallerHungUp:
             ring = time.monotonic() - started
-            self._record(decision.id, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
+            self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
             raise
         except AgiError:
             self._release(decision.id, seq)
@@ -239,14 +269,19 @@ class CallFlow:
             raise CallerHungUp("caller hung up before the agent rang")
         ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
         outcome = DialOutcome(status or "CHANUNAVAIL", started_at, ring_seconds=ring, talk_seconds=answered)
-        self._record(decision.id, seq, outcome, report)
+        self._record(decision, seq, outcome, report)
         return outcome
 
-    def _record(self, decision_id: int, seq: int, outcome: DialOutcome, report: CallReport) -> None:
-        """Write the attempt to the ledger; if the ledger fails, spool it and go on."""
+    def _record(self, decision: Decision | int, seq: int, outcome: DialOutcome, report: CallReport) -> None:
+        """Write the attempt to the ledger; if the ledger fails, spool it and go on.
+
+        `decision` is the one this session made, or only its id (advise mode's
+        outcome script, which has to read the rest back).
+        """
         report.attempts.append((str(seq), outcome.status))
+        known, decision_id = (decision, decision.id) if isinstance(decision, Decision) else (None, decision)
         try:
-            recorded = self.router.record(decision_id, seq, outcome)
+            recorded = self.router.record(decision_id, seq, outcome, known)
         except Exception as exc:
             self._keep(decision_id, seq, outcome, exc)
             report.spooled += 1
@@ -284,11 +319,10 @@ class CallFlow:
     # -- advise ------------------------------------------------------------------
 
     def _advise(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
+        """Hand the dialplan the agents claimed with the decision, in plan order."""
         n = 0
         for attempt in decision.plan.attempts:
-            if n >= self.settings.advise_targets:
-                break
-            if not self._claim(decision, attempt.seq, 0):
+            if attempt.seq not in decision.claimed:
                 continue
             n += 1
             channel.set(var.target(n), attempt.dial)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import getpass
 import os
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy import insert as insert_into
 from sqlalchemy.orm import Session
 
+from router.db import utcnow
 from router.models import AuditEntry
 from router.views import AuditView
+
+_INSERT = insert_into(AuditEntry)
 
 
 def default_actor() -> str:
@@ -41,6 +45,33 @@ def record(
             reason=reason,
             actor=actor,
         )
+    )
+
+
+def insert(
+    connection: Connection,
+    action: str,
+    *,
+    household: int | None,
+    subject: str = "",
+    before: str = "",
+    after: str = "",
+    reason: str = "",
+    actor: str,
+) -> None:
+    """`record`, written at once on a connection: for the router's own changes mid-call."""
+    connection.execute(
+        _INSERT,
+        {
+            "at": utcnow(),
+            "action": action,
+            "household_id": household,
+            "subject": subject,
+            "before": before,
+            "after": after,
+            "reason": reason,
+            "actor": actor,
+        },
     )
 
 

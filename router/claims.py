@@ -13,8 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, bindparam, case, or_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, CursorResult, bindparam, case, or_, update
 
 from router.models import Agent
 
@@ -57,33 +56,31 @@ _RELEASE_AND_COUNT = _RELEASE.values(
 )
 
 
-def claim(session: Session, login: str, uid: str, now: datetime, ttl: timedelta) -> bool:
+def claim(connection: Connection, login: str, uid: str, now: datetime, ttl: timedelta) -> bool:
     """Claim `login` for call `uid` if it is available and unclaimed (or its claim expired).
 
     Even the call holding the claim cannot claim again: call ids come from
     Asterisk and two servers may repeat one, so a matching id proves nothing.
     """
-    result = session.connection().execute(
-        _CLAIM, {"agent": login, "uid": uid, "now": now, "until": now + ttl}
-    )
+    result = connection.execute(_CLAIM, {"agent": login, "uid": uid, "now": now, "until": now + ttl})
     won = _rowcount(result) == 1
     log.debug("claim of %s for call %s: %s", login, uid, "won" if won else "lost")
     return won
 
 
-def finish(session: Session, login: str, uid: str, ended_at: datetime | None) -> int | None:
+def finish(connection: Connection, login: str, uid: str, ended_at: datetime | None) -> int | None:
     """End call `uid`'s claim on `login` (another call's claim is left alone); returns the agent id.
 
     With `ended_at` (an answered call) the agent's fairness inputs are updated
     in the same statement: when their last call ended, and today's call count.
     """
     if ended_at is None:
-        return session.connection().execute(_RELEASE, {"agent": login, "uid": uid}).scalar_one_or_none()
+        return connection.execute(_RELEASE, {"agent": login, "uid": uid}).scalar_one_or_none()
     params = {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
-    return session.connection().execute(_RELEASE_AND_COUNT, params).scalar_one_or_none()
+    return connection.execute(_RELEASE_AND_COUNT, params).scalar_one_or_none()
 
 
-def extend(session: Session, uids: Sequence[str], until: datetime) -> int:
+def extend(connection: Connection, uids: Sequence[str], until: datetime) -> int:
     """Keep the claims of calls still in progress until at least `until`; returns how many.
 
     The call front calls this every few seconds for its live calls, so a call
@@ -92,7 +89,7 @@ def extend(session: Session, uids: Sequence[str], until: datetime) -> int:
     """
     if not uids:
         return 0
-    result = session.connection().execute(
+    result = connection.execute(
         update(Agent)
         .where(Agent.claimed_by.in_(list(uids)), Agent.claim_expires_at < until)
         .values(claim_expires_at=until)

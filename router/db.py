@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -168,6 +168,24 @@ class Database:
             yield
         finally:
             self._writer_lock.release()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """`unit_of_work` without the ORM: a connection in a transaction, for the call path.
+
+        A call's statements are built once and run as they are, and the
+        Session's bookkeeping would cost about as much as the queries.
+        """
+        with self._writer_turn(), self.engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[Connection]:
+        """A connection for reads only: on SQLite it does not take the write lock."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY_OPTION: True})
+            with connection.begin():
+                yield connection
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:

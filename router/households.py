@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -66,7 +66,12 @@ _LOOKUP = (
 
 def lookup(session: Session, key: str) -> Owner | None:
     """The household a normalized number belongs to, and its owner: one indexed query."""
-    row = session.connection().execute(_LOOKUP, {"key": key}).first()
+    return lookup_number(session.connection(), key)
+
+
+def lookup_number(connection: Connection, key: str) -> Owner | None:
+    """`lookup` on a plain connection, as the call path runs it."""
+    row = connection.execute(_LOOKUP, {"key": key}).first()
     if row is None:
         return None
     return Owner(household_id=row[0], owner_id=row[1], owner_login=row[2])

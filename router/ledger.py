@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, NotFound
 from router.models import Agent, Attempt, Office
 from router.models import Decision as DecisionRow
-from router.plan import Call, DialOutcome, Plan, PlannedAttempt
+from router.plan import Call, Decision, DialOutcome, Plan, PlannedAttempt
 from router.views import iso
 
 _CHUNK = 5000
@@ -53,11 +53,22 @@ class StoredDecision:
     call_uid: str
     number: str
     household_id: int | None
-    plan: list[dict[str, Any]]
+    attempts: tuple[PlannedAttempt, ...]
+
+    @classmethod
+    def of(cls, decision: Decision) -> StoredDecision:
+        """The row as written for `decision`, without reading it back."""
+        return cls(
+            decision.id,
+            decision.call.uid,
+            decision.call.caller.key,
+            decision.household_id,
+            decision.plan.attempts,
+        )
 
 
 def write_decision(
-    session: Session,
+    connection: Connection,
     call: Call,
     plan: Plan,
     *,
@@ -67,8 +78,7 @@ def write_decision(
     decide_ms: float,
 ) -> int:
     return int(
-        session.connection()
-        .execute(
+        connection.execute(
             _INSERT_DECISION,
             {
                 "office": office,
@@ -83,44 +93,44 @@ def write_decision(
                 "then": plan.then,
                 "decide_ms": round(decide_ms, 3),
             },
-        )
-        .scalar_one()
+        ).scalar_one()
     )
 
 
-def get_decision(session: Session, decision_id: int) -> StoredDecision:
-    row = session.connection().execute(_GET_DECISION, {"id": decision_id}).first()
+def get_decision(connection: Connection, decision_id: int) -> StoredDecision:
+    row = connection.execute(_GET_DECISION, {"id": decision_id}).first()
     if row is None:
         raise NotFound(f"no decision {decision_id}")
-    return StoredDecision(decision_id, row[0], row[1], row[2], list(row[3]))
+    attempts = tuple(PlannedAttempt.from_json(data) for data in row[3])
+    return StoredDecision(decision_id, row[0], row[1], row[2], attempts)
 
 
 def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:
     """The attempt `seq` of a decision, read back from the plan stored with it."""
-    for data in row.plan:
-        if int(data["seq"]) == seq:
-            return PlannedAttempt.from_json(data)
+    for attempt in row.attempts:
+        if attempt.seq == seq:
+            return attempt
     raise NotFound(f"decision {row.id} has no attempt {seq}")
 
 
-def note_answer(session: Session, decision_id: int, agent_id: int, household_id: int | None) -> None:
+def note_answer(connection: Connection, decision_id: int, agent_id: int, household_id: int | None) -> None:
     """Who answered the call (and the household a first call created) on its decision row."""
     params = {"decision": decision_id, "agent": agent_id}
     if household_id is None:
-        session.connection().execute(_ANSWERED, params)
+        connection.execute(_ANSWERED, params)
     else:
-        session.connection().execute(_ANSWERED_NEW_HOUSEHOLD, {**params, "household": household_id})
+        connection.execute(_ANSWERED_NEW_HOUSEHOLD, {**params, "household": household_id})
 
 
 def write_attempt(
-    session: Session,
+    connection: Connection,
     row: StoredDecision,
     planned: PlannedAttempt,
     outcome: DialOutcome,
     covering_for_id: int | None,
 ) -> None:
     try:
-        session.connection().execute(
+        connection.execute(
             _INSERT_ATTEMPT,
             {
                 "login": planned.agent,

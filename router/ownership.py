@@ -17,11 +17,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from router import audit, households
+from router.db import utcnow
 from router.models import Agent, Household, PhoneNumber
 
 log = logging.getLogger(__name__)
@@ -30,24 +32,27 @@ log = logging.getLogger(__name__)
 ROUTER_ACTOR = "router"
 
 
-def lapse_if_due(session: Session, household_id: int, now: datetime, lapse_days: int) -> bool:
+def lapse_if_due(connection: Connection, household_id: int, now: datetime, lapse_days: int) -> bool:
     """Clear the owner of a household nobody answered for `lapse_days`; True if cleared."""
     if lapse_days <= 0:
         return False
-    household = session.get(Household, household_id)
-    if household is None or household.owner_id is None:
-        return False
-    last = household.last_contact_at or household.created_at
-    if last > now - timedelta(days=lapse_days):
-        return False
-    households.transfer(
-        session,
-        household_id,
-        None,
-        reason=f"no answered contact for {lapse_days} days (last {last.date().isoformat()})",
-        actor=ROUTER_ACTOR,
-        action="lapse",
-    )
+    # The lapse is rare and off by default: the admin's ORM path does it, in this transaction.
+    with Session(bind=connection) as session:
+        household = session.get(Household, household_id)
+        if household is None or household.owner_id is None:
+            return False
+        last = household.last_contact_at or household.created_at
+        if last > now - timedelta(days=lapse_days):
+            return False
+        households.transfer(
+            session,
+            household_id,
+            None,
+            reason=f"no answered contact for {lapse_days} days (last {last.date().isoformat()})",
+            actor=ROUTER_ACTOR,
+            action="lapse",
+        )
+        session.flush()
     log.info("ownership of household %s lapsed", household_id)
     return True
 
@@ -77,7 +82,7 @@ _LOGIN = select(Agent.login).where(Agent.id == bindparam("agent_id"))
 
 
 def on_answer(
-    session: Session,
+    connection: Connection,
     number: str,
     household_id: int | None,
     agent_id: int,
@@ -86,24 +91,23 @@ def on_answer(
 ) -> Answered:
     """Apply the ownership rules to a call from `number` answered by the agent."""
     if household_id is None and number.startswith("+"):
-        found = households.lookup(session, number)
+        found = households.lookup_number(connection, number)
         if found is None:
-            created = _create_household(session, number, agent_id, agent_login, answered_at)
+            created = _create_household(connection, number, agent_id, agent_login, answered_at)
             if created is not None:
                 return Answered(created, new_household_id=created)
-            found = households.lookup(session, number)
+            found = households.lookup_number(connection, number)
         household_id = found.household_id if found is not None else None
     if household_id is None:
         return Answered(None)
-    connection = session.connection()
     touched = connection.execute(_TOUCH, {"household_id": household_id, "at": answered_at}).first()
     if touched is None:
         return Answered(None)
     owner_id = touched[0]
     if owner_id is None:
         connection.execute(_ADOPT, {"household_id": household_id, "agent_id": agent_id})
-        audit.record(
-            session,
+        audit.insert(
+            connection,
             "owner",
             household=household_id,
             after=agent_login,
@@ -117,27 +121,43 @@ def on_answer(
     return Answered(household_id)
 
 
+_NEW_HOUSEHOLD = insert(Household).returning(Household.id)
+_DROP_HOUSEHOLD = delete(Household).where(Household.id == bindparam("household_id"))
+
+
+def _link_number(dialect: str) -> Executable:
+    """Link a number unless another call linked it first (then nothing is written)."""
+    new = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(PhoneNumber)
+    return new.on_conflict_do_nothing(index_elements=[PhoneNumber.number]).returning(PhoneNumber.id)
+
+
 def _create_household(
-    session: Session, number: str, agent_id: int, agent_login: str, answered_at: datetime
+    connection: Connection, number: str, agent_id: int, agent_login: str, answered_at: datetime
 ) -> int | None:
-    """A new household for a first answered call; None if another call linked the number first."""
-    try:
-        with session.begin_nested():
-            household = Household(origin="call", owner_id=agent_id, last_contact_at=answered_at)
-            session.add(household)
-            session.flush()
-            session.add(PhoneNumber(number=number, household_id=household.id, label="mobile"))
-            session.flush()
-    except IntegrityError:
+    """A new household for a first answered call; None if another call linked the number first.
+
+    Plain inserts rather than ORM objects and a savepoint: this runs inside
+    the recording of a call, where every millisecond is the next caller's.
+    """
+    household_id = connection.execute(
+        _NEW_HOUSEHOLD,
+        {"origin": "call", "owner_id": agent_id, "last_contact_at": answered_at, "created_at": utcnow()},
+    ).scalar_one()
+    linked = connection.execute(
+        _link_number(connection.dialect.name),
+        {"number": number, "household_id": household_id, "label": "mobile"},
+    ).first()
+    if linked is None:
+        connection.execute(_DROP_HOUSEHOLD, {"household_id": household_id})
         return None
-    audit.record(
-        session,
+    audit.insert(
+        connection,
         "create",
-        household=household.id,
+        household=household_id,
         subject=number,
         after=f"owner={agent_login} numbers={number}",
         reason="first answered call",
         actor=ROUTER_ACTOR,
     )
-    log.info("household %s created by a first answered call, owner %s", household.id, agent_login)
-    return household.id
+    log.info("household %s created by a first answered call, owner %s", household_id, agent_login)
+    return int(household_id)

@@ -136,7 +136,11 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A decided call as written to the ledger; `id` is the decision row (0 when only explained)."""
+    """A decided call as written to the ledger; `id` is the decision row (0 when only explained).
+
+    `claimed` are the attempts (by seq) whose agents the decision already
+    claimed for this call, in the same transaction that wrote it.
+    """
 
     id: int
     call: Call
@@ -145,6 +149,7 @@ class Decision:
     household_id: int | None
     owner: str | None
     decide_ms: float
+    claimed: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy import Connection
+
 from identity.numbers import normalize
 from router import claims, ledger, ownership, snapshot
 from router.config import Settings
@@ -40,21 +42,29 @@ class Router:
         self.db = db
         self.settings = settings
 
-    def decide(self, call: Call) -> Decision:
-        """Decide the call and write the decision to the ledger; claims nothing."""
+    def decide(self, call: Call, *, claim: int = 0, wait_for_owner: bool = True) -> Decision:
+        """Decide the call, write the decision to the ledger and claim up to `claim` agents.
+
+        All in one transaction, so the call front's first ring costs one
+        transaction, not two. Agents are claimed in plan order and one that
+        cannot be claimed is passed over; with `wait_for_owner`, claiming stops
+        at a busy owner the plan says to wait for (the call front waits for
+        them, and holding the agents after them meanwhile would keep those
+        from other calls). Advise mode, which cannot wait, passes False.
+        """
         started = time.perf_counter()
-        with self.db.unit_of_work() as session:
-            subject = snapshot.find_subject(session, call)
+        with self.db.transaction() as connection:
+            subject = snapshot.find_subject(connection, call)
             if subject.household_id is not None and ownership.lapse_if_due(
-                session, subject.household_id, call.at, self.settings.ownership_lapse_days
+                connection, subject.household_id, call.at, self.settings.ownership_lapse_days
             ):
                 subject = snapshot.Subject(subject.household_id, None, None)
-            offices = snapshot.load_offices(session, call.line, self.settings.region)
+            offices = snapshot.load_offices(connection, call.line, self.settings.region)
             office = snapshot.office_or_default(offices, self.settings.default_office)
-            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices.all))
+            plan = decide(call, snapshot.load_snapshot(connection, call, subject, office, offices.all))
             decide_ms = (time.perf_counter() - started) * 1000
             decision_id = ledger.write_decision(
-                session,
+                connection,
                 call,
                 plan,
                 office=office,
@@ -62,6 +72,7 @@ class Router:
                 owner_id=subject.owner_id,
                 decide_ms=decide_ms,
             )
+            claimed = self._claim_first(connection, call, plan, claim, wait_for_owner) if claim else ()
         log.debug("call %s decided: %s, %d attempts", call.uid, plan.route, len(plan.attempts))
         return Decision(
             id=decision_id,
@@ -71,7 +82,22 @@ class Router:
             household_id=subject.household_id,
             owner=subject.owner,
             decide_ms=decide_ms,
+            claimed=claimed,
         )
+
+    def _claim_first(
+        self, connection: Connection, call: Call, plan: Plan, wanted: int, wait_for_owner: bool
+    ) -> tuple[int, ...]:
+        won: list[int] = []
+        for attempt in plan.attempts:
+            if len(won) == wanted:
+                break
+            ttl = claims.claim_ttl(attempt.timeout, attempt.wait_seconds, self.settings.claim_ttl_seconds)
+            if claims.claim(connection, attempt.agent, call.uid, call.at, ttl):
+                won.append(attempt.seq)
+            elif attempt.wait_seconds and wait_for_owner:
+                break
+        return tuple(won)
 
     def claim(self, decision: Decision, seq: int) -> bool:
         """Claim the agent of attempt `seq` for this call; False if they are taken or away now."""
@@ -79,11 +105,17 @@ class Router:
         if planned is None:
             raise NotFound(f"decision {decision.id} has no attempt {seq}")
         ttl = claims.claim_ttl(planned.timeout, planned.wait_seconds, self.settings.claim_ttl_seconds)
-        with self.db.unit_of_work() as session:
-            return claims.claim(session, planned.agent, decision.call.uid, utcnow(), ttl)
+        with self.db.transaction() as connection:
+            return claims.claim(connection, planned.agent, decision.call.uid, utcnow(), ttl)
 
-    def record(self, decision_id: int, seq: int, outcome: DialOutcome) -> RecordedAttempt:
-        """Write how attempt `seq` ended, end its claim, and apply ownership and fairness."""
+    def record(
+        self, decision_id: int, seq: int, outcome: DialOutcome, decision: Decision | None = None
+    ) -> RecordedAttempt:
+        """Write how attempt `seq` ended, end its claim, and apply ownership and fairness.
+
+        The call front that decided passes its `decision`, which saves reading
+        the row back; advise mode's outcome script, in another session, does not.
+        """
         if outcome.status not in DIAL_STATUSES:
             raise InvalidInput(
                 f"dial status must be one of {', '.join(DIAL_STATUSES)}, not {outcome.status!r}"
@@ -91,20 +123,24 @@ class Router:
         answered = outcome.status == ANSWER
         answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
         ended_at = answered_at + timedelta(seconds=outcome.talk_seconds) if answered else None
-        with self.db.unit_of_work() as session:
-            row = ledger.get_decision(session, decision_id)
+        with self.db.transaction() as connection:
+            row = (
+                ledger.StoredDecision.of(decision)
+                if decision is not None and decision.id == decision_id
+                else ledger.get_decision(connection, decision_id)
+            )
             planned = ledger.planned_attempt(row, seq)
-            agent_id = claims.finish(session, planned.agent, row.call_uid, ended_at)
+            agent_id = claims.finish(connection, planned.agent, row.call_uid, ended_at)
             if agent_id is None:
                 raise NotFound(f"no agent {planned.agent!r}")
             effect = ownership.Answered(row.household_id)
             if answered:
                 effect = ownership.on_answer(
-                    session, row.number, row.household_id, agent_id, planned.agent, answered_at
+                    connection, row.number, row.household_id, agent_id, planned.agent, answered_at
                 )
                 new_household = effect.household_id if effect.household_id != row.household_id else None
-                ledger.note_answer(session, row.id, agent_id, new_household)
-            ledger.write_attempt(session, row, planned, outcome, effect.covering_for_id)
+                ledger.note_answer(connection, row.id, agent_id, new_household)
+            ledger.write_attempt(connection, row, planned, outcome, effect.covering_for_id)
         return RecordedAttempt(
             agent=planned.agent,
             status=outcome.status,
@@ -114,14 +150,14 @@ class Router:
 
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""
-        with self.db.unit_of_work() as session:
-            row = ledger.get_decision(session, decision_id)
-            claims.finish(session, ledger.planned_attempt(row, seq).agent, row.call_uid, None)
+        with self.db.transaction() as connection:
+            row = ledger.get_decision(connection, decision_id)
+            claims.finish(connection, ledger.planned_attempt(row, seq).agent, row.call_uid, None)
 
     def extend_claims(self, uids: Sequence[str], seconds: float) -> int:
         """Heartbeat: the claims of these live calls hold for at least `seconds` more."""
-        with self.db.unit_of_work() as session:
-            return claims.extend(session, uids, utcnow() + timedelta(seconds=seconds))
+        with self.db.transaction() as connection:
+            return claims.extend(connection, uids, utcnow() + timedelta(seconds=seconds))
 
     def explain(self, number: str, line: str | None) -> tuple[Decision, Plan]:
         """The decision a call from `number` on `line` would get now; claims and writes nothing.
@@ -136,15 +172,15 @@ class Router:
             at=utcnow(),
         )
         started = time.perf_counter()
-        with self.db.reader() as session:
-            subject = snapshot.find_subject(session, call)
-            offices = snapshot.load_offices(session, call.line, self.settings.region)
+        with self.db.read_transaction() as connection:
+            subject = snapshot.find_subject(connection, call)
+            offices = snapshot.load_offices(connection, call.line, self.settings.region)
             office = (
                 snapshot.require_office(offices, line)
                 if line
                 else snapshot.office_or_default(offices, self.settings.default_office)
             )
-            plan = decide(call, snapshot.load_snapshot(session, call, subject, office, offices.all))
+            plan = decide(call, snapshot.load_snapshot(connection, call, subject, office, offices.all))
         decision = Decision(
             id=0,
             call=call,

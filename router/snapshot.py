@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Executable,
     and_,
     bindparam,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from router import households
 from router.db import UTCDateTime
@@ -164,10 +165,10 @@ class Subject:
     owner: str | None
 
 
-def find_subject(session: Session, call: Call) -> Subject:
+def find_subject(connection: Connection, call: Call) -> Subject:
     if call.caller.is_anonymous:
         return Subject(None, None, None)
-    found = households.lookup(session, call.caller.key)
+    found = households.lookup_number(connection, call.caller.key)
     if found is None:
         return Subject(None, None, None)
     return Subject(found.household_id, found.owner_id, found.owner_login)
@@ -181,11 +182,11 @@ class Offices:
     line_office: str | None
 
 
-def load_offices(session: Session, line: str, region: str) -> Offices:
+def load_offices(connection: Connection, line: str, region: str) -> Offices:
     """The offices, and which one `line` (an inbound number or an office code) belongs to."""
     text = line.strip()
     key = line_key(text, region) if text else ""
-    rows = session.connection().execute(_OFFICES, {"line": key}).all()
+    rows = connection.execute(_OFFICES, {"line": key}).all()
     offices = tuple(OfficeSettings(*row[:6]) for row in rows)
     owner = next((row[0] for row in rows if row[6]), None)
     if owner is None and text and any(o.code == text for o in offices):
@@ -209,9 +210,12 @@ def require_office(offices: Offices, line: str) -> str:
 
 
 def load_snapshot(
-    session: Session, call: Call, subject: Subject, office: str | None, offices: tuple[OfficeSettings, ...]
+    connection: Connection,
+    call: Call,
+    subject: Subject,
+    office: str | None,
+    offices: tuple[OfficeSettings, ...],
 ) -> Snapshot:
-    connection = session.connection()
     params = {
         "household_id": subject.household_id,
         "uid": call.uid,
