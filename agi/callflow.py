@@ -109,8 +109,9 @@ class Decider:
             except Exception as exc:
                 log.warning("claim release failed (it expires by itself): %s", _first_line(exc))
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait: bool = False) -> None:
+        """Drop decisions not yet started; with `wait`, let the running ones finish first."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class CallFlow:

@@ -4,30 +4,48 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections import Counter
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from router import claims
+from agi.callflow import Decider
+from router import claims, directory
 from router.config import Settings
 from router.db import Database
 from router.models import Agent
-from router.service import Router
-from tests.routing_helpers import center, new_call, outcome, set_state
+from router.models import Decision as DecisionRow
+from router.service import Call, Decision, Router
+from tests.routing_helpers import NUMBER, center, household, new_call, outcome, set_state
 
 CALLS = 200
 AGENTS = 10
 
 
 def _take_one(router: Router, number: str) -> str | None:
-    """Decide a new call and claim the first agent of its plan that can be had."""
-    decision = router.decide(new_call(number))
+    """As the call front does: decide claiming the first agent, else claim down the plan."""
+    decision = router.decide(new_call(number), claim=1)
+    if decision.claimed:
+        return _agent(decision, decision.claimed[0])
     for attempt in decision.plan.attempts:
         if router.claim(decision, attempt.seq):
             return attempt.agent
     return None
+
+
+def _agent(decision: Decision, seq: int) -> str:
+    planned = decision.plan.attempt(seq)
+    assert planned is not None
+    return planned.agent
+
+
+def _claimed_by(db: Database) -> dict[str, str]:
+    with db.reader() as s:
+        held = s.execute(select(Agent.login, Agent.claimed_by).where(Agent.claimed_by.is_not(None)))
+        return {login: uid for login, uid in held}
 
 
 def _caller(i: int) -> str:
@@ -143,3 +161,71 @@ def test_a_repeated_call_id_cannot_take_a_claimed_agent(db: Database) -> None:
     first, second = router.decide(call), router.decide(call)
     assert router.claim(first, 1)
     assert not router.claim(second, 1)
+
+
+def test_decide_claims_the_first_agent_in_the_same_transaction(db: Database) -> None:
+    router = center(db, msk=2, spb=0)
+    decision = router.decide(new_call(), claim=1)
+    assert decision.claimed == (1,)
+    first = _agent(decision, 1)
+    assert _claimed_by(db) == {first: decision.call.uid}
+    assert not router.claim(decision, 1)  # already this call's: a second claim cannot win it
+    assert [a.agent for a in router.decide(new_call()).plan.attempts] == ["m2" if first == "m1" else "m1"]
+
+
+def test_decide_claims_every_advised_target_up_to_the_number_asked(db: Database) -> None:
+    router = center(db, msk=3, spb=1)
+    decision = router.decide(new_call(), claim=3)
+    assert decision.claimed == (1, 2, 3)
+    assert set(_claimed_by(db)) == {_agent(decision, seq) for seq in (1, 2, 3)}
+
+
+def test_decide_passes_over_an_agent_it_cannot_claim(db: Database) -> None:
+    router = center(db, msk=2, spb=0)
+    decision = router.decide(new_call())
+    taken = router.decide(new_call(), claim=0)
+    # Another node takes the first agent of `decision`'s plan between its read and its claim.
+    assert router.claim(taken, next(a.seq for a in taken.plan.attempts if a.agent == _agent(decision, 1)))
+    with db.transaction() as connection:
+        won = router._claim_first(connection, decision.call, decision.plan, 1, True)
+    assert won == (2,)
+
+
+def test_decide_stops_claiming_at_a_busy_owner_the_plan_waits_for(db: Database) -> None:
+    router = center(db, msk=3, spb=0)
+    household(db, "m2", NUMBER)
+    with db.unit_of_work() as s:
+        directory.set_office(s, "msk", owner_policy="wait", owner_wait=40)
+    other = router.decide(new_call("+79035550000"))
+    assert router.claim(other, next(a.seq for a in other.plan.attempts if a.agent == "m2"))
+    waiting = router.decide(new_call(), claim=1)
+    assert (_agent(waiting, 1), waiting.plan.attempts[0].wait_seconds) == ("m2", 40)
+    assert waiting.claimed == ()  # dial mode waits for m2 and holds nobody meanwhile
+    advised = router.decide(new_call(), claim=2, wait_for_owner=False)
+    assert [_agent(advised, seq) for seq in advised.claimed] == ["m1", "m3"]
+
+
+class _LateRouter(Router):
+    """A real router whose decisions take longer than the call front waits."""
+
+    def decide(self, call: Call, *, claim: int = 0, wait_for_owner: bool = True) -> Decision:
+        time.sleep(0.3)
+        return super().decide(call, claim=claim, wait_for_owner=wait_for_owner)
+
+
+def test_a_decision_after_the_deadline_frees_the_agents_it_claimed(db: Database) -> None:
+    router = center(db, msk=2, spb=0)
+    late = _LateRouter(db, router.settings)
+    decider = Decider(late, deadline_ms=50, workers=1)
+    try:
+        with pytest.raises(FutureTimeout):
+            decider.decide(new_call(), 1, True)
+    finally:
+        decider.shutdown(wait=True)  # the late decision completes, and its callback runs
+    assert _decisions(db) == 1  # it was decided and written, late
+    assert _claimed_by(db) == {}  # but nobody stays held for a call that went to the queue
+
+
+def _decisions(db: Database) -> int:
+    with db.reader() as s:
+        return s.scalar(select(func.count()).select_from(DecisionRow)) or 0
