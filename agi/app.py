@@ -18,7 +18,7 @@ from agi.server import AgiServer, parse_listen
 from agi.spool import LedgerSpool
 from router import health
 from router.config import Settings
-from router.db import Database
+from router.db import CHECKPOINT_SECONDS, Database
 from router.metrics import Metrics
 from router.service import Router
 
@@ -35,7 +35,7 @@ METRICS_OFF = ("", "off", "none")
 class FrontEnd:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.db)
+        self.db = Database(settings.db, checkpoint_seconds=CHECKPOINT_SECONDS)
         self.db.ensure_schema()
         self.metrics = None if settings.metrics.lower() in METRICS_OFF else Metrics()
         self.observer = CallObserver(self.metrics)

@@ -26,6 +26,8 @@ from router.errors import DatabaseUnavailable, InvalidInput
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# How often the call front copies SQLite's WAL back into the database file.
+CHECKPOINT_SECONDS = 1.0
 READ_ONLY_OPTION = "callkeeper_read_only"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -117,7 +119,12 @@ def _sqlite_on_begin(conn: Any) -> None:
 class Database:
     """An engine, its session factory and the schema's state, for one URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, checkpoint_seconds: float | None = None) -> None:
+        """With `checkpoint_seconds` (SQLite only; the call front's choice), the
+        WAL is checkpointed by a thread of its own that often, instead of by
+        whichever commit fills it: that commit would wait for the database
+        file's fsync, and the caller whose call it decides with it.
+        """
         self.url = database_url(url)
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -127,6 +134,10 @@ class Database:
         self._upgraded = False
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock() if self.backend == "sqlite" else None
+        self._checkpointer: _Checkpointer | None = None
+        if checkpoint_seconds is not None and self.backend == "sqlite":
+            event.listen(self.engine, "connect", _no_autocheckpoint)
+            self._checkpointer = _Checkpointer(self.engine, checkpoint_seconds, self._writer_lock)
 
     @property
     def backend(self) -> str:
@@ -220,7 +231,61 @@ class Database:
             raise DatabaseUnavailable(_describe(exc)) from None
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0").close()
+
+
+class _Checkpointer:
+    """Copies SQLite's WAL back into the database file, off the call path.
+
+    Each turn is two PASSIVE checkpoints (they never wait for readers or
+    writers). The first copies what the WAL holds while calls go on writing.
+    Under steady writes it never catches up, and SQLite starts the WAL over
+    only when a writer finds it all copied; so the second runs in this
+    process's writer turn, where it has only the last few pages to copy and
+    the next writer then starts the WAL from the top.
+    """
+
+    def __init__(self, engine: Engine, interval: float, writer_lock: threading.Lock | None) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._writer_lock = writer_lock
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                self._passive(raw)
+                if self._writer_lock is not None and self._writer_lock.acquire(timeout=self._interval):
+                    try:
+                        self._passive(raw)
+                    finally:
+                        self._writer_lock.release()
+            finally:
+                raw.close()
+        except Exception as exc:  # the next turn tries again; the WAL only grows meanwhile
+            log.warning("WAL checkpoint failed: %s", exc)
+
+    @staticmethod
+    def _passive(raw: Any) -> None:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        self.checkpoint()
 
 
 def alembic_config(url: str) -> Any:

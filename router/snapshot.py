@@ -116,17 +116,16 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Executable:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     One ordering does it all: offices in the order decide visits them (the
-    line's first, then by code), each office's agents by its strategy. Only the
-    first `MAX_ATTEMPTS` (plus two: the owner and backup, whom decide may take
-    out of the pool) are read whole; the ranking runs on narrow rows.
+    line's first, then by code), each office's agents by its strategy; only
+    the first `MAX_ATTEMPTS` (plus two: the owner and backup, whom decide may
+    take out of the pool) are read. ORDER BY with LIMIT, not a window
+    function: SQLite then keeps only the top rows instead of sorting all.
     """
     office_first = case((Office.code == bindparam("office"), 0), else_=1)
-    placed = (
-        select(
-            Agent.id,
-            func.row_number().over(order_by=(office_first, Office.code, *_rank_key())).label("place"),
-        )
+    return (
+        select(*_COLUMNS)
         .join(Office, Office.id == Agent.office_id)
+        .outerjoin(_backup, _backup.id == Agent.backup_id)
         .where(
             Agent.state == "available",
             or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
@@ -142,14 +141,8 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Executable:
             ),
             not_(wrapup_filter),
         )
-        .subquery()
-    )
-    picked = select(placed.c.id).where(placed.c.place <= MAX_ATTEMPTS + 2).subquery()
-    return (
-        select(*_COLUMNS)
-        .join(picked, picked.c.id == Agent.id)
-        .join(Office, Office.id == Agent.office_id)
-        .outerjoin(_backup, _backup.id == Agent.backup_id)
+        .order_by(office_first, Office.code, *_rank_key())
+        .limit(MAX_ATTEMPTS + 2)
     )
 
 
