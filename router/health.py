@@ -6,6 +6,7 @@ import logging
 import threading
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from router.db import Database
 from router.models import Agent, Office
@@ -14,16 +15,28 @@ log = logging.getLogger(__name__)
 
 
 def database_ready(db: Database, timeout: float) -> bool:
-    """True when `SELECT 1` returns within `timeout` seconds."""
+    """True when `SELECT 1` returns within `timeout` seconds.
+
+    The pool does not test connections before use (see `router.db`), so a
+    connection the server dropped meanwhile fails once and is thrown away
+    with its pool; the check then asks again on a fresh one.
+    """
     answer: list[bool] = []
 
     def ping() -> None:
-        try:
-            with db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            answer.append(True)
-        except Exception as exc:
-            log.debug("readiness check failed: %s", exc)
+        for _ in range(2):
+            try:
+                with db.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                answer.append(True)
+                return
+            except DBAPIError as exc:
+                log.debug("readiness check failed: %s", exc)
+                if not exc.connection_invalidated:
+                    return
+            except Exception as exc:
+                log.debug("readiness check failed: %s", exc)
+                return
 
     worker = threading.Thread(target=ping, name="readyz", daemon=True)
     worker.start()

@@ -123,6 +123,31 @@ def test_database_down_lets_the_call_through(
         proxy.close()
 
 
+def test_postgresql_dropping_its_connections_costs_at_most_one_failed_open_call(
+    backend: str, db_url: str, agency: dict[str, int], tmp_path: Path
+) -> None:
+    """No pre-ping on checkout: a dead pooled connection fails its call, and the pool is renewed."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server to drop connections")
+    url = make_url(db_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    front = FrontEnd(
+        Settings(db=proxied, listen="127.0.0.1:0", metrics="off", spool_dir=str(tmp_path))
+    ).start()
+    try:
+        pbx = FakePbx(*front.address, scripted({}, Answer()))
+        assert pbx.call(IVANOV_MOBILE, args=["msk"]).status == "ANSWERED"
+        proxy.cut()  # as a server restart does: every open connection is gone
+        proxy.restore()
+        statuses = [pbx.call(IVANOV_MOBILE, args=["msk"]).status for _ in range(4)]
+        assert statuses.count("FAILED") <= 1
+        assert statuses[1:] == ["ANSWERED"] * 3
+    finally:
+        front.stop(grace=2)
+        proxy.close()
+
+
 def test_ledger_write_failure_is_spooled_and_replayed(
     db: Database, agency: dict[str, int], tmp_path: Path
 ) -> None:
