@@ -89,17 +89,28 @@ class Decider:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decide")
 
     def decide(self, call: Call, claim: int, wait_for_owner: bool) -> Decision:
+        """The decision, or FutureTimeout once the deadline passes.
+
+        A decision still queued or running then is abandoned: the router
+        checks before it starts and before it commits, and rolls back.
+        """
+        gone = threading.Event()
         future: Future[Decision] = self._pool.submit(
-            self.router.decide, call, claim=claim, wait_for_owner=wait_for_owner
+            self.router.decide,
+            call,
+            claim=claim,
+            wait_for_owner=wait_for_owner,
+            still_wanted=lambda: not gone.is_set(),
         )
         try:
             return future.result(timeout=self.deadline)
         except FutureTimeout:
+            gone.set()
             future.add_done_callback(self._abandon)
             raise
 
     def _abandon(self, future: Future[Decision]) -> None:
-        """A decision that came too late: the call went to the queue, so free whom it claimed."""
+        """A decision committed just as its deadline passed: free whom it claimed."""
         if future.cancelled() or future.exception() is not None:
             return
         decision = future.result()

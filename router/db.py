@@ -26,8 +26,10 @@ from router.errors import DatabaseUnavailable, InvalidInput
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-# How often the call front copies SQLite's WAL back into the database file.
+# How often the call front copies SQLite's WAL back into the database file,
+# and how long (in 4 KiB pages) the WAL may grow before it is started over.
 CHECKPOINT_SECONDS = 1.0
+WAL_RESTART_PAGES = 10_000
 READ_ONLY_OPTION = "callkeeper_read_only"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -123,7 +125,14 @@ def _sqlite_on_begin(conn: Any) -> None:
 class Database:
     """An engine, its session factory and the schema's state, for one URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, checkpoint_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        checkpoint_seconds: float | None = None,
+        wal_restart_pages: int = WAL_RESTART_PAGES,
+    ) -> None:
         """With `checkpoint_seconds` (SQLite only; the call front's choice), the
         WAL is checkpointed by a thread of its own that often, instead of by
         whichever commit fills it: that commit would wait for the database
@@ -141,7 +150,9 @@ class Database:
         self._checkpointer: _Checkpointer | None = None
         if checkpoint_seconds is not None and self.backend == "sqlite":
             event.listen(self.engine, "connect", _no_autocheckpoint)
-            self._checkpointer = _Checkpointer(self.engine, checkpoint_seconds, self._writer_lock)
+            self._checkpointer = _Checkpointer(
+                self.engine, checkpoint_seconds, self._writer_lock, wal_restart_pages
+            )
 
     @property
     def backend(self) -> str:
@@ -247,18 +258,24 @@ def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
 class _Checkpointer:
     """Copies SQLite's WAL back into the database file, off the call path.
 
-    Each turn is two PASSIVE checkpoints (they never wait for readers or
-    writers). The first copies what the WAL holds while calls go on writing.
-    Under steady writes it never catches up, and SQLite starts the WAL over
-    only when a writer finds it all copied; so the second runs in this
-    process's writer turn, where it has only the last few pages to copy and
-    the next writer then starts the WAL from the top.
+    Each turn is a PASSIVE checkpoint (it never waits for readers or
+    writers): it copies what the WAL holds while calls go on writing. Under
+    steady writes it never quite catches up, and SQLite starts the WAL over
+    only when a writer finds it all copied; so once the WAL is `restart_pages`
+    long, a second one runs in this process's writer turn, with only the last
+    few pages to copy (and one fsync), and the next writer starts the WAL
+    from the top. That turn holds up calls for a few milliseconds, so it
+    comes once per `restart_pages` (tens of seconds at full load), not every
+    turn.
     """
 
-    def __init__(self, engine: Engine, interval: float, writer_lock: threading.Lock | None) -> None:
+    def __init__(
+        self, engine: Engine, interval: float, writer_lock: threading.Lock | None, restart_pages: int
+    ) -> None:
         self._engine = engine
         self._interval = interval
         self._writer_lock = writer_lock
+        self._restart_pages = restart_pages
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
@@ -271,8 +288,12 @@ class _Checkpointer:
         try:
             raw = self._engine.raw_connection()
             try:
-                self._passive(raw)
-                if self._writer_lock is not None and self._writer_lock.acquire(timeout=self._interval):
+                pages = self._passive(raw)
+                if (
+                    pages >= self._restart_pages
+                    and self._writer_lock is not None
+                    and self._writer_lock.acquire(timeout=self._interval)
+                ):
                     try:
                         self._passive(raw)
                     finally:
@@ -283,8 +304,10 @@ class _Checkpointer:
             log.warning("WAL checkpoint failed: %s", exc)
 
     @staticmethod
-    def _passive(raw: Any) -> None:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    def _passive(raw: Any) -> int:
+        """Checkpoint what can be; returns how many pages the WAL holds."""
+        _busy, pages, _copied = raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(pages)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -43,5 +43,9 @@ class DatabaseUnavailable(CallkeeperError):
     exit_code = ExitCode.DATABASE
 
 
+class Abandoned(CallkeeperError):
+    """The caller stopped waiting for a decision (its deadline passed): nothing was written."""
+
+
 class ConfigError(CallkeeperError):
     exit_code = ExitCode.CONFIG

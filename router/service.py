@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import Connection
@@ -21,7 +21,7 @@ from router import claims, ledger, ownership, snapshot
 from router.config import Settings
 from router.db import Database, utcnow
 from router.decision import decide
-from router.errors import InvalidInput, NotFound
+from router.errors import Abandoned, InvalidInput, NotFound
 from router.plan import (
     ANSWER,
     DIAL_STATUSES,
@@ -42,7 +42,14 @@ class Router:
         self.db = db
         self.settings = settings
 
-    def decide(self, call: Call, *, claim: int = 0, wait_for_owner: bool = True) -> Decision:
+    def decide(
+        self,
+        call: Call,
+        *,
+        claim: int = 0,
+        wait_for_owner: bool = True,
+        still_wanted: Callable[[], bool] | None = None,
+    ) -> Decision:
         """Decide the call, write the decision to the ledger and claim up to `claim` agents.
 
         All in one transaction, so the call front's first ring costs one
@@ -51,7 +58,15 @@ class Router:
         at a busy owner the plan says to wait for (the call front waits for
         them, and holding the agents after them meanwhile would keep those
         from other calls). Advise mode, which cannot wait, passes False.
+
+        `still_wanted` is asked before the work and again before the commit: a
+        call that has stopped waiting (and gone to the queue) gets Abandoned
+        and nothing is written, so a late decision neither holds an agent nor
+        puts a call in the ledger that nobody routed, and an overloaded server
+        does no work for callers already gone.
         """
+        if still_wanted is not None and not still_wanted():
+            raise Abandoned(f"call {call.uid}: deadline passed before the decision began")
         started = time.perf_counter()
         with self.db.transaction() as connection:
             subject = snapshot.find_subject(connection, call)
@@ -73,6 +88,8 @@ class Router:
                 decide_ms=decide_ms,
             )
             claimed = self._claim_first(connection, call, plan, claim, wait_for_owner) if claim else ()
+            if still_wanted is not None and not still_wanted():
+                raise Abandoned(f"call {call.uid}: deadline passed while deciding; rolled back")
         log.debug("call %s decided: %s, %d attempts", call.uid, plan.route, len(plan.attempts))
         return Decision(
             id=decision_id,

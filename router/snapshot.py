@@ -32,8 +32,10 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
 
 from router import households
 from router.db import UTCDateTime
@@ -112,7 +114,7 @@ def _rank_key() -> tuple[Any, ...]:
     )
 
 
-def _pool(wrapup_filter: ColumnElement[bool]) -> Executable:
+def _pool(wrapup_filter: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     One ordering does it all: offices in the order decide visits them (the
@@ -146,7 +148,18 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Executable:
     )
 
 
+def _owner_then(pool: Select[*tuple[Any, ...]]) -> Executable:
+    """The owner and backup rows, then the pool's, in one statement: one round trip less.
+
+    Pool rows carry no flags: the pool already leaves out the excluded and
+    the tried, and an owner found in both has the same columns in both.
+    """
+    ranked = pool.subquery()
+    return union_all(_OWNER_AND_BACKUP, select(*ranked.c, false().label("excluded"), false().label("tried")))
+
+
 _POOL = _pool(false())
+_OWNER_THEN_POOL = _owner_then(_POOL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,18 +233,20 @@ def load_snapshot(
     agents: dict[str, AgentState] = {}
     excluded: set[str] = set()
     tried: set[str] = set()
-    if subject.owner_id is not None:
-        for row in connection.execute(_OWNER_AND_BACKUP, params):
-            fields: tuple[Any, ...] = tuple(row)[: len(_COLUMNS)]
-            agents[row[0]] = AgentState(*fields)
+    resting = _in_wrapup(offices, call.at)
+    query: Executable
+    if subject.owner_id is None:
+        query = _POOL if resting is None else _pool(resting)
+    else:
+        query = _OWNER_THEN_POOL if resting is None else _owner_then(_pool(resting))
+    for row in connection.execute(query, params):
+        fields: tuple[Any, ...] = tuple(row)[: len(_COLUMNS)]
+        agents.setdefault(row[0], AgentState(*fields))
+        if len(row) > len(_COLUMNS):
             if row.excluded:
                 excluded.add(row[0])
             if row.tried:
                 tried.add(row[0])
-    resting = _in_wrapup(offices, call.at)
-    pool = _POOL if resting is None else _pool(resting)
-    for row in connection.execute(pool, params):
-        agents.setdefault(row[0], AgentState(*row))
     return Snapshot(
         office=office,
         offices=offices,

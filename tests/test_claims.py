@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -205,25 +206,37 @@ def test_decide_stops_claiming_at_a_busy_owner_the_plan_waits_for(db: Database) 
     assert [_agent(advised, seq) for seq in advised.claimed] == ["m1", "m3"]
 
 
-class _LateRouter(Router):
-    """A real router whose decisions take longer than the call front waits."""
+class _QueuedRouter(Router):
+    """A real router whose decisions start only after the call front stopped waiting."""
 
-    def decide(self, call: Call, *, claim: int = 0, wait_for_owner: bool = True) -> Decision:
-        time.sleep(0.3)
-        return super().decide(call, claim=claim, wait_for_owner=wait_for_owner)
+    def decide(self, call: Call, **options: Any) -> Decision:
+        time.sleep(0.3)  # as if queued behind other decisions
+        return super().decide(call, **options)
 
 
-def test_a_decision_after_the_deadline_frees_the_agents_it_claimed(db: Database) -> None:
+class _SlowRouter(Router):
+    """A real router that takes too long between deciding and committing."""
+
+    def _claim_first(self, *args: Any) -> tuple[int, ...]:
+        claimed = super()._claim_first(*args)
+        time.sleep(0.3)  # as if the database were slow to answer
+        return claimed
+
+
+@pytest.mark.parametrize("late", [_QueuedRouter, _SlowRouter], ids=["queued", "slow"])
+def test_a_decision_after_its_deadline_writes_nothing_and_claims_nobody(
+    db: Database, late: type[Router]
+) -> None:
     router = center(db, msk=2, spb=0)
-    late = _LateRouter(db, router.settings)
-    decider = Decider(late, deadline_ms=50, workers=1)
+    decider = Decider(late(db, router.settings), deadline_ms=50, workers=1)
     try:
         with pytest.raises(FutureTimeout):
             decider.decide(new_call(), 1, True)
     finally:
-        decider.shutdown(wait=True)  # the late decision completes, and its callback runs
-    assert _decisions(db) == 1  # it was decided and written, late
-    assert _claimed_by(db) == {}  # but nobody stays held for a call that went to the queue
+        decider.shutdown(wait=True)  # the late decision runs to its end
+    assert _decisions(db) == 0  # the call went to the queue: no decision of ours in the ledger
+    assert _claimed_by(db) == {}  # and nobody held for it
+    assert router.decide(new_call(), claim=1).claimed == (1,)  # the next call routes as usual
 
 
 def _decisions(db: Database) -> int:
