@@ -25,6 +25,7 @@ import time
 from agi.app import FrontEnd
 from agi.cli import settle_heap
 from agi.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
+from bench.decision import analyze
 from bench.directory import number_of, populate
 from bench.scratch import on_each_backend
 from router.config import Settings
@@ -48,6 +49,8 @@ def _bench(url: str, backend: str, size: int) -> None:
     db = Database(url)
     db.ensure_schema()
     seconds = populate(db, size)
+    if backend == "postgresql":
+        analyze(db)  # as autovacuum does after a bulk load (SQLite has nothing like it)
     db.dispose()
     print(f"call front ({backend}): directory of {size:,} households loaded in {seconds:.0f} s", flush=True)
     rng = random.Random(3)
