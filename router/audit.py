@@ -5,15 +5,14 @@ from __future__ import annotations
 import getpass
 import os
 
-from sqlalchemy import Connection, select
-from sqlalchemy import insert as insert_into
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from router.db import utcnow
 from router.models import AuditEntry
 from router.views import AuditView
 
-_INSERT = insert_into(AuditEntry)
+_INSERT = insert(AuditEntry)
 
 
 def default_actor() -> str:
@@ -25,7 +24,7 @@ def default_actor() -> str:
 
 
 def record(
-    session: Session,
+    target: Session | Connection,
     action: str,
     *,
     household: int | None,
@@ -35,44 +34,22 @@ def record(
     reason: str = "",
     actor: str,
 ) -> None:
-    session.add(
-        AuditEntry(
-            action=action,
-            household_id=household,
-            subject=subject,
-            before=before,
-            after=after,
-            reason=reason,
-            actor=actor,
-        )
-    )
-
-
-def insert(
-    connection: Connection,
-    action: str,
-    *,
-    household: int | None,
-    subject: str = "",
-    before: str = "",
-    after: str = "",
-    reason: str = "",
-    actor: str,
-) -> None:
-    """`record`, written at once on a connection: for the router's own changes mid-call."""
-    connection.execute(
-        _INSERT,
-        {
-            "at": utcnow(),
-            "action": action,
-            "household_id": household,
-            "subject": subject,
-            "before": before,
-            "after": after,
-            "reason": reason,
-            "actor": actor,
-        },
-    )
+    """One audit row. On a Session it is added with the session's other objects
+    (the admin commands, batched at flush); on a Connection it is written at
+    once (the router's own changes mid-call, which run without the ORM)."""
+    fields = {
+        "action": action,
+        "household_id": household,
+        "subject": subject,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "actor": actor,
+    }
+    if isinstance(target, Session):
+        target.add(AuditEntry(**fields))
+    else:
+        target.execute(_INSERT, {**fields, "at": utcnow()})
 
 
 def trail(session: Session, household: int | None = None) -> list[AuditView]:

@@ -106,7 +106,7 @@ def on_answer(
     owner_id = touched[0]
     if owner_id is None:
         connection.execute(_ADOPT, {"household_id": household_id, "agent_id": agent_id})
-        audit.insert(
+        audit.record(
             connection,
             "owner",
             household=household_id,
@@ -150,7 +150,7 @@ def _create_household(
     if linked is None:
         connection.execute(_DROP_HOUSEHOLD, {"household_id": household_id})
         return None
-    audit.insert(
+    audit.record(
         connection,
         "create",
         household=household_id,

@@ -19,7 +19,7 @@ def _write(db: Database) -> None:
     """Writes a millisecond apart, as calls come in: steady, never idle for long."""
     for n in range(WRITES):
         with db.transaction() as connection:
-            audit.insert(connection, "test", household=None, subject=str(n), after=PAYLOAD, actor="t")
+            audit.record(connection, "test", household=None, subject=str(n), after=PAYLOAD, actor="t")
         time.sleep(0.001)
 
 
