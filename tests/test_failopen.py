@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -86,24 +87,29 @@ def test_database_locked_fails_open_within_deadline_then_routes(
     assert pbx.call(IVANOV_MOBILE, args=["msk"]).status == "ANSWERED"
 
 
+@contextlib.contextmanager
+def _front_behind_proxy(db_url: str, tmp_path: Path, **settings: Any) -> Iterator[tuple[FrontEnd, TcpProxy]]:
+    """A call front whose PostgreSQL connections go through a proxy the test can cut."""
+    url = make_url(db_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    front = FrontEnd(Settings(db=proxied, listen="127.0.0.1:0", spool_dir=str(tmp_path), **settings)).start()
+    try:
+        yield front, proxy
+    finally:
+        front.stop(grace=2)
+        proxy.close()
+
+
 def test_database_down_lets_the_call_through(
     backend: str, db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     if backend != "postgresql":
         pytest.skip("a SQLite file cannot go down: the locked-database test covers it")
-    url = make_url(db_url)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    front = FrontEnd(
-        Settings(
-            db=proxied,
-            listen="127.0.0.1:0",
-            metrics="127.0.0.1:0",
-            spool_dir=str(tmp_path),
-            decision_deadline_ms=DEADLINE_MS,
-        )
-    ).start()
-    try:
+    with _front_behind_proxy(db_url, tmp_path, metrics="127.0.0.1:0", decision_deadline_ms=DEADLINE_MS) as (
+        front,
+        proxy,
+    ):
         pbx = FakePbx(*front.address, scripted({}, Answer()))
         assert pbx.call(IVANOV_MOBILE, args=["msk"]).status == "ANSWERED"
         assert _http_status(front, "/readyz") == 200
@@ -118,9 +124,6 @@ def test_database_down_lets_the_call_through(
         proxy.restore()
         assert _http_status(front, "/readyz") == 200
         assert pbx.call(IVANOV_MOBILE, args=["msk"]).status == "ANSWERED"
-    finally:
-        front.stop(grace=2)
-        proxy.close()
 
 
 def test_postgresql_dropping_its_connections_costs_at_most_one_failed_open_call(
@@ -129,13 +132,7 @@ def test_postgresql_dropping_its_connections_costs_at_most_one_failed_open_call(
     """No pre-ping on checkout: a dead pooled connection fails its call, and the pool is renewed."""
     if backend != "postgresql":
         pytest.skip("SQLite has no server to drop connections")
-    url = make_url(db_url)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    front = FrontEnd(
-        Settings(db=proxied, listen="127.0.0.1:0", metrics="off", spool_dir=str(tmp_path))
-    ).start()
-    try:
+    with _front_behind_proxy(db_url, tmp_path, metrics="off") as (front, proxy):
         pbx = FakePbx(*front.address, scripted({}, Answer()))
         assert pbx.call(IVANOV_MOBILE, args=["msk"]).status == "ANSWERED"
         proxy.cut()  # as a server restart does: every open connection is gone
@@ -143,9 +140,6 @@ def test_postgresql_dropping_its_connections_costs_at_most_one_failed_open_call(
         statuses = [pbx.call(IVANOV_MOBILE, args=["msk"]).status for _ in range(4)]
         assert statuses.count("FAILED") <= 1
         assert statuses[1:] == ["ANSWERED"] * 3
-    finally:
-        front.stop(grace=2)
-        proxy.close()
 
 
 def test_ledger_write_failure_is_spooled_and_replayed(
