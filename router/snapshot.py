@@ -1,15 +1,16 @@
 """Read what one decision needs from the database, in a handful of indexed queries.
 
 A call costs: the caller's household and owner; the offices (with which one
-owns the line); the owner and the owner's backup, flagged if excluded or
-already rung for this call; and the free agents the plan could reach, already
-ranked by their office's strategy, without the excluded and already rung. Statements are built once and run
-on the session's connection (the ORM layer would cost more than the queries),
-and rows become plain values (`router.plan`).
+owns the line); then, in one statement, the owner and the owner's backup,
+flagged if excluded or already rung for this call, and the free agents the
+plan could reach, already ranked by their office's strategy, without the
+excluded and already rung. Statements are built once and run on the call's
+connection (the ORM layer would cost more than the queries), and rows become
+plain values (`router.plan`).
 
 Ranking in SQL is only a pre-selection: `router.decision.decide` ranks again
-and has the last word, so it needs no more than the `MAX_ATTEMPTS` agents per
-office that it could possibly plan.
+and has the last word, so it needs no more than the first `MAX_ATTEMPTS`
+agents it could possibly plan.
 """
 
 from __future__ import annotations
@@ -73,29 +74,34 @@ _COLUMNS = (
     Agent.calls_today,
 )
 
+# The household's never-route agents, and the agents already rung for this
+# call. Not correlated: the call's few attempts are found once by call id, not
+# once per agent through each agent's long history (thousands of attempts).
+_EXCLUDED = select(Exclusion.agent_id).where(Exclusion.household_id == bindparam("household_id"))
+_TRIED = (
+    select(Attempt.agent_id)
+    .join(Decision, Decision.id == Attempt.decision_id)
+    .where(Decision.call_uid == bindparam("uid"), Attempt.agent_id.is_not(None))
+)
+
+
+def _agent_rows(*extra: Any) -> Select[*tuple[Any, ...]]:
+    """Agents as `AgentState` wants them (with office and backup), plus `extra` columns."""
+    return (
+        select(*_COLUMNS, *extra)
+        .join(Office, Office.id == Agent.office_id)
+        .outerjoin(_backup, _backup.id == Agent.backup_id)
+    )
+
+
 # The owner and the owner's backup, with whether each is excluded from the
 # household or was already rung for this call (pool rows are filtered in SQL).
-_OWNER_AND_BACKUP = (
-    select(
-        *_COLUMNS,
-        exists()
-        .where(Exclusion.agent_id == Agent.id, Exclusion.household_id == bindparam("household_id"))
-        .label("excluded"),
-        # Not correlated, as in the pool below: through `agent_id` the planner
-        # would walk the owner's whole history (thousands of attempts) per call.
-        Agent.id.in_(
-            select(Attempt.agent_id)
-            .join(Decision, Decision.id == Attempt.decision_id)
-            .where(Decision.call_uid == bindparam("uid"), Attempt.agent_id.is_not(None))
-        ).label("tried"),
-    )
-    .join(Office, Office.id == Agent.office_id)
-    .outerjoin(_backup, _backup.id == Agent.backup_id)
-    .where(
-        or_(
-            Agent.id == bindparam("owner_id"),
-            Agent.id == select(Agent.backup_id).where(Agent.id == bindparam("owner_id")).scalar_subquery(),
-        )
+_OWNER_AND_BACKUP = _agent_rows(
+    Agent.id.in_(_EXCLUDED).label("excluded"), Agent.id.in_(_TRIED).label("tried")
+).where(
+    or_(
+        Agent.id == bindparam("owner_id"),
+        Agent.id == select(Agent.backup_id).where(Agent.id == bindparam("owner_id")).scalar_subquery(),
     )
 )
 
@@ -125,22 +131,12 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """
     office_first = case((Office.code == bindparam("office"), 0), else_=1)
     return (
-        select(*_COLUMNS)
-        .join(Office, Office.id == Agent.office_id)
-        .outerjoin(_backup, _backup.id == Agent.backup_id)
+        _agent_rows()
         .where(
             Agent.state == "available",
             or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
-            Agent.id.not_in(
-                select(Exclusion.agent_id).where(Exclusion.household_id == bindparam("household_id"))
-            ),
-            # Not correlated: the call's few attempts are found once by call id,
-            # not once per agent through each agent's long history.
-            Agent.id.not_in(
-                select(Attempt.agent_id)
-                .join(Decision, Decision.id == Attempt.decision_id)
-                .where(Decision.call_uid == bindparam("uid"), Attempt.agent_id.is_not(None))
-            ),
+            Agent.id.not_in(_EXCLUDED),
+            Agent.id.not_in(_TRIED),
             not_(wrapup_filter),
         )
         .order_by(office_first, Office.code, *_rank_key())
