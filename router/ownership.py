@@ -125,10 +125,14 @@ _NEW_HOUSEHOLD = insert(Household).returning(Household.id)
 _DROP_HOUSEHOLD = delete(Household).where(Household.id == bindparam("household_id"))
 
 
-def _link_number(dialect: str) -> Executable:
-    """Link a number unless another call linked it first (then nothing is written)."""
-    new = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(PhoneNumber)
-    return new.on_conflict_do_nothing(index_elements=[PhoneNumber.number]).returning(PhoneNumber.id)
+# Link a number unless another call linked it first (then nothing is written);
+# `ON CONFLICT` is each dialect's own construct, so one statement per backend.
+_LINK_NUMBER: dict[str, Executable] = {
+    name: dialect_insert(PhoneNumber)
+    .on_conflict_do_nothing(index_elements=[PhoneNumber.number])
+    .returning(PhoneNumber.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 def _create_household(
@@ -144,7 +148,7 @@ def _create_household(
         {"origin": "call", "owner_id": agent_id, "last_contact_at": answered_at, "created_at": utcnow()},
     ).scalar_one()
     linked = connection.execute(
-        _link_number(connection.dialect.name),
+        _LINK_NUMBER[connection.dialect.name],
         {"number": number, "household_id": household_id, "label": "mobile"},
     ).first()
     if linked is None:
