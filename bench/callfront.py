@@ -8,10 +8,10 @@ with metrics on versus off. Callers: 70 % known numbers, 30 % new ones.
 "In flight" is what it is on a PBX: that many calls up at once, each ringing
 and talking to its agent (2-15 s of ringing and 10-50 s of talk on the
 fake's clock, at random, run at 1/50 speed: 0.8 s on average) while new
-ones arrive as calls end, at random moments rather than in waves. Back-to-back calls with no talk at all
-are a different figure, the server's ceiling: it is printed as the overload
-line, with the calls that failed open because the deadline passed while they
-queued.
+ones arrive as calls end, at random moments rather than in waves.
+Back-to-back calls with no talk at all are a different figure, the server's
+ceiling: it is printed as the overload line, with the calls that failed open
+because the deadline passed while they queued.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ import time
 from agi.app import FrontEnd
 from agi.cli import settle_heap
 from agi.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
-from bench.decision import analyze
 from bench.directory import number_of, populate
-from bench.scratch import on_each_backend
+from bench.scratch import analyze, on_each_backend
 from router.config import Settings
 from router.db import Database
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agi.cli import settle_heap
 from bench.directory import AGENTS, number_of, populate
-from bench.scratch import on_each_backend
+from bench.scratch import analyze, on_each_backend
 from identity.numbers import normalize
 from router import split_report
 from router.config import Settings
@@ -92,16 +92,6 @@ def fill_ledger(db: Database, households: int, calls: int) -> None:
                 decision_rows, attempt_rows = [], []
         if db.backend == "postgresql":
             s.execute(text("SELECT setval('decisions_id_seq', (SELECT max(id) FROM decisions))"))
-
-
-def analyze(db: Database) -> None:
-    """Refresh the planner's statistics, as autovacuum would after a bulk load.
-
-    Without them PostgreSQL plans the split report's joins for empty tables and
-    takes minutes instead of seconds.
-    """
-    with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
 def one_call(router: Router, number: str, uid: str) -> tuple[float, float]:
