@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, CursorResult, bindparam, case, or_, update
 
 from router.models import Agent
+from router.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def claim_ttl(timeout: int, wait_seconds: int, cap: int) -> timedelta:
     return timedelta(seconds=min(timeout + wait_seconds + CLAIM_MARGIN_SECONDS, cap))
 
 
-_CLAIM = (
+_CLAIM = Prepared(
     update(Agent)
     .where(
         Agent.login == bindparam("agent"),
@@ -40,7 +41,7 @@ _CLAIM = (
     )
 )
 _OURS = Agent.claimed_by == bindparam("uid")
-_RELEASE = (
+_RELEASE_AGENT = (
     update(Agent)
     .where(Agent.login == bindparam("agent"))
     .values(
@@ -49,10 +50,13 @@ _RELEASE = (
     )
     .returning(Agent.id)
 )
-_RELEASE_AND_COUNT = _RELEASE.values(
-    last_call_ended_at=bindparam("ended"),
-    calls_today=case((Agent.calls_day == bindparam("today"), Agent.calls_today + 1), else_=1),
-    calls_day=bindparam("today"),
+_RELEASE = Prepared(_RELEASE_AGENT)
+_RELEASE_AND_COUNT = Prepared(
+    _RELEASE_AGENT.values(
+        last_call_ended_at=bindparam("ended"),
+        calls_today=case((Agent.calls_day == bindparam("today"), Agent.calls_today + 1), else_=1),
+        calls_day=bindparam("today"),
+    )
 )
 
 
@@ -62,8 +66,7 @@ def claim(connection: Connection, login: str, uid: str, now: datetime, ttl: time
     Even the call holding the claim cannot claim again: call ids come from
     Asterisk and two servers may repeat one, so a matching id proves nothing.
     """
-    result = connection.execute(_CLAIM, {"agent": login, "uid": uid, "now": now, "until": now + ttl})
-    won = _rowcount(result) == 1
+    won = _CLAIM.rowcount(connection, {"agent": login, "uid": uid, "now": now, "until": now + ttl}) == 1
     log.debug("claim of %s for call %s: %s", login, uid, "won" if won else "lost")
     return won
 
@@ -75,9 +78,9 @@ def finish(connection: Connection, login: str, uid: str, ended_at: datetime | No
     in the same statement: when their last call ended, and today's call count.
     """
     if ended_at is None:
-        return connection.execute(_RELEASE, {"agent": login, "uid": uid}).scalar_one_or_none()
+        return _RELEASE.scalar(connection, {"agent": login, "uid": uid})
     params = {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
-    return connection.execute(_RELEASE_AND_COUNT, params).scalar_one_or_none()
+    return _RELEASE_AND_COUNT.scalar(connection, params)
 
 
 def extend(connection: Connection, uids: Sequence[str], until: datetime) -> int:

@@ -19,6 +19,7 @@ from router import audit
 from router.directory import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
 from router.models import NUMBER_LABELS, Agent, Exclusion, Household, Member, PhoneNumber
+from router.prepared import Prepared
 from router.views import HouseholdView, NumberView, Owner
 
 # A household reference on the command line: up to this many digits is an id,
@@ -56,7 +57,7 @@ def check_label(label: str) -> None:
 # Built once and run on the session's connection: the ORM layer of
 # `session.execute` costs several times the indexed query itself, and every
 # call the router routes pays for a lookup.
-_LOOKUP = (
+_LOOKUP = Prepared(
     select(PhoneNumber.household_id, Household.owner_id, Agent.login)
     .join(Household, Household.id == PhoneNumber.household_id)
     .outerjoin(Agent, Agent.id == Household.owner_id)
@@ -71,7 +72,7 @@ def lookup(session: Session, key: str) -> Owner | None:
 
 def lookup_number(connection: Connection, key: str) -> Owner | None:
     """`lookup` on a plain connection, as the call path runs it."""
-    row = connection.execute(_LOOKUP, {"key": key}).first()
+    row = _LOOKUP.first(connection, {"key": key})
     if row is None:
         return None
     return Owner(household_id=row[0], owner_id=row[1], owner_login=row[2])

@@ -21,28 +21,38 @@ from router.errors import Conflict, NotFound
 from router.models import Agent, Attempt, Office
 from router.models import Decision as DecisionRow
 from router.plan import Call, Decision, DialOutcome, Plan, PlannedAttempt
+from router.prepared import Prepared
 from router.views import iso
 
 _CHUNK = 5000
 
 
-_INSERT_DECISION = (
+_DECISION_COLUMNS = (
+    "call_uid", "at", "number", "line", "household_id", "owner_id", "route", "plan", "then", "decide_ms",
+)  # fmt: skip
+_INSERT_DECISION = Prepared(
     insert(DecisionRow)
     .values(office_id=select(Office.id).where(Office.code == bindparam("office")).scalar_subquery())
-    .returning(DecisionRow.id)
+    .returning(DecisionRow.id),
+    columns=_DECISION_COLUMNS,
 )
-_GET_DECISION = select(
-    DecisionRow.call_uid, DecisionRow.number, DecisionRow.household_id, DecisionRow.plan
-).where(DecisionRow.id == bindparam("id"))
-_ANSWERED = (
+_GET_DECISION = Prepared(
+    select(DecisionRow.call_uid, DecisionRow.number, DecisionRow.household_id, DecisionRow.plan).where(
+        DecisionRow.id == bindparam("id")
+    )
+)
+_ANSWERED_BY = (
     update(DecisionRow)
     .where(DecisionRow.id == bindparam("decision"))
     .values(answered_by_id=bindparam("agent"))
 )
-_ANSWERED_NEW_HOUSEHOLD = _ANSWERED.values(household_id=bindparam("household"))
-_INSERT_ATTEMPT = insert(Attempt).values(
-    agent_id=select(Agent.id).where(Agent.login == bindparam("login")).scalar_subquery()
-)
+_ANSWERED = Prepared(_ANSWERED_BY)
+_ANSWERED_NEW_HOUSEHOLD = Prepared(_ANSWERED_BY.values(household_id=bindparam("household")))
+_ATTEMPT_COLUMNS = (
+    "decision_id", "seq", "reason", "started_at", "status", "ring_seconds", "talk_seconds", "covering_for_id",
+)  # fmt: skip
+_AGENT_BY_LOGIN = select(Agent.id).where(Agent.login == bindparam("login")).scalar_subquery()
+_INSERT_ATTEMPT = Prepared(insert(Attempt).values(agent_id=_AGENT_BY_LOGIN), columns=_ATTEMPT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +88,8 @@ def write_decision(
     decide_ms: float,
 ) -> int:
     return int(
-        connection.execute(
-            _INSERT_DECISION,
+        _INSERT_DECISION.scalar(
+            connection,
             {
                 "office": office,
                 "call_uid": call.uid,
@@ -93,12 +103,12 @@ def write_decision(
                 "then": plan.then,
                 "decide_ms": round(decide_ms, 3),
             },
-        ).scalar_one()
+        )
     )
 
 
 def get_decision(connection: Connection, decision_id: int) -> StoredDecision:
-    row = connection.execute(_GET_DECISION, {"id": decision_id}).first()
+    row = _GET_DECISION.first(connection, {"id": decision_id})
     if row is None:
         raise NotFound(f"no decision {decision_id}")
     attempts = tuple(PlannedAttempt.from_json(data) for data in row[3])
@@ -117,9 +127,9 @@ def note_answer(connection: Connection, decision_id: int, agent_id: int, househo
     """Who answered the call (and the household a first call created) on its decision row."""
     params = {"decision": decision_id, "agent": agent_id}
     if household_id is None:
-        connection.execute(_ANSWERED, params)
+        _ANSWERED.rowcount(connection, params)
     else:
-        connection.execute(_ANSWERED_NEW_HOUSEHOLD, {**params, "household": household_id})
+        _ANSWERED_NEW_HOUSEHOLD.rowcount(connection, {**params, "household": household_id})
 
 
 def write_attempt(
@@ -130,8 +140,8 @@ def write_attempt(
     covering_for_id: int | None,
 ) -> None:
     try:
-        connection.execute(
-            _INSERT_ATTEMPT,
+        _INSERT_ATTEMPT.rowcount(
+            connection,
             {
                 "login": planned.agent,
                 "decision_id": row.id,

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from router import audit, households
 from router.db import utcnow
 from router.models import Agent, Household, PhoneNumber
+from router.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +68,18 @@ class Answered:
     new_household_id: int | None = None
 
 
-_TOUCH = (
+_TOUCH = Prepared(
     update(Household)
     .where(Household.id == bindparam("household_id"))
     .values(last_contact_at=bindparam("at"))
     .returning(Household.owner_id)
 )
-_ADOPT = (
+_ADOPT = Prepared(
     update(Household)
     .where(Household.id == bindparam("household_id"), Household.owner_id.is_(None))
     .values(owner_id=bindparam("agent_id"))
 )
-_LOGIN = select(Agent.login).where(Agent.id == bindparam("agent_id"))
+_LOGIN = Prepared(select(Agent.login).where(Agent.id == bindparam("agent_id")))
 
 
 def on_answer(
@@ -100,12 +101,12 @@ def on_answer(
         household_id = found.household_id if found is not None else None
     if household_id is None:
         return Answered(None)
-    touched = connection.execute(_TOUCH, {"household_id": household_id, "at": answered_at}).first()
+    touched = _TOUCH.first(connection, {"household_id": household_id, "at": answered_at})
     if touched is None:
         return Answered(None)
     owner_id = touched[0]
     if owner_id is None:
-        connection.execute(_ADOPT, {"household_id": household_id, "agent_id": agent_id})
+        _ADOPT.rowcount(connection, {"household_id": household_id, "agent_id": agent_id})
         audit.record(
             connection,
             "owner",
@@ -116,21 +117,27 @@ def on_answer(
         )
         return Answered(household_id)
     if owner_id != agent_id:
-        owner = connection.execute(_LOGIN, {"agent_id": owner_id}).scalar_one_or_none()
+        owner = _LOGIN.scalar(connection, {"agent_id": owner_id})
         return Answered(household_id, owner_id, owner)
     return Answered(household_id)
 
 
-_NEW_HOUSEHOLD = insert(Household).returning(Household.id)
-_DROP_HOUSEHOLD = delete(Household).where(Household.id == bindparam("household_id"))
+_NEW_HOUSEHOLD = Prepared(
+    insert(Household).returning(Household.id),
+    columns=("name", "owner_id", "email", "address", "origin", "created_at", "last_contact_at"),
+)
+_DROP_HOUSEHOLD = Prepared(delete(Household).where(Household.id == bindparam("household_id")))
 
 
 # Link a number unless another call linked it first (then nothing is written);
 # `ON CONFLICT` is each dialect's own construct, so one statement per backend.
-_LINK_NUMBER: dict[str, Executable] = {
-    name: dialect_insert(PhoneNumber)
-    .on_conflict_do_nothing(index_elements=[PhoneNumber.number])
-    .returning(PhoneNumber.id)
+_LINK_NUMBER: dict[str, Prepared] = {
+    name: Prepared(
+        dialect_insert(PhoneNumber)
+        .on_conflict_do_nothing(index_elements=[PhoneNumber.number])
+        .returning(PhoneNumber.id),
+        columns=("number", "household_id", "label"),
+    )
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
 
@@ -143,16 +150,23 @@ def _create_household(
     Plain inserts rather than ORM objects and a savepoint: this runs inside
     the recording of a call, where every millisecond is the next caller's.
     """
-    household_id = connection.execute(
-        _NEW_HOUSEHOLD,
-        {"origin": "call", "owner_id": agent_id, "last_contact_at": answered_at, "created_at": utcnow()},
-    ).scalar_one()
-    linked = connection.execute(
-        _LINK_NUMBER[connection.dialect.name],
-        {"number": number, "household_id": household_id, "label": "mobile"},
-    ).first()
+    household_id = _NEW_HOUSEHOLD.scalar(
+        connection,
+        {
+            "name": "",
+            "owner_id": agent_id,
+            "email": "",
+            "address": "",
+            "origin": "call",
+            "created_at": utcnow(),
+            "last_contact_at": answered_at,
+        },
+    )
+    linked = _LINK_NUMBER[connection.dialect.name].first(
+        connection, {"number": number, "household_id": household_id, "label": "mobile"}
+    )
     if linked is None:
-        connection.execute(_DROP_HOUSEHOLD, {"household_id": household_id})
+        _DROP_HOUSEHOLD.rowcount(connection, {"household_id": household_id})
         return None
     audit.record(
         connection,

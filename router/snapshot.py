@@ -15,6 +15,7 @@ agents it could possibly plan.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Executable,
     and_,
     bindparam,
     case,
@@ -36,7 +36,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import CompoundSelect, Select
 
 from router import households
 from router.db import UTCDateTime
@@ -45,19 +45,22 @@ from router.directory import line_key
 from router.errors import NotFound
 from router.models import Agent, Attempt, Decision, Exclusion, Line, Office
 from router.plan import AgentState, Call, OfficeSettings, Snapshot
+from router.prepared import Prepared
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _backup = aliased(Agent)
 
-_OFFICES = select(
-    Office.code,
-    Office.strategy,
-    Office.owner_policy,
-    Office.owner_wait_seconds,
-    Office.attempt_timeout_seconds,
-    Office.wrapup_seconds,
-    exists().where(Line.office_id == Office.id, Line.number == bindparam("line")).label("has_line"),
-).order_by(Office.code)
+_OFFICES = Prepared(
+    select(
+        Office.code,
+        Office.strategy,
+        Office.owner_policy,
+        Office.owner_wait_seconds,
+        Office.attempt_timeout_seconds,
+        Office.wrapup_seconds,
+        exists().where(Line.office_id == Office.id, Line.number == bindparam("line")).label("has_line"),
+    ).order_by(Office.code)
+)
 
 _COLUMNS = (
     Agent.login,
@@ -144,7 +147,7 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     )
 
 
-def _owner_then(pool: Select[*tuple[Any, ...]]) -> Executable:
+def _owner_then(pool: Select[*tuple[Any, ...]]) -> CompoundSelect[*tuple[Any, ...]]:
     """The owner and backup rows, then the pool's, in one statement: one round trip less.
 
     Pool rows carry no flags: the pool already leaves out the excluded and
@@ -154,8 +157,30 @@ def _owner_then(pool: Select[*tuple[Any, ...]]) -> Executable:
     return union_all(_OWNER_AND_BACKUP, select(*ranked.c, false().label("excluded"), false().label("tried")))
 
 
-_POOL = _pool(false())
-_OWNER_THEN_POOL = _owner_then(_POOL)
+def _resting(offices: int) -> ColumnElement[bool]:
+    """Agents resting after a call in any of `offices` offices with a wrap-up time.
+
+    The offices and their cut-offs are parameters, so the statement depends
+    only on how many offices have one (most agencies: none).
+    """
+    if not offices:
+        return false()
+    return or_(
+        *(
+            and_(
+                Office.code == bindparam(f"wrapup_office_{n}"),
+                Agent.last_call_ended_at > bindparam(f"wrapup_since_{n}", type_=UTCDateTime()),
+            )
+            for n in range(offices)
+        )
+    )
+
+
+@functools.cache
+def _agents_query(owner: bool, offices_in_wrapup: int) -> Prepared:
+    """The pool (after the owner and backup when there is an owner), built once per shape."""
+    pool = _pool(_resting(offices_in_wrapup))
+    return Prepared(_owner_then(pool) if owner else pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +213,7 @@ def load_offices(connection: Connection, line: str, region: str) -> Offices:
     """The offices, and which one `line` (an inbound number or an office code) belongs to."""
     text = line.strip()
     key = line_key(text, region) if text else ""
-    rows = connection.execute(_OFFICES, {"line": key}).all()
+    rows = _OFFICES.rows(connection, {"line": key})
     offices = tuple(OfficeSettings(*row[:6]) for row in rows)
     owner = next((row[0] for row in rows if row[6]), None)
     if owner is None and text and any(o.code == text for o in offices):
@@ -218,7 +243,7 @@ def load_snapshot(
     office: str | None,
     offices: tuple[OfficeSettings, ...],
 ) -> Snapshot:
-    params = {
+    params: dict[str, Any] = {
         "household_id": subject.household_id,
         "uid": call.uid,
         "now": call.at,
@@ -229,19 +254,18 @@ def load_snapshot(
     agents: dict[str, AgentState] = {}
     excluded: set[str] = set()
     tried: set[str] = set()
-    resting = _in_wrapup(offices, call.at)
-    query: Executable
-    if subject.owner_id is None:
-        query = _POOL if resting is None else _pool(resting)
-    else:
-        query = _OWNER_THEN_POOL if resting is None else _owner_then(_pool(resting))
-    for row in connection.execute(query, params):
-        fields: tuple[Any, ...] = tuple(row)[: len(_COLUMNS)]
-        agents.setdefault(row[0], AgentState(*fields))
-        if len(row) > len(_COLUMNS):
-            if row.excluded:
+    resting = [o for o in offices if o.wrapup_seconds]
+    for n, office_resting in enumerate(resting):
+        params[f"wrapup_office_{n}"] = office_resting.code
+        params[f"wrapup_since_{n}"] = call.at - timedelta(seconds=office_resting.wrapup_seconds)
+    query = _agents_query(subject.owner_id is not None, len(resting))
+    width = len(_COLUMNS)
+    for row in query.rows(connection, params):
+        agents.setdefault(row[0], AgentState(*row[:width]))
+        if len(row) > width:
+            if row[width]:
                 excluded.add(row[0])
-            if row.tried:
+            if row[width + 1]:
                 tried.add(row[0])
     return Snapshot(
         office=office,
@@ -252,16 +276,3 @@ def load_snapshot(
         excluded=frozenset(excluded),
         tried=frozenset(tried),
     )
-
-
-def _in_wrapup(offices: tuple[OfficeSettings, ...], now: datetime) -> ColumnElement[bool] | None:
-    """Agents resting after a call, per their office's wrap-up time (most offices have none)."""
-    resting = [
-        and_(
-            Office.code == o.code,
-            Agent.last_call_ended_at > literal(now - timedelta(seconds=o.wrapup_seconds), UTCDateTime()),
-        )
-        for o in offices
-        if o.wrapup_seconds
-    ]
-    return or_(*resting) if resting else None
