@@ -169,6 +169,8 @@ def _resting(offices: int) -> ColumnElement[bool]:
         *(
             and_(
                 Office.code == bindparam(f"wrapup_office_{n}"),
+                # Without this an agent who never had a call (NULL) would count as resting.
+                Agent.last_call_ended_at.is_not(None),
                 Agent.last_call_ended_at > bindparam(f"wrapup_since_{n}", type_=UTCDateTime()),
             )
             for n in range(offices)

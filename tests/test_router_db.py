@@ -287,6 +287,20 @@ def test_agent_in_wrapup_is_not_free(db: Database) -> None:
     assert route(router.decide(new_call(at=now))) == [("m2", OFFICE_POOL), ("s1", OVERFLOW)]
 
 
+def test_wrapup_is_each_offices_own(db: Database) -> None:
+    router = center(db, msk=2, spb=2)
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        directory.set_office(s, "msk", wrapup=60)
+        directory.set_office(s, "spb", wrapup=10)
+        s.execute(
+            update(Agent)
+            .where(Agent.login.in_(["m1", "s1"]))
+            .values(last_call_ended_at=now - timedelta(seconds=30))
+        )
+    assert route(router.decide(new_call(at=now))) == [("m2", OFFICE_POOL), ("s1", OVERFLOW), ("s2", OVERFLOW)]
+
+
 def test_overflow_fills_the_plan_from_other_offices_after_the_lines_office(db: Database) -> None:
     router = center(db, msk=15, spb=3)
     plan = route(router.decide(new_call(line=SPB_LINE)))
