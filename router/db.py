@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from router.errors import DatabaseUnavailable, InvalidInput
+from router.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,16 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_on_begin(conn: Any) -> None:
-    # IMMEDIATE: a writer waits for the lock at BEGIN (honouring busy_timeout)
-    # instead of failing with "database is locked" when it upgrades later.
+# IMMEDIATE: a writer waits for the lock at BEGIN (honouring busy_timeout)
+# instead of failing with "database is locked" when it upgrades later. Run on
+# the driver: every call's transaction starts here.
+_BEGIN_READ = Prepared(text("BEGIN"))
+_BEGIN_WRITE = Prepared(text("BEGIN IMMEDIATE"))
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
     read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    (_BEGIN_READ if read_only else _BEGIN_WRITE).rowcount(conn, {})
 
 
 class Database:
