@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from router.errors import DatabaseUnavailable, InvalidInput
+from router.held_connections import HeldConnections
 from router.prepared import Prepared
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class Database:
         self._upgraded = False
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock() if self.backend == "sqlite" else None
+        self._held = HeldConnections(self.engine)
         self._checkpointer: _Checkpointer | None = None
         if checkpoint_seconds is not None and self.backend == "sqlite":
             event.listen(self.engine, "connect", _no_autocheckpoint)
@@ -206,9 +208,10 @@ class Database:
         """`unit_of_work` without the ORM: a connection in a transaction, for the call path.
 
         A call's statements are built once and run as they are, and the
-        Session's bookkeeping would cost about as much as the queries.
+        Session's bookkeeping would cost about as much as the queries; the
+        connection is one the call path keeps open (`router.held_connections`).
         """
-        with self._writer_turn(), self.engine.begin() as connection:
+        with self._writer_turn(), self._held.transaction() as connection:
             yield connection
 
     @contextlib.contextmanager
@@ -254,6 +257,7 @@ class Database:
     def dispose(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
+        self._held.close()
         self.engine.dispose()
 
 
