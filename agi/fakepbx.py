@@ -446,13 +446,26 @@ def drive(
     inflight: int,
     agents: AgentsSpec,
     time_scale: float = 0.0,
+    ramp_seconds: float = 0.0,
 ) -> list[CallRecord]:
-    """Place `calls`, `inflight` at a time, in this process; records in the order placed."""
+    """Place `calls`, `inflight` at a time, in this process; records in the order placed.
+
+    With `ramp_seconds`, the first `inflight` calls start spread evenly over
+    that time instead of all in the same instant: calls on a PBX that has
+    been up a while do not arrive in a wave.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     pbx = FakePbx(*address, agents.build(), time_scale=time_scale)
+
+    def place(index: int) -> CallRecord:
+        if index < inflight and ramp_seconds:
+            time.sleep(index * ramp_seconds / inflight)
+        call = calls[index]
+        return pbx.call(call.caller, dnid=call.dnid, args=call.args)
+
     with ThreadPoolExecutor(inflight) as pool:
-        return list(pool.map(lambda c: pbx.call(c.caller, dnid=c.dnid, args=c.args), calls))
+        return list(pool.map(place, range(len(calls))))
 
 
 class PbxElsewhere:
@@ -460,16 +473,20 @@ class PbxElsewhere:
     server's latency is not inflated by the fake sharing its interpreter lock."""
 
     def __init__(
-        self, address: tuple[str, int], inflight: int, agents: AgentsSpec, time_scale: float = 0.0
+        self,
+        address: tuple[str, int],
+        inflight: int,
+        agents: AgentsSpec,
+        time_scale: float = 0.0,
+        ramp_seconds: float = 0.0,
     ) -> None:
         import multiprocessing
 
-        self._args = (address, inflight, agents, time_scale)
+        self._args = (address, inflight, agents, time_scale, ramp_seconds)
         self._pool = multiprocessing.get_context("spawn").Pool(1)
 
     def drive(self, calls: Sequence[PlannedCall]) -> list[CallRecord]:
-        address, inflight, agents, time_scale = self._args
-        return list(self._pool.apply(drive, (address, list(calls), inflight, agents, time_scale)))
+        return list(self._pool.apply(drive, (self._args[0], list(calls), *self._args[1:])))
 
     def close(self) -> None:
         self._pool.close()
