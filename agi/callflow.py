@@ -299,6 +299,8 @@ class CallFlow:
             report.spooled += 1
             return
         report.attempts[-1] = (recorded.agent, recorded.status)
+        if known is None:  # the outcome script: the call's office and owner come from the ledger
+            report.office, report.owner = recorded.office or report.office, recorded.owner
         if recorded.status == ANSWER:
             report.answered_as = _answered_as(recorded, report.owner)
             report.new_household = recorded.new_household_id is not None

@@ -37,9 +37,17 @@ _INSERT_DECISION = Prepared(
     columns=_DECISION_COLUMNS,
 )
 _GET_DECISION = Prepared(
-    select(DecisionRow.call_uid, DecisionRow.number, DecisionRow.household_id, DecisionRow.plan).where(
-        DecisionRow.id == bindparam("id")
+    select(
+        DecisionRow.call_uid,
+        DecisionRow.number,
+        DecisionRow.household_id,
+        DecisionRow.plan,
+        Office.code,
+        Agent.login,
     )
+    .outerjoin(Office, Office.id == DecisionRow.office_id)
+    .outerjoin(Agent, Agent.id == DecisionRow.owner_id)
+    .where(DecisionRow.id == bindparam("id"))
 )
 _ANSWERED_BY = (
     update(DecisionRow)
@@ -57,13 +65,15 @@ _INSERT_ATTEMPT = Prepared(insert(Attempt).values(agent_id=_AGENT_BY_LOGIN), col
 
 @dataclass(frozen=True, slots=True)
 class StoredDecision:
-    """What recording an attempt needs from its decision row."""
+    """What recording an attempt needs from its decision row, and the call's office and owner."""
 
     id: int
     call_uid: str
     number: str
     household_id: int | None
     attempts: tuple[PlannedAttempt, ...]
+    office: str | None
+    owner: str | None
 
     @classmethod
     def of(cls, decision: Decision) -> StoredDecision:
@@ -74,6 +84,8 @@ class StoredDecision:
             decision.call.caller.key,
             decision.household_id,
             decision.plan.attempts,
+            decision.office or None,
+            decision.owner,
         )
 
 
@@ -112,7 +124,7 @@ def get_decision(connection: Connection, decision_id: int) -> StoredDecision:
     if row is None:
         raise NotFound(f"no decision {decision_id}")
     attempts = tuple(PlannedAttempt.from_json(data) for data in row[3])
-    return StoredDecision(decision_id, row[0], row[1], row[2], attempts)
+    return StoredDecision(decision_id, row[0], row[1], row[2], attempts, row[4], row[5])
 
 
 def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:

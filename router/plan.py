@@ -170,3 +170,7 @@ class RecordedAttempt:
     status: str
     covering_for: str | None
     new_household_id: int | None
+    # The call's office and owner when it was decided: advise mode's outcome
+    # session knows only the decision id, and its metrics need both.
+    office: str | None = None
+    owner: str | None = None

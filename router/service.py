@@ -163,6 +163,8 @@ class Router:
             status=outcome.status,
             covering_for=effect.covering_for,
             new_household_id=effect.new_household_id,
+            office=row.office,
+            owner=row.owner,
         )
 
     def release(self, decision_id: int, seq: int) -> None:

@@ -69,6 +69,29 @@ def test_counters_move_by_exactly_the_calls_made(
     assert value(after, "callkeeper_build_info", version="0.1.0") == 1
 
 
+def test_advise_outcome_counts_the_answer_under_its_office_and_owner(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    # The outcome script runs in a session of its own, which knows only the decision id.
+    front = start_front(mode="advise")
+    before = scrape(front)
+    pbx = FakePbx(*front.address)
+    advised = pbx.call(IVANOV_SPOUSE, args=["spb"])
+    assert advised.variables["CALLKEEPER_TARGET_1"] == DIAL["ivanova"]  # the owner
+    answered = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42", "DIALEDTIME": "50"}
+    decision = advised.variables["CALLKEEPER_DECISION"]
+    outcome = pbx.call(IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=answered)
+    assert outcome.status == "ANSWERED"
+    after = scrape(front)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("callkeeper_calls_answered_total", office="spb", by="owner") == 1
+    assert delta("callkeeper_calls_answered_total", office="none", by="pool") == 0
+    assert delta("callkeeper_attempts_total", office="spb", status="ANSWER") == 1
+
+
 def test_unknown_script_counts_a_failopen(
     db: Database, agency: dict[str, int], start_front: StartFront
 ) -> None:
