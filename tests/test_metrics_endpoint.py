@@ -34,6 +34,15 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def change(before: Samples, after: Samples) -> Callable[..., float]:
+    """How much a series moved between two scrapes: `change(...)(name, **labels)`."""
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    return delta
+
+
 def test_counters_move_by_exactly_the_calls_made(
     db: Database, agency: dict[str, int], start_front: StartFront
 ) -> None:
@@ -49,8 +58,7 @@ def test_counters_move_by_exactly_the_calls_made(
     assert nobody.call("+79990001111", args=["msk"]).status == "NOANSWER"
     after = scrape(front)
 
-    def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    delta = change(before, after)
 
     assert delta("callkeeper_decisions_total", office="msk", route="owner") == 10
     assert delta("callkeeper_decisions_total", office="spb", route="owner") == 3
@@ -84,8 +92,7 @@ def test_advise_outcome_counts_the_answer_under_its_office_and_owner(
     assert outcome.status == "ANSWERED"
     after = scrape(front)
 
-    def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    delta = change(before, after)
 
     assert delta("callkeeper_calls_answered_total", office="spb", by="owner") == 1
     assert delta("callkeeper_calls_answered_total", office="none", by="pool") == 0
