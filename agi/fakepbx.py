@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL, CALLER_HANGUP = (
     "ANSWER",
@@ -43,6 +44,7 @@ _DEAD_OK = (
 )
 _VAR = re.compile(r"\$\{([^}]+)\}")
 _uids = itertools.count(1)
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -486,7 +488,12 @@ class PbxElsewhere:
         self._pool = multiprocessing.get_context("spawn").Pool(1)
 
     def drive(self, calls: Sequence[PlannedCall]) -> list[CallRecord]:
-        return list(self._pool.apply(drive, (self._args[0], list(calls), *self._args[1:])))
+        return self.run(drive, calls)
+
+    def run(self, driver: Callable[..., list[_R]], calls: Sequence[PlannedCall]) -> list[_R]:
+        """`driver(address, calls, inflight, agents, time_scale, ramp_seconds)` in the fake's
+        process: `drive` here, or `agi.fakedialplan.drive` for calls through the dialplan."""
+        return list(self._pool.apply(driver, (self._args[0], list(calls), *self._args[1:])))
 
     def close(self) -> None:
         self._pool.close()

@@ -9,15 +9,16 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from agi import fakedialplan
 from agi.app import FrontEnd
-from agi.fakepbx import BUSY, Answer, scripted
+from agi.fakedialplan import SHIPPED, SHIPPED_AGI, Caller, Dialplan
+from agi.fakepbx import BUSY, AgentsSpec, Answer, PlannedCall, scripted
 from router.db import Database
 from router.models import Agent, Attempt
 from tests.agency import DIAL, IVANOV_MOBILE, MSK_LINE
-from tests.dialplan import SHIPPED, Caller, Dialplan
 
 StartFront = Callable[..., FrontEnd]
-AGI_ADDRESS = "127.0.0.1:4573"  # what the shipped dialplan calls
+
 OWNER = DIAL["ivanova"]
 LINE = MSK_LINE.removeprefix("+")
 
@@ -42,7 +43,7 @@ def claimed(db: Database, front: FrontEnd, login: str) -> bool:
 def dialplan(front: FrontEnd, owner: Answer | None = None, others: Answer | None = None) -> Dialplan:
     """The shipped dialplan, its AGI address pointing at `front`; agents other than the owner are busy."""
     agents = scripted({OWNER: owner} if owner else {}, others or Answer(BUSY, 0, 0))
-    return Dialplan(SHIPPED, {AGI_ADDRESS: front.address}, agents)
+    return Dialplan(SHIPPED, {SHIPPED_AGI: front.address}, agents)
 
 
 def test_dial_mode_owner_answers_and_the_call_ends_without_the_queue(
@@ -110,6 +111,23 @@ def test_advise_mode_caller_hanging_up_after_talking_keeps_the_talk_time(
     assert run.dials == [(OWNER, "ANSWER")]
     assert [script for script, _, _ in run.agi] == ["route", "outcome"]
     assert ledger(db, front) == [("ivanova", "ANSWER", 95.0)]
+
+
+def test_advise_calls_driven_through_the_dialplan_each_free_their_agents(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    """What the advise benchmark does, one call at a time: every call routed, answered and
+    recorded, and no agent left claimed. Each call is advised 3 of the 5 agents, so
+    without the outcome sessions freeing them the third call would find nobody."""
+    front = start_front(mode="advise")
+    calls = [PlannedCall(IVANOV_MOBILE if n % 2 else f"+7916555{n:04d}", MSK_LINE) for n in range(20)]
+    runs = fakedialplan.drive(front.address, calls, 1, AgentsSpec())
+    assert [int(run.variables["CALLKEEPER_COUNT"]) > 0 for run in runs] == [True] * len(calls)
+    assert [[script for script, _, _ in run.agi] for run in runs] == [["route", "outcome"]] * len(calls)
+    assert {run.variables["CALLKEEPER_STATUS"] for run in runs} == {"ANSWERED"}
+    assert [status for _, status, _ in ledger(db, front)] == ["ANSWER"] * len(calls)
+    with db.reader() as s:
+        assert s.scalars(select(Agent.login).where(Agent.claimed_by.is_not(None))).all() == []
 
 
 def test_no_server_listening_goes_to_the_queue_or_to_the_spare(

@@ -1,22 +1,31 @@
-"""Runs deploy/asterisk/extensions.conf as Asterisk would, for the few
-applications it uses, against the real FastAGI server.
+"""The fake PBX's dialplan: deploy/asterisk/extensions.conf run as Asterisk
+would, for the few applications it uses, against the real FastAGI server.
 
 There is no Asterisk on this machine, and the dialplan is where a wrong name or
 a wrong branch silently loses a call's routing; so its own lines are executed
 here: `${…}` substitution (nested), `$[…]` expressions, Set, GotoIf, Goto,
 AGI (through the fake PBX, over TCP), Dial, Queue, Hangup and the `h`
 extension. A Dial the dialplan makes itself (advise mode) takes its outcome
-from the same agent table as the fake PBX.
+from the same agent table as the fake PBX. The dialplan tests use it, and so
+does the advise-mode benchmark: an advised call is a route session, the
+dialplan's Dial, and an outcome session, as on a real PBX.
+
+A line or an expression it does not know is a `DialplanError`: the shipped
+file has changed beyond what this runner simulates.
 """
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from agi.fakepbx import ANSWER, Agents, FakePbx
+from agi.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall
 
 _STEP = re.compile(
     r"^(?:exten => (?P<exten>[^,]+),1|\s*same => n(?:\((?P<label>\w+)\))?),(?P<app>\w+)\((?P<args>.*)\)$"
@@ -26,6 +35,11 @@ _EXPR = re.compile(r"\$\[([^\[\]]*)\]")
 _TOKEN = re.compile(r'"[^"]*"|!=|>=|<=|[=<>|&+]|[^\s"=<>|&+!]+')
 DEAD = ("127.0.0.1", 1)
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "asterisk" / "extensions.conf"
+SHIPPED_AGI = "127.0.0.1:4573"  # the FastAGI address the shipped dialplan calls
+
+
+class DialplanError(ValueError):
+    """The dialplan has a line this runner does not simulate."""
 
 
 @dataclass
@@ -55,17 +69,26 @@ def load(path: Path) -> dict[str, list[tuple[str | None, str, str]]]:
         if not line.strip() or line.startswith("["):
             continue
         match = _STEP.match(line)
-        assert match, f"not a dialplan step this runner knows: {line!r}"
+        if match is None:
+            raise DialplanError(f"not a dialplan step this runner knows: {line!r}")
         current = match["exten"] or current
         extensions.setdefault(current, []).append((match["label"], match["app"], match["args"]))
     return extensions
 
 
 class Dialplan:
-    def __init__(self, path: Path, servers: Mapping[str, tuple[str, int]], agents: Agents) -> None:
+    def __init__(
+        self,
+        path: Path,
+        servers: Mapping[str, tuple[str, int]],
+        agents: Agents,
+        *,
+        time_scale: float = 0.0,
+    ) -> None:
         self.extensions = load(path)
         self.servers = servers  # "host:port" in the dialplan -> where the test server listens
         self.agents = agents
+        self.time_scale = time_scale  # real seconds per simulated second of a Dial
 
     def call(self, caller: Caller, pinned: Mapping[str, str] | None = None) -> Run:
         """Run the inbound extension, then `h`. `pinned` variables ignore the dialplan's Set."""
@@ -104,7 +127,8 @@ class Dialplan:
             elif app == "Hangup":
                 return
             else:
-                assert app == "NoOp", f"application {app} is not simulated"
+                if app != "NoOp":
+                    raise DialplanError(f"application {app} is not simulated")
 
     def _agi(self, args: str, caller: Caller, run: Run) -> bool:
         """One AGI(); True when the caller hung up during it."""
@@ -130,6 +154,8 @@ class Dialplan:
             DIALSTATUS=status, ANSWEREDTIME=str(talk), DIALEDTIME=str(answer.ring_seconds + talk)
         )
         run.dials.append((target, status))
+        if self.time_scale > 0:
+            time.sleep((answer.ring_seconds + talk) * self.time_scale)
         if status == ANSWER:
             return caller.hang_up_after_talk or "g" not in options
         return hung_up
@@ -140,6 +166,42 @@ class Dialplan:
         while _EXPR.search(text):
             text = _EXPR.sub(lambda m: _evaluate(m[1]), text)
         return text
+
+
+def drive(
+    address: tuple[str, int],
+    calls: Sequence[PlannedCall],
+    inflight: int,
+    agents: AgentsSpec,
+    time_scale: float = 0.0,
+    ramp_seconds: float = 0.0,
+) -> list[Run]:
+    """`agi.fakepbx.drive`, but each call runs the shipped dialplan, its AGI pointed at `address`.
+
+    In advise mode that is what a call costs the server: the route session,
+    then an outcome session after each Dial the dialplan makes.
+    """
+    dialplan = Dialplan(SHIPPED, {SHIPPED_AGI: address}, agents.build(), time_scale=time_scale)
+
+    def place(index: int) -> Run:
+        if index < inflight and ramp_seconds:
+            time.sleep(index * ramp_seconds / inflight)
+        call = calls[index]
+        return dialplan.call(Caller(call.caller, call.dnid.removeprefix("+")))
+
+    with ThreadPoolExecutor(inflight) as pool:
+        return list(pool.map(place, range(len(calls))))
+
+
+# Numbers compare as numbers, anything else as text, as in Asterisk's expressions.
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
 
 
 def _evaluate(expr: str) -> str:
@@ -163,9 +225,11 @@ def _evaluate(expr: str) -> str:
         left = atom()
         if tokens[pos] in ("=", "!=", ">", "<", ">=", "<="):
             op, right = take(), atom()
-            a, b = (int(left), int(right)) if left.isdigit() and right.isdigit() else (left, right)
-            ops = {"=": a == b, "!=": a != b, ">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}
-            return "1" if ops[op] else "0"
+            compare = _COMPARISONS[op]
+            holds = (
+                compare(int(left), int(right)) if left.isdigit() and right.isdigit() else compare(left, right)
+            )
+            return "1" if holds else "0"
         return left
 
     def both() -> str:
@@ -181,5 +245,6 @@ def _evaluate(expr: str) -> str:
         take()
         right = both()
         value = "1" if value not in ("", "0") or right not in ("", "0") else "0"
-    assert tokens[pos] == "<end>", f"cannot evaluate $[{expr}]"
+    if tokens[pos] != "<end>":
+        raise DialplanError(f"cannot evaluate $[{expr}]")
     return value
