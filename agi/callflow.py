@@ -263,9 +263,10 @@ class CallFlow:
         try:
             result = channel.exec_app("Dial", f"{attempt.dial},{attempt.timeout}")
             gone_before_ringing = channel.hung_up
-            status = channel.variable(var.DIALSTATUS)
-            answered = _seconds(channel.variable(var.ANSWEREDTIME))
-            dialed = _seconds(channel.variable(var.DIALEDTIME))
+            status, answered_text, dialed_text = channel.variables(
+                var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
+            )
+            answered, dialed = _seconds(answered_text), _seconds(dialed_text)
         except CallerHungUp:
             ring = time.monotonic() - started
             self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)

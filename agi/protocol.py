@@ -33,6 +33,7 @@ MAX_LINE = 8192
 MAX_ENV_LINES = 256
 _RESULT = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -])(?P<rest>.*)$")
 _KEY_VALUE = re.compile(r"(?P<key>\w+)=(?P<value>\S*)(?:\s+\((?P<data>.*)\))?")
+_JOINER = ","  # between the values of one GET FULL VARIABLE
 
 
 class _NullSink(io.TextIOBase):
@@ -172,6 +173,21 @@ class AgiChannel(AGI):
         result = self.execute("GET VARIABLE", self._quote(name))
         code, value = result["result"]
         return value if code == "1" else None
+
+    def variables(self, *names: str) -> tuple[str | None, ...]:
+        """Several channel variables in one round trip; None for one unset (or empty).
+
+        One `GET FULL VARIABLE` of `${A},${B},…`, which Asterisk answers even on
+        a hung-up channel. For values that hold no comma (Dial's status and
+        times, Callkeeper's own numbers); should one hold a comma after all,
+        they are asked one by one.
+        """
+        expression = _JOINER.join(f"${{{name}}}" for name in names)
+        code, value = self.execute("GET FULL VARIABLE", self._quote(expression))["result"]
+        values = value.split(_JOINER) if code == "1" else []
+        if len(values) != len(names):
+            return tuple(self.variable(name) for name in names)
+        return tuple(v or None for v in values)
 
     def set(self, name: str, value: object) -> None:
         self.execute("SET VARIABLE", self._quote(name), self._quote(value))

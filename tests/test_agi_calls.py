@@ -108,10 +108,12 @@ def test_caller_hangs_up_during_dial_records_cancel_and_releases_claim(
     record = pbx.call(IVANOV_MOBILE, args=["msk"], hangup=CallerHangup(during_dial=1))
     assert record.agistatus == "HANGUP"
     assert record.dials == [(DIAL["ivanova"], 20, "CANCEL")]
-    # Asterisk's HANGUP line came between the GET VARIABLE and its reply, as recorded.
+    # Asterisk's HANGUP line came between the next command and its reply, as recorded.
     wire = [line for _, line in record.transcript]
     hangup_at = wire.index("HANGUP")
-    assert wire[hangup_at - 1].startswith("GET VARIABLE") and wire[hangup_at + 1].startswith("200 result=1")
+    assert wire[hangup_at - 1].startswith("GET FULL VARIABLE") and wire[hangup_at + 1].startswith(
+        "200 result=1"
+    )
     assert attempts(db, front) == [("ivanova", "CANCEL")]
     assert claims_held(db, front) == 0
     assert "CALLKEEPER_STATUS" not in record.variables
