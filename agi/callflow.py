@@ -285,16 +285,26 @@ class CallFlow:
         self._record(decision, seq, outcome, report)
         return outcome
 
-    def _record(self, decision: Decision | int, seq: int, outcome: DialOutcome, report: CallReport) -> None:
+    def _record(
+        self,
+        decision: Decision | int,
+        seq: int,
+        outcome: DialOutcome,
+        report: CallReport,
+        *,
+        free_the_rest: bool = False,
+    ) -> None:
         """Write the attempt to the ledger; if the ledger fails, spool it and go on.
 
         `decision` is the one this session made, or only its id (advise mode's
-        outcome script, which has to read the rest back).
+        outcome script, which has to read the rest back). `free_the_rest`: see
+        `Router.record`. A spooled record frees nobody: those claims lapse by
+        themselves (`claim_ttl_seconds`, or the ring time and a margin).
         """
         report.attempts.append((str(seq), outcome.status))
         known, decision_id = (decision, decision.id) if isinstance(decision, Decision) else (None, decision)
         try:
-            recorded = self.router.record(decision_id, seq, outcome, known)
+            recorded = self.router.record(decision_id, seq, outcome, known, free_the_rest=free_the_rest)
         except Exception as exc:
             self._keep(decision_id, seq, outcome, exc)
             report.spooled += 1
@@ -348,35 +358,32 @@ class CallFlow:
         self._set_final(channel, decision, var.Status.ADVISED)
 
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
-        """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did."""
+        """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did.
+
+        An answer also frees the call's other advised agents, in the same
+        transaction: the dialplan will not dial them.
+        """
         args = channel.args
         if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
             log.warning("outcome script needs DECISION,N arguments, got %r", args)
             self._fail(channel, report, FailReason.ERROR)
             return
-        decision_id, seq = int(args[0]), int(channel.variable(f"{var.AGENT}_{args[1]}") or 0)
-        status = channel.variable(var.DIALSTATUS) or "CHANUNAVAIL"
-        answered = _seconds(channel.variable(var.ANSWEREDTIME))
-        dialed = _seconds(channel.variable(var.DIALEDTIME))
+        seq_text, status_text, answered_text, dialed_text = channel.variables(
+            f"{var.AGENT}_{args[1]}", var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
+        )
+        decision_id, seq = int(args[0]), int(seq_text or 0)
+        status = status_text or "CHANUNAVAIL"
+        answered, dialed = _seconds(answered_text), _seconds(dialed_text)
         outcome = DialOutcome(
             status=status,
             started_at=self.clock(),
             ring_seconds=max(dialed - answered, 0.0),
             talk_seconds=answered,
         )
-        self._record(decision_id, seq, outcome, report)
+        self._record(decision_id, seq, outcome, report, free_the_rest=True)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)
-            self._release_other_targets(channel, decision_id, int(args[1]))
-
-    def _release_other_targets(self, channel: AgiChannel, decision_id: int, answered: int) -> None:
-        """The call is answered: the agents advised after this one are free again."""
-        count = int(channel.variable(var.COUNT) or 0)
-        for n in range(1, count + 1):
-            seq = channel.variable(f"{var.AGENT}_{n}")
-            if n != answered and seq and seq.isdigit():
-                self._release(decision_id, int(seq))
 
     # -- endings -----------------------------------------------------------------
 

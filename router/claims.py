@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, CursorResult, bindparam, case, or_, update
+from sqlalchemy import Connection, CursorResult, bindparam, case, null, or_, update
 
 from router.models import Agent
 from router.prepared import Prepared
@@ -81,6 +81,23 @@ def finish(connection: Connection, login: str, uid: str, ended_at: datetime | No
         return _RELEASE.scalar(connection, {"agent": login, "uid": uid})
     params = {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
     return _RELEASE_AND_COUNT.scalar(connection, params)
+
+
+_RELEASE_OTHERS = Prepared(
+    update(Agent)
+    .where(Agent.claimed_by == bindparam("uid"), Agent.id != bindparam("agent_id"))
+    .values(claimed_by=null(), claim_expires_at=null())
+)
+
+
+def release_others(connection: Connection, uid: str, agent_id: int) -> int:
+    """End call `uid`'s claims on every agent but `agent_id`; returns how many.
+
+    One statement, for advise mode's answered call, which was advised several
+    agents at once. Like `finish`, it trusts the call id for the claims it
+    ends (the agents table is small: no index is needed to find them).
+    """
+    return _RELEASE_OTHERS.rowcount(connection, {"uid": uid, "agent_id": agent_id})
 
 
 def extend(connection: Connection, uids: Sequence[str], until: datetime) -> int:

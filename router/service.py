@@ -126,12 +126,21 @@ class Router:
             return claims.claim(connection, planned.agent, decision.call.uid, utcnow(), ttl)
 
     def record(
-        self, decision_id: int, seq: int, outcome: DialOutcome, decision: Decision | None = None
+        self,
+        decision_id: int,
+        seq: int,
+        outcome: DialOutcome,
+        decision: Decision | None = None,
+        *,
+        free_the_rest: bool = False,
     ) -> RecordedAttempt:
         """Write how attempt `seq` ended, end its claim, and apply ownership and fairness.
 
         The call front that decided passes its `decision`, which saves reading
         the row back; advise mode's outcome script, in another session, does not.
+        With `free_the_rest`, an answer also ends the call's claims on the other
+        agents (advise mode claimed several; the dialplan dials none after the
+        one who answered).
         """
         if outcome.status not in DIAL_STATUSES:
             raise InvalidInput(
@@ -157,6 +166,8 @@ class Router:
                 )
                 new_household = effect.household_id if effect.household_id != row.household_id else None
                 ledger.note_answer(connection, row.id, agent_id, new_household)
+                if free_the_rest:
+                    claims.release_others(connection, row.call_uid, agent_id)
             ledger.write_attempt(connection, row, planned, outcome, effect.covering_for_id)
         return RecordedAttempt(
             agent=planned.agent,
