@@ -470,9 +470,21 @@ def drive(
         return list(pool.map(place, range(len(calls))))
 
 
+def _timed(driver: Callable[..., list[_R]], *args: object) -> tuple[list[_R], float, float]:
+    started, started_cpu = time.perf_counter(), time.process_time()
+    results = driver(*args)
+    return results, time.perf_counter() - started, time.process_time() - started_cpu
+
+
 class PbxElsewhere:
     """The fake Asterisk in a process of its own, as the real one is, so the
-    server's latency is not inflated by the fake sharing its interpreter lock."""
+    server's latency is not inflated by the fake sharing its interpreter lock.
+
+    `seconds` is how long the last batch of calls took in the fake's process:
+    a throughput from it leaves out shipping the records back, which is the
+    bench's cost, not the server's. `cpu_seconds` is the CPU the fake used
+    meanwhile, on a machine whose cores it shares with the server.
+    """
 
     def __init__(
         self,
@@ -486,6 +498,8 @@ class PbxElsewhere:
 
         self._args = (address, inflight, agents, time_scale, ramp_seconds)
         self._pool = multiprocessing.get_context("spawn").Pool(1)
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def drive(self, calls: Sequence[PlannedCall]) -> list[CallRecord]:
         return self.run(drive, calls)
@@ -493,7 +507,10 @@ class PbxElsewhere:
     def run(self, driver: Callable[..., list[_R]], calls: Sequence[PlannedCall]) -> list[_R]:
         """`driver(address, calls, inflight, agents, time_scale, ramp_seconds)` in the fake's
         process: `drive` here, or `agi.fakedialplan.drive` for calls through the dialplan."""
-        return list(self._pool.apply(driver, (self._args[0], list(calls), *self._args[1:])))
+        results, self.seconds, self.cpu_seconds = self._pool.apply(
+            _timed, (driver, self._args[0], list(calls), *self._args[1:])
+        )
+        return list(results)
 
     def close(self) -> None:
         self._pool.close()

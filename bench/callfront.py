@@ -28,7 +28,6 @@ import dataclasses
 import random
 import statistics
 import tempfile
-import time
 
 from agi import fakedialplan
 from agi.app import FrontEnd
@@ -83,10 +82,8 @@ def _bench(url: str, backend: str, size: int) -> None:
             for inflight, count, agents, scale, ramp, label in runs:
                 with PbxElsewhere(front.address, inflight, agents, scale, ramp) as pbx:
                     pbx.drive(_callers(rng, size, 200))  # warm the pools and caches
-                    started = time.perf_counter()
                     records = pbx.drive(_callers(rng, size, count))
-                    elapsed = time.perf_counter() - started
-                    _report_latency(backend, "dial", f"{inflight} {label}", records, elapsed)
+                    _report_latency(backend, "dial", f"{inflight} {label}", records, pbx.seconds)
         finally:
             front.stop(grace=5)
         rates: dict[bool, list[float]] = {}
@@ -95,11 +92,9 @@ def _bench(url: str, backend: str, size: int) -> None:
             try:
                 with PbxElsewhere(advise.address, ADVISE_INFLIGHT, AgentsSpec()) as pbx:
                     pbx.run(fakedialplan.drive, _callers(rng, size, 200))
-                    started = time.perf_counter()
                     runs = pbx.run(fakedialplan.drive, _callers(rng, size, ADVISE_CALLS))
-                    elapsed = time.perf_counter() - started
                 routed = [r for r in runs if int(r.variables.get("CALLKEEPER_COUNT") or 0) > 0]
-                rates.setdefault(metrics != "off", []).append(len(routed) / elapsed)
+                rates.setdefault(metrics != "off", []).append(len(routed) / pbx.seconds)
                 outcomes = sum(script == "outcome" for r in runs for script, _, _ in r.agi)
             finally:
                 advise.stop(grace=5)
