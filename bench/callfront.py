@@ -28,6 +28,7 @@ import dataclasses
 import random
 import statistics
 import tempfile
+import time
 
 from agi import fakedialplan
 from agi.app import FrontEnd
@@ -87,23 +88,29 @@ def _bench(url: str, backend: str, size: int) -> None:
         finally:
             front.stop(grace=5)
         rates: dict[bool, list[float]] = {}
+        cpu: list[tuple[float, float]] = []  # server's and fake's CPU seconds per routed call
         for metrics in ("127.0.0.1:0", "off", "127.0.0.1:0", "off"):
             advise = FrontEnd(dataclasses.replace(settings, mode="advise", metrics=metrics)).start()
             try:
                 with PbxElsewhere(advise.address, ADVISE_INFLIGHT, AgentsSpec()) as pbx:
                     pbx.run(fakedialplan.drive, _callers(rng, size, 200))
+                    started_cpu = time.process_time()  # this process is the server's
                     runs = pbx.run(fakedialplan.drive, _callers(rng, size, ADVISE_CALLS))
+                    server_cpu = time.process_time() - started_cpu
                 routed = [r for r in runs if int(r.variables.get("CALLKEEPER_COUNT") or 0) > 0]
                 rates.setdefault(metrics != "off", []).append(len(routed) / pbx.seconds)
+                cpu.append((server_cpu / max(1, len(routed)), pbx.cpu_seconds / max(1, len(routed))))
                 outcomes = sum(script == "outcome" for r in runs for script, _, _ in r.agi)
             finally:
                 advise.stop(grace=5)
         on, off = max(rates[True]), max(rates[False])
+        server_ms, fake_ms = (1000 * statistics.median(c) for c in zip(*cpu, strict=True))
         print(
             f"call front ({backend}): advise mode {off:,.0f} routed calls/s with metrics off, "
             f"{on:,.0f} with metrics on ({ADVISE_INFLIGHT} in flight; metrics cost "
             f"{100 * (off - on) / off:+.1f} %); each call through the shipped dialplan, "
-            f"the last run's {len(runs):,} calls: {len(routed):,} routed, {outcomes:,} outcome sessions",
+            f"the last run's {len(runs):,} calls: {len(routed):,} routed, {outcomes:,} outcome sessions; "
+            f"CPU per routed call: server {server_ms:.2f} ms, fake PBX {fake_ms:.2f} ms",
             flush=True,
         )
 
