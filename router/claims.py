@@ -2,9 +2,10 @@
 
 A claim is one conditional UPDATE whose row count says who won. It works the
 same on SQLite (where the write lock serializes it) and on PostgreSQL (where
-the row lock does), on one node or many, and needs no `SELECT ... FOR UPDATE`,
-which SQLite does not have. A claim carries its expiry, so a process that dies
-mid-call frees its agents by itself.
+the row lock does), on one node or many. On PostgreSQL an agent another call
+is claiming at that moment is skipped, not waited for (`FOR UPDATE SKIP
+LOCKED`, which SQLite compiles to nothing). A claim carries its expiry, so a
+process that dies mid-call frees its agents by itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, CursorResult, bindparam, case, null, or_, update
+from sqlalchemy import Connection, CursorResult, bindparam, case, null, or_, select, update
 
 from router.models import Agent
 from router.prepared import Prepared
@@ -29,13 +30,24 @@ def claim_ttl(timeout: int, wait_seconds: int, cap: int) -> timedelta:
     return timedelta(seconds=min(timeout + wait_seconds + CLAIM_MARGIN_SECONDS, cap))
 
 
-_CLAIM = Prepared(
-    update(Agent)
+# The agent, if free to claim. Concurrent calls rank the same free agents first,
+# so on PostgreSQL an agent whose row another call's transaction is claiming
+# right now is passed over at once (SKIP LOCKED) instead of waited for: waiting
+# queued every decision behind the one before it, past the deadline. SQLite
+# has one writer at a time and compiles the lock clause to nothing.
+_CLAIMABLE = (
+    select(Agent.id)
     .where(
         Agent.login == bindparam("agent"),
         Agent.state == "available",
         or_(Agent.claimed_by.is_(None), Agent.claim_expires_at < bindparam("now")),
     )
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM = Prepared(
+    update(Agent)
+    .where(Agent.id == _CLAIMABLE)
     .values(
         claimed_by=bindparam("uid"), claim_expires_at=bindparam("until"), last_offered_at=bindparam("now")
     )

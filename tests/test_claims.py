@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from agi.callflow import Decider
 from router import claims, directory
@@ -67,6 +67,23 @@ def test_claim_is_exclusive_between_two_calls(db: Database) -> None:
     first, second = router.decide(new_call()), router.decide(new_call())
     assert router.claim(first, 1)
     assert not router.claim(second, 1)
+
+
+def test_an_agent_another_call_is_claiming_right_now_is_passed_over_not_waited_for(
+    db: Database, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: there is no row lock to wait on")
+    router = center(db, msk=1, spb=0)
+    first, second = router.decide(new_call()), router.decide(new_call())
+    now = datetime.now(UTC)
+    with db.engine.connect() as elsewhere, elsewhere.begin():
+        # Another call's transaction has claimed m1 and not committed yet.
+        assert claims.claim(elsewhere, "m1", first.call.uid, now, timedelta(seconds=30))
+        with db.engine.connect() as ours, ours.begin():
+            ours.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting would fail here
+            assert not claims.claim(ours, "m1", second.call.uid, now, timedelta(seconds=30))
+    assert _claimed_by(db) == {"m1": first.call.uid}
 
 
 def test_claim_of_a_paused_agent_fails(db: Database) -> None:
