@@ -78,6 +78,9 @@ class CallReport:
     new_household: bool = False
     attempts: list[tuple[str, str]] = field(default_factory=list)
     spooled: int = 0
+    # Advise mode's outcome session: whether the dialplan tries no other agent
+    # for this call after the attempt it recorded (for reached/missed owners).
+    call_over: bool = False
 
 
 class Decider:
@@ -368,11 +371,18 @@ class CallFlow:
             log.warning("outcome script needs DECISION,N arguments, got %r", args)
             self._fail(channel, report, FailReason.ERROR)
             return
-        seq_text, status_text, answered_text, dialed_text = channel.variables(
-            f"{var.AGENT}_{args[1]}", var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
+        seq_text, status_text, answered_text, dialed_text, count_text = channel.variables(
+            f"{var.AGENT}_{args[1]}", var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME, var.COUNT
         )
         decision_id, seq = int(args[0]), int(seq_text or 0)
         status = status_text or "CHANUNAVAIL"
+        # The dialplan dials no more targets after this one: an answer, the
+        # caller gone, or the last target (the call goes to the queue).
+        report.call_over = (
+            status in (ANSWER, "CANCEL", HANGUP_STATUS)
+            or not (count_text or "").isdigit()
+            or int(args[1]) >= int(count_text or 0)
+        )
         answered, dialed = _seconds(answered_text), _seconds(dialed_text)
         outcome = DialOutcome(
             status=status,

@@ -15,7 +15,8 @@ from router.plan import DIAL_STATUSES
 log = logging.getLogger("callkeeper.calls")
 
 FAILED_ROUTE = "failed"
-# Sessions that dialled the plan themselves; in advise mode the dialplan dials.
+# Sessions that dialled the plan themselves. In advise mode the dialplan dials,
+# and the outcome session of the call's last attempt counts it (`call_over`).
 _DIALLED = (Result.ANSWERED, Result.NOANSWER, Result.HANGUP)
 
 
@@ -74,6 +75,8 @@ class CallObserver:
             m.answered.labels(office, report.answered_as).inc()
         if report.new_household:
             m.new_households.labels(office).inc()
-        if report.owner is not None and report.result in _DIALLED:
+        if report.owner is not None and (
+            report.result in _DIALLED or (report.result is Result.RECORDED and report.call_over)
+        ):
             outcome = "reached" if report.answered_as == "owner" else "missed"
             m.owner_calls.labels(office, outcome).inc()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from prometheus_client.parser import text_string_to_metric_families
 
 from agi.app import FrontEnd
+from agi.fakedialplan import SHIPPED, SHIPPED_AGI, Caller, Dialplan
 from agi.fakepbx import BUSY, NOANSWER, Answer, FakePbx, scripted
 from router import directory
 from router.db import Database
@@ -97,6 +98,31 @@ def test_advise_outcome_counts_the_answer_under_its_office_and_owner(
     assert delta("callkeeper_calls_answered_total", office="spb", by="owner") == 1
     assert delta("callkeeper_calls_answered_total", office="none", by="pool") == 0
     assert delta("callkeeper_attempts_total", office="spb", status="ANSWER") == 1
+    assert delta("callkeeper_owner_calls_total", office="spb", outcome="reached") == 1
+
+
+def test_advise_owner_calls_count_once_per_call_when_the_dialplan_stops_dialling(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    """Through the shipped dialplan: the owner answers; the owner is busy and the next
+    target answers; everyone is busy and the call goes to the queue. Each call counts
+    once, from the outcome of its last attempt, not from every outcome session."""
+    front = start_front(mode="advise")
+    owner = DIAL["ivanova"]
+    line = SPB_LINE.removeprefix("+")
+    before = scrape(front)
+    for agents in (
+        scripted({}, Answer(talk_seconds=30)),
+        scripted({owner: Answer(BUSY, 0, 0)}, Answer(talk_seconds=30)),
+        scripted({}, Answer(BUSY, 0, 0)),
+    ):
+        Dialplan(SHIPPED, {SHIPPED_AGI: front.address}, agents).call(Caller(IVANOV_SPOUSE, line))
+    delta = change(before, scrape(front))
+
+    assert delta("callkeeper_owner_calls_total", office="spb", outcome="reached") == 1
+    assert delta("callkeeper_owner_calls_total", office="spb", outcome="missed") == 2
+    assert delta("callkeeper_calls_answered_total", office="spb", by="owner") == 1
+    assert delta("callkeeper_calls_answered_total", office="spb", by="covering") == 1
 
 
 def test_unknown_script_counts_a_failopen(
