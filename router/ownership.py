@@ -33,18 +33,33 @@ log = logging.getLogger(__name__)
 ROUTER_ACTOR = "router"
 
 
+def lapse_due(connection: Connection, household_id: int, now: datetime, lapse_days: int) -> datetime | None:
+    """The household's last answered contact (or creation) if its owner is due to lapse at `now`.
+
+    None when the setting is off, the household has no owner, or it was
+    answered recently. Reads only: `callkeeper route` shows the lapse a real
+    call would apply without applying it.
+    """
+    if lapse_days <= 0:
+        return None
+    row = connection.execute(
+        select(Household.owner_id, Household.last_contact_at, Household.created_at).where(
+            Household.id == household_id
+        )
+    ).first()
+    if row is None or row.owner_id is None:
+        return None
+    last: datetime = row.last_contact_at or row.created_at
+    return last if last <= now - timedelta(days=lapse_days) else None
+
+
 def lapse_if_due(connection: Connection, household_id: int, now: datetime, lapse_days: int) -> bool:
     """Clear the owner of a household nobody answered for `lapse_days`; True if cleared."""
-    if lapse_days <= 0:
+    last = lapse_due(connection, household_id, now, lapse_days)
+    if last is None:
         return False
     # The lapse is rare and off by default: the admin's ORM path does it, in this transaction.
     with Session(bind=connection) as session:
-        household = session.get(Household, household_id)
-        if household is None or household.owner_id is None:
-            return False
-        last = household.last_contact_at or household.created_at
-        if last > now - timedelta(days=lapse_days):
-            return False
         households.transfer(
             session,
             household_id,

@@ -193,7 +193,9 @@ class Router:
         """The decision a call from `number` on `line` would get now; claims and writes nothing.
 
         An unknown `line` is an error here (an admin typed it); without one the
-        `default_office` setting, else the first office, stands in for it.
+        `default_office` setting, else the first office, stands in for it. An
+        owner due to lapse is left out, as the call would leave them, but keeps
+        the household: only a real call lapses it.
         """
         call = Call(
             uid=f"explain-{time.time_ns()}",
@@ -204,6 +206,10 @@ class Router:
         started = time.perf_counter()
         with self.db.read_transaction() as connection:
             subject = snapshot.find_subject(connection, call)
+            if subject.household_id is not None and ownership.lapse_due(
+                connection, subject.household_id, call.at, self.settings.ownership_lapse_days
+            ):
+                subject = snapshot.Subject(subject.household_id, None, None)  # as the call would lapse it
             offices = snapshot.load_offices(connection, call.line, self.settings.region)
             office = (
                 snapshot.require_office(offices, line)

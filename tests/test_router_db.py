@@ -15,6 +15,7 @@ from router.models import Decision as DecisionRow
 from router.plan import OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
 from router.service import Router
 from tests.routing_helpers import (
+    MSK_LINE,
     NUMBER,
     SPB_LINE,
     SPOUSE,
@@ -163,6 +164,23 @@ def test_ownership_lapses_after_days_without_answered_contact(db: Database) -> N
         assert s.get(Household, hid).owner_id is None  # type: ignore[union-attr]
         lapse = [e for e in audit.trail(s, hid) if e.action == "lapse"]
         assert len(lapse) == 1 and lapse[0].before == "m2"
+
+
+def test_explain_shows_the_lapse_a_call_would_apply_without_applying_it(db: Database) -> None:
+    router = center(db, ownership_lapse_days=30)
+    hid = household(db, "m2", NUMBER)
+    with db.unit_of_work() as s:
+        s.execute(
+            update(Household)
+            .where(Household.id == hid)
+            .values(last_contact_at=datetime.now(UTC) - timedelta(days=31))
+        )
+    decision, plan = router.explain(NUMBER, MSK_LINE)
+    assert decision.owner is None and plan.route == OFFICE_POOL
+    with db.reader() as s:
+        assert s.get(Household, hid).owner_id == directory.get_agent(s, "m2").id  # type: ignore[union-attr]
+        assert [e for e in audit.trail(s, hid) if e.action == "lapse"] == []
+    assert router.decide(new_call()).owner is None  # the real call lapses it
 
 
 def test_ownership_does_not_lapse_when_setting_is_off(db: Database) -> None:
