@@ -363,8 +363,9 @@ class CallFlow:
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
         """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did.
 
-        An answer also frees the call's other advised agents, in the same
-        transaction: the dialplan will not dial them.
+        When the dialplan dials no more targets after this one (an answer, the
+        caller gone), the call's other advised agents are freed in the same
+        transaction.
         """
         args = channel.args
         if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
@@ -390,7 +391,7 @@ class CallFlow:
             ring_seconds=max(dialed - answered, 0.0),
             talk_seconds=answered,
         )
-        self._record(decision_id, seq, outcome, report, free_the_rest=True)
+        self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)

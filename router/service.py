@@ -138,9 +138,9 @@ class Router:
 
         The call front that decided passes its `decision`, which saves reading
         the row back; advise mode's outcome script, in another session, does not.
-        With `free_the_rest`, an answer also ends the call's claims on the other
-        agents (advise mode claimed several; the dialplan dials none after the
-        one who answered).
+        With `free_the_rest`, the call's claims on its other agents end too:
+        advise mode claimed several, and after an answer or the caller's
+        hang-up the dialplan dials none of the rest.
         """
         if outcome.status not in DIAL_STATUSES:
             raise InvalidInput(
@@ -166,8 +166,8 @@ class Router:
                 )
                 new_household = effect.household_id if effect.household_id != row.household_id else None
                 ledger.note_answer(connection, row.id, agent_id, new_household)
-                if free_the_rest:
-                    claims.release_others(connection, row.call_uid, agent_id)
+            if free_the_rest:
+                claims.release_others(connection, row.call_uid, agent_id)
             ledger.write_attempt(connection, row, planned, outcome, effect.covering_for_id)
         return RecordedAttempt(
             agent=planned.agent,
