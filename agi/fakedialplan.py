@@ -20,12 +20,11 @@ import operator
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agi.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall
+from agi.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall, place_calls
 
 _STEP = re.compile(
     r"^(?:exten => (?P<exten>[^,]+),1|\s*same => n(?:\((?P<label>\w+)\))?),(?P<app>\w+)\((?P<args>.*)\)$"
@@ -182,15 +181,12 @@ def drive(
     then an outcome session after each Dial the dialplan makes.
     """
     dialplan = Dialplan(SHIPPED, {SHIPPED_AGI: address}, agents.build(), time_scale=time_scale)
-
-    def place(index: int) -> Run:
-        if index < inflight and ramp_seconds:
-            time.sleep(index * ramp_seconds / inflight)
-        call = calls[index]
-        return dialplan.call(Caller(call.caller, call.dnid.removeprefix("+")))
-
-    with ThreadPoolExecutor(inflight) as pool:
-        return list(pool.map(place, range(len(calls))))
+    return place_calls(
+        calls,
+        inflight,
+        ramp_seconds,
+        lambda call: dialplan.call(Caller(call.caller, call.dnid.removeprefix("+"))),
+    )
 
 
 # Numbers compare as numbers, anything else as text, as in Asterisk's expressions.

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -456,18 +457,30 @@ def drive(
     that time instead of all in the same instant: calls on a PBX that has
     been up a while do not arrive in a wave.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     pbx = FakePbx(*address, agents.build(), time_scale=time_scale)
+    return place_calls(
+        calls, inflight, ramp_seconds, lambda call: pbx.call(call.caller, dnid=call.dnid, args=call.args)
+    )
 
-    def place(index: int) -> CallRecord:
+
+def place_calls(
+    calls: Sequence[PlannedCall],
+    inflight: int,
+    ramp_seconds: float,
+    place: Callable[[PlannedCall], _R],
+) -> list[_R]:
+    """`place(call)` for each call, `inflight` at a time; results in the order placed.
+
+    The first `inflight` start spread evenly over `ramp_seconds` (see `drive`).
+    """
+
+    def start(index: int) -> _R:
         if index < inflight and ramp_seconds:
             time.sleep(index * ramp_seconds / inflight)
-        call = calls[index]
-        return pbx.call(call.caller, dnid=call.dnid, args=call.args)
+        return place(calls[index])
 
     with ThreadPoolExecutor(inflight) as pool:
-        return list(pool.map(place, range(len(calls))))
+        return list(pool.map(start, range(len(calls))))
 
 
 def _timed(driver: Callable[..., list[_R]], *args: object) -> tuple[list[_R], float, float]:
