@@ -149,15 +149,21 @@ def test_ownerless_household_is_owned_by_next_answering_agent(db: Database) -> N
         assert s.get(Household, hid).owner_id == directory.get_agent(s, "m1").id  # type: ignore[union-attr]
 
 
-def test_ownership_lapses_after_days_without_answered_contact(db: Database) -> None:
-    router = center(db, ownership_lapse_days=30)
-    hid = household(db, "m2", NUMBER)
+def household_unanswered_for(db: Database, owner: str, *, days: int) -> int:
+    """A household of NUMBER owned by `owner`, its last answered contact `days` ago."""
+    hid = household(db, owner, NUMBER)
     with db.unit_of_work() as s:
         s.execute(
             update(Household)
             .where(Household.id == hid)
-            .values(last_contact_at=datetime.now(UTC) - timedelta(days=31))
+            .values(last_contact_at=datetime.now(UTC) - timedelta(days=days))
         )
+    return hid
+
+
+def test_ownership_lapses_after_days_without_answered_contact(db: Database) -> None:
+    router = center(db, ownership_lapse_days=30)
+    hid = household_unanswered_for(db, "m2", days=31)
     decision = router.decide(new_call())
     assert decision.owner is None and decision.plan.route == OFFICE_POOL
     with db.reader() as s:
@@ -168,13 +174,7 @@ def test_ownership_lapses_after_days_without_answered_contact(db: Database) -> N
 
 def test_explain_shows_the_lapse_a_call_would_apply_without_applying_it(db: Database) -> None:
     router = center(db, ownership_lapse_days=30)
-    hid = household(db, "m2", NUMBER)
-    with db.unit_of_work() as s:
-        s.execute(
-            update(Household)
-            .where(Household.id == hid)
-            .values(last_contact_at=datetime.now(UTC) - timedelta(days=31))
-        )
+    hid = household_unanswered_for(db, "m2", days=31)
     decision, plan = router.explain(NUMBER, MSK_LINE)
     assert decision.owner is None and plan.route == OFFICE_POOL
     with db.reader() as s:
