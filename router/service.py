@@ -69,12 +69,12 @@ class Router:
             raise Abandoned(f"call {call.uid}: deadline passed before the decision began")
         started = time.perf_counter()
         with self.db.transaction() as connection:
-            subject = snapshot.find_subject(connection, call)
+            context = snapshot.load_context(connection, call, self.settings.region)
+            subject, offices = context.subject, context.offices
             if subject.household_id is not None and ownership.lapse_if_due(
                 connection, subject.household_id, call.at, self.settings.ownership_lapse_days
             ):
                 subject = snapshot.Subject(subject.household_id, None, None)
-            offices = snapshot.load_offices(connection, call.line, self.settings.region)
             office = snapshot.office_or_default(offices, self.settings.default_office)
             plan = decide(call, snapshot.load_snapshot(connection, call, subject, office, offices.all))
             decide_ms = (time.perf_counter() - started) * 1000
@@ -205,12 +205,12 @@ class Router:
         )
         started = time.perf_counter()
         with self.db.read_transaction() as connection:
-            subject = snapshot.find_subject(connection, call)
+            context = snapshot.load_context(connection, call, self.settings.region)
+            subject, offices = context.subject, context.offices
             if subject.household_id is not None and ownership.lapse_due(
                 connection, subject.household_id, call.at, self.settings.ownership_lapse_days
             ):
                 subject = snapshot.Subject(subject.household_id, None, None)  # as the call would lapse it
-            offices = snapshot.load_offices(connection, call.line, self.settings.region)
             office = (
                 snapshot.require_office(offices, line)
                 if line

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     String,
     and_,
     bindparam,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -41,12 +43,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import CompoundSelect, Select
 
-from router import households
 from router.db import UTCDateTime
 from router.decision import MAX_ATTEMPTS
 from router.directory import line_key
 from router.errors import NotFound
-from router.models import Agent, Attempt, Decision, Exclusion, Line, Office
+from router.models import Agent, Attempt, Decision, Exclusion, Household, Line, Office, PhoneNumber
 from router.plan import AgentState, Call, OfficeSettings, Snapshot
 from router.prepared import Prepared
 
@@ -54,16 +55,44 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _backup = aliased(Agent)
 _BACKUP_LOGIN = _backup.login
 
-_OFFICES = Prepared(
-    select(
-        Office.code,
-        Office.strategy,
-        Office.owner_policy,
-        Office.owner_wait_seconds,
-        Office.attempt_timeout_seconds,
-        Office.wrapup_seconds,
-        exists().where(Line.office_id == Office.id, Line.number == bindparam("line")).label("has_line"),
-    ).order_by(Office.code)
+# The caller's household and owner (a row of kind 0, if the number is linked),
+# then every office (kind 1) with whether it owns the line: one round trip
+# for the two things a decision reads first. Each kind leaves the other's
+# columns NULL (typed, as PostgreSQL wants every row of a UNION alike).
+_NO_INTEGER = cast(null(), Integer())
+_NO_TEXT = cast(null(), String())
+_CONTEXT = Prepared(
+    union_all(
+        select(
+            literal(0).label("kind"),
+            PhoneNumber.household_id,
+            Household.owner_id,
+            Agent.login,
+            _NO_TEXT.label("code"),
+            _NO_TEXT.label("strategy"),
+            _NO_TEXT.label("owner_policy"),
+            _NO_INTEGER.label("owner_wait_seconds"),
+            _NO_INTEGER.label("attempt_timeout_seconds"),
+            _NO_INTEGER.label("wrapup_seconds"),
+            false().label("has_line"),
+        )
+        .join(Household, Household.id == PhoneNumber.household_id)
+        .outerjoin(Agent, Agent.id == Household.owner_id)
+        .where(PhoneNumber.number == bindparam("key")),
+        select(
+            literal(1),
+            _NO_INTEGER,
+            _NO_INTEGER,
+            _NO_TEXT,
+            Office.code,
+            Office.strategy,
+            Office.owner_policy,
+            Office.owner_wait_seconds,
+            Office.attempt_timeout_seconds,
+            Office.wrapup_seconds,
+            exists().where(Line.office_id == Office.id, Line.number == bindparam("line")),
+        ),
+    ).order_by(literal_column("kind"), literal_column("code"))
 )
 
 _COLUMNS = (
@@ -122,21 +151,38 @@ _OWNER_AND_BACKUP = _agent_rows(
 )
 
 
-def _rank_key() -> tuple[Any, ...]:
-    """The strategies' orders as SQL, mirroring `router.decision._by_strategy`."""
+def _rank_key(strategies: frozenset[str]) -> tuple[Any, ...]:
+    """The strategies' orders as SQL, mirroring `router.decision._by_strategy`.
+
+    Only the strategies some office uses get a key: each one the offices do
+    not use would be a CASE computed for every agent and sorted on for
+    nothing (most agencies use longest-idle alone, the default).
+    """
     epoch = literal(_EPOCH, UTCDateTime())
-    today_calls = case((Agent.calls_day == bindparam("today"), Agent.calls_today), else_=0)
-    idle = func.coalesce(Agent.last_call_ended_at, Agent.state_changed_at)
-    return (
-        case((Office.strategy == "fewest-calls", today_calls), else_=0),
-        case((Office.strategy == "round-robin", func.coalesce(Agent.last_offered_at, epoch)), else_=epoch),
-        case((Office.strategy == "random", func.random()), else_=0),
-        case((or_(Office.strategy == "longest-idle", Office.strategy == "fewest-calls"), idle), else_=epoch),
-        Agent.login,
-    )
+    keys: list[Any] = []
+    if "fewest-calls" in strategies:
+        today_calls = case((Agent.calls_day == bindparam("today"), Agent.calls_today), else_=0)
+        keys.append(_only_in(strategies, "fewest-calls", today_calls, 0))
+    if "round-robin" in strategies:
+        keys.append(_only_in(strategies, "round-robin", func.coalesce(Agent.last_offered_at, epoch), epoch))
+    if "random" in strategies:
+        keys.append(_only_in(strategies, "random", func.random(), 0))
+    idle_ordered = strategies & {"longest-idle", "fewest-calls"}
+    if idle_ordered:
+        idle: Any = func.coalesce(Agent.last_call_ended_at, Agent.state_changed_at)
+        if idle_ordered != strategies:
+            by_idle = or_(*(Office.strategy == strategy for strategy in sorted(idle_ordered)))
+            idle = case((by_idle, idle), else_=epoch)
+        keys.append(idle)
+    return (*keys, Agent.login)
 
 
-def _pool(wrapup_filter: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+def _only_in(strategies: frozenset[str], strategy: str, key: Any, otherwise: Any) -> Any:
+    """`key` for the agents of offices using `strategy`; without a CASE when all offices do."""
+    return key if strategies == {strategy} else case((Office.strategy == strategy, key), else_=otherwise)
+
+
+def _pool(wrapup_filter: ColumnElement[bool], strategies: frozenset[str]) -> Select[*tuple[Any, ...]]:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     One ordering does it all: offices in the order decide visits them (the
@@ -155,7 +201,7 @@ def _pool(wrapup_filter: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
             Agent.id.not_in(_TRIED),
             not_(wrapup_filter),
         )
-        .order_by(office_first, Office.code, *_rank_key())
+        .order_by(office_first, Office.code, *_rank_key(strategies))
         .limit(MAX_ATTEMPTS + 2)
     )
 
@@ -192,9 +238,9 @@ def _resting(offices: int) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _agents_query(owner: bool, offices_in_wrapup: int) -> Prepared:
+def _agents_query(owner: bool, offices_in_wrapup: int, strategies: frozenset[str]) -> Prepared:
     """The pool (after the owner and backup when there is an owner), built once per shape."""
-    pool = _pool(_resting(offices_in_wrapup))
+    pool = _pool(_resting(offices_in_wrapup), strategies)
     return Prepared(_owner_then(pool) if owner else pool)
 
 
@@ -207,15 +253,6 @@ class Subject:
     owner: str | None
 
 
-def find_subject(connection: Connection, call: Call) -> Subject:
-    if call.caller.is_anonymous:
-        return Subject(None, None, None)
-    found = households.lookup_number(connection, call.caller.key)
-    if found is None:
-        return Subject(None, None, None)
-    return Subject(found.household_id, found.owner_id, found.owner_login)
-
-
 @dataclass(frozen=True, slots=True)
 class Offices:
     """Every office, and the code of the one owning the line asked about (None if none)."""
@@ -224,16 +261,36 @@ class Offices:
     line_office: str | None
 
 
-def load_offices(connection: Connection, line: str, region: str) -> Offices:
-    """The offices, and which one `line` (an inbound number or an office code) belongs to."""
-    text = line.strip()
-    key = line_key(text, region) if text else ""
-    rows = _OFFICES.rows(connection, {"line": key})
-    offices = tuple(OfficeSettings(*row[:6]) for row in rows)
-    owner = next((row[0] for row in rows if row[6]), None)
-    if owner is None and text and any(o.code == text for o in offices):
-        owner = text
-    return Offices(offices, owner)
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a decision reads first: whose call it is, and the offices."""
+
+    subject: Subject
+    offices: Offices
+
+
+def load_context(connection: Connection, call: Call, region: str) -> Context:
+    """The caller's household and owner, and the offices with the one owning `call.line`.
+
+    The line is an inbound number or an office code; an anonymous caller is
+    in no household.
+    """
+    text = call.line.strip()
+    line = line_key(text, region) if text else ""
+    key = None if call.caller.is_anonymous else call.caller.key
+    subject = Subject(None, None, None)
+    offices: list[OfficeSettings] = []
+    line_office = None
+    for row in _CONTEXT.rows(connection, {"key": key, "line": line}):
+        if row[0] == 0:
+            subject = Subject(row[1], row[2], row[3])
+            continue
+        offices.append(OfficeSettings(*row[4:10]))
+        if row[10] and line_office is None:
+            line_office = row[4]
+    if line_office is None and text and any(o.code == text for o in offices):
+        line_office = text
+    return Context(subject, Offices(tuple(offices), line_office))
 
 
 def office_or_default(offices: Offices, default: str) -> str | None:
@@ -273,7 +330,8 @@ def load_snapshot(
     for n, office_resting in enumerate(resting):
         params[f"wrapup_office_{n}"] = office_resting.code
         params[f"wrapup_since_{n}"] = call.at - timedelta(seconds=office_resting.wrapup_seconds)
-    query = _agents_query(subject.owner_id is not None, len(resting))
+    strategies = frozenset(o.strategy for o in offices)
+    query = _agents_query(subject.owner_id is not None, len(resting), strategies)
     width = len(_COLUMNS)
     for row in query.rows(connection, params):
         if row[0] not in agents or row[_BACKUP_COLUMN] is not None:

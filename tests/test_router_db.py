@@ -46,6 +46,18 @@ def test_first_answered_call_creates_household_owned_by_answering_agent(db: Data
         assert s.get(DecisionRow, decision.id).household_id == found.household_id  # type: ignore[union-attr]
 
 
+def test_number_linked_between_decision_and_answer_joins_that_household(db: Database) -> None:
+    router = center(db)
+    decision = router.decide(new_call())
+    assert decision.household_id is None
+    linked = household(db, "m2", NUMBER)  # an admin links the number while the call rings
+    recorded = router.record(decision.id, 1, outcome())
+    assert recorded.new_household_id is None and recorded.covering_for == "m2"
+    with db.reader() as s:
+        assert s.scalars(select(Household.id)).all() == [linked]  # the household begun for the call is gone
+        assert s.get(DecisionRow, decision.id).household_id == linked  # type: ignore[union-attr]
+
+
 def test_repeat_call_goes_to_owner(db: Database) -> None:
     router = center(db)
     household(db, "m2", NUMBER)
@@ -289,6 +301,31 @@ def test_pool_of_many_agents_is_ranked_by_the_office_strategy(db: Database, stra
             )
     agents = [a for a, _ in route(router.decide(new_call(at=now)))]
     assert agents == [f"m{i}" for i in range(15, 3, -1)]
+
+
+def test_each_office_ranks_its_own_agents_by_its_own_strategy(db: Database) -> None:
+    # Each office's order runs against the other ranking inputs, and spb
+    # overflows past the plan's end: the database's pre-selection must take
+    # spb's first four by round-robin, not by another office's strategy.
+    router = center(db, msk=8, spb=8)
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        directory.set_office(s, "msk", strategy="fewest-calls")
+        directory.set_office(s, "spb", strategy="round-robin")
+        for i in range(1, 9):
+            for prefix in ("m", "s"):
+                s.execute(
+                    update(Agent)
+                    .where(Agent.login == f"{prefix}{i}")
+                    .values(
+                        last_call_ended_at=now - timedelta(minutes=i),
+                        last_offered_at=now - timedelta(minutes=9 - i),
+                        calls_day=now.date(),
+                        calls_today=i,
+                    )
+                )
+    agents = [a for a, _ in route(router.decide(new_call(at=now)))]
+    assert agents == [f"m{i}" for i in range(1, 9)] + ["s1", "s2", "s3", "s4"]
 
 
 def test_agent_in_wrapup_is_not_free(db: Database) -> None:
