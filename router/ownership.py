@@ -107,12 +107,13 @@ def on_answer(
 ) -> Answered:
     """Apply the ownership rules to a call from `number` answered by the agent."""
     if household_id is None and number.startswith("+"):
+        # No lookup first: linking the number is the check. If another call or
+        # an admin linked it since the decision, the link is refused and the
+        # call belongs to that household.
+        created = _create_household(connection, number, agent_id, agent_login, answered_at)
+        if created is not None:
+            return Answered(created, new_household_id=created)
         found = households.lookup_number(connection, number)
-        if found is None:
-            created = _create_household(connection, number, agent_id, agent_login, answered_at)
-            if created is not None:
-                return Answered(created, new_household_id=created)
-            found = households.lookup_number(connection, number)
         household_id = found.household_id if found is not None else None
     if household_id is None:
         return Answered(None)
