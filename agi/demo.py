@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 
 from agi.app import FrontEnd
 from agi.demo_data import AGENTS, OFFICES, PAUSED, Family, families, write_households_csv
@@ -32,8 +32,12 @@ from router.cli.context import Context
 from router.config import Settings
 from router.db import Database, utcnow
 from router.errors import InvalidInput
-from router.models import Agent, Decision, Household
+from router.models import Agent, Attempt, Decision, Household
+from router.plan import ANSWER
 from router.splits import format_amount
+
+# A call's answer: its attempt with status ANSWER (a call has at most one).
+_ANSWERED_ATTEMPT = and_(Attempt.decision_id == Decision.id, Attempt.status == ANSWER)
 
 DEFAULT_DB = "callkeeper-demo.db"
 # One simulated second of ring or talk time lasts this long in real time.
@@ -177,9 +181,10 @@ def report(url: str, records: list[CallRecord], seconds: float, found: list[Fami
     db = Database(url)
     with db.reader() as s:
         known = s.execute(
-            select(
-                func.count(), func.sum(case((Decision.answered_by_id == Decision.owner_id, 1), else_=0))
-            ).where(Decision.owner_id.is_not(None))
+            select(func.count(), func.sum(case((Attempt.agent_id == Decision.owner_id, 1), else_=0)))
+            .select_from(Decision)
+            .outerjoin(Attempt, _ANSWERED_ATTEMPT)
+            .where(Decision.owner_id.is_not(None))
         ).one()
         known_calls, reached = known[0] or 0, known[1] or 0
         if known_calls:
@@ -211,7 +216,8 @@ def print_splits(url: str, bookings: Path, rng: random.Random) -> None:
             households = list(
                 s.scalars(
                     select(Decision.household_id)
-                    .where(Decision.answered_by_id.is_not(None), Decision.household_id.is_not(None))
+                    .join(Attempt, _ANSWERED_ATTEMPT)
+                    .where(Decision.household_id.is_not(None))
                     .group_by(Decision.household_id)
                     .order_by(Decision.household_id)
                 )

@@ -74,7 +74,6 @@ def fill_ledger(db: Database, households: int, calls: int) -> None:
                     "plan": [],
                     "then": "fallback",
                     "decide_ms": 0.5,
-                    "answered_by_id": agent if status == "ANSWER" else None,
                 }
             )
             attempt_rows.append(

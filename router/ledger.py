@@ -1,8 +1,9 @@
 """The ledger: one row per decided call, one per dial attempt; the evidence behind splits.
 
-Rows are only ever added. The one later touch of a decision row is filling in
-who answered it (and, for a first call, the household that call created), so
-that the ledger reads "this call, that household, answered by" in one row.
+Rows are only ever added. The one later touch of a decision row is a first
+call's: the household its answer created, so that the call counts for that
+household's splits. Who answered a call is its attempt with status ANSWER
+(a call has at most one), read from the attempts rather than stored twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from router.errors import Conflict, NotFound
 from router.models import Agent, Attempt, Office
 from router.models import Decision as DecisionRow
-from router.plan import Call, Decision, DialOutcome, Plan, PlannedAttempt
+from router.plan import ANSWER, Call, Decision, DialOutcome, Plan, PlannedAttempt
 from router.prepared import Prepared
 from router.views import iso
 
@@ -49,13 +50,11 @@ _GET_DECISION = Prepared(
     .outerjoin(Agent, Agent.id == DecisionRow.owner_id)
     .where(DecisionRow.id == bindparam("id"))
 )
-_ANSWERED_BY = (
+_FIRST_CALL_HOUSEHOLD = Prepared(
     update(DecisionRow)
     .where(DecisionRow.id == bindparam("decision"))
-    .values(answered_by_id=bindparam("agent"))
+    .values(household_id=bindparam("household"))
 )
-_ANSWERED = Prepared(_ANSWERED_BY)
-_ANSWERED_NEW_HOUSEHOLD = Prepared(_ANSWERED_BY.values(household_id=bindparam("household")))
 _ATTEMPT_COLUMNS = (
     "decision_id", "seq", "reason", "started_at", "status", "ring_seconds", "talk_seconds", "covering_for_id",
 )  # fmt: skip
@@ -135,13 +134,9 @@ def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:
     raise NotFound(f"decision {row.id} has no attempt {seq}")
 
 
-def note_answer(connection: Connection, decision_id: int, agent_id: int, household_id: int | None) -> None:
-    """Who answered the call (and the household a first call created) on its decision row."""
-    params = {"decision": decision_id, "agent": agent_id}
-    if household_id is None:
-        _ANSWERED.rowcount(connection, params)
-    else:
-        _ANSWERED_NEW_HOUSEHOLD.rowcount(connection, {**params, "household": household_id})
+def note_household(connection: Connection, decision_id: int, household_id: int) -> None:
+    """The household a call's answer put it in (a first call's new one) on its decision row."""
+    _FIRST_CALL_HOUSEHOLD.rowcount(connection, {"decision": decision_id, "household": household_id})
 
 
 def write_attempt(
@@ -253,7 +248,7 @@ def entries(
             household=r.household_id,
             owner=logins.get(r.owner_id) if r.owner_id else None,
             route=r.route,
-            answered_by=logins.get(r.answered_by_id) if r.answered_by_id else None,
+            answered_by=next((a.agent for a in by_decision.get(r.id, ()) if a.status == ANSWER), None),
             attempts=tuple(by_decision.get(r.id, ())),
         )
         for r in rows

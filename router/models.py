@@ -183,7 +183,7 @@ class Decision(Base):
     plan: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     then: Mapped[str] = mapped_column(String(20), default="fallback")
     decide_ms: Mapped[float] = mapped_column(Numeric(10, 3, asdecimal=False), default=0.0)
-    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    # Who answered is the agent of the call's ANSWER attempt: not stored twice.
 
 
 class Attempt(Base):

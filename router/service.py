@@ -164,8 +164,8 @@ class Router:
                 effect = ownership.on_answer(
                     connection, row.number, row.household_id, agent_id, planned.agent, answered_at
                 )
-                new_household = effect.household_id if effect.household_id != row.household_id else None
-                ledger.note_answer(connection, row.id, agent_id, new_household)
+                if effect.household_id is not None and effect.household_id != row.household_id:
+                    ledger.note_household(connection, row.id, effect.household_id)
             if free_the_rest:
                 claims.release_others(connection, row.call_uid, agent_id)
             ledger.write_attempt(connection, row, planned, outcome, effect.covering_for_id)

@@ -22,8 +22,9 @@ from agi.fakepbx import (
     FakePbx,
     scripted,
 )
+from router import ledger
 from router.db import Database
-from router.models import Agent, Attempt, Decision, PhoneNumber
+from router.models import Agent, Attempt, PhoneNumber
 from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, MSK_LINE, SPB_LINE
 
 StartFront = Callable[..., FrontEnd]
@@ -197,7 +198,7 @@ def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
     with db.reader() as s:
         row = s.scalar(select(Attempt))
         assert row is not None and row.talk_seconds == 42 and row.ring_seconds == 8
-        assert s.scalar(select(Decision.answered_by_id)) is not None
+        assert [entry.answered_by for entry in ledger.entries(s)] == ["ivanova"]
     # Target 1 answered: the other advised agents are free again.
     assert claims_held(db, front) == 0
 

@@ -47,6 +47,16 @@ def test_ledger_entry_has_the_issue_json_shape(db: Database) -> None:
     }
 
 
+def test_a_call_nobody_answered_has_no_answered_by(db: Database) -> None:
+    router = center(db)
+    decision = router.decide(new_call(at=DAY))
+    router.record(decision.id, 1, outcome("NOANSWER", at=DAY))
+    router.record(decision.id, 2, outcome("BUSY", at=DAY + timedelta(seconds=20)))
+    with db.reader() as s:
+        [entry] = ledger.entries(s)
+    assert entry.answered_by is None and [a.status for a in entry.attempts] == ["NOANSWER", "BUSY"]
+
+
 def test_ledger_filters_by_time_and_household(db: Database) -> None:
     router = center(db)
     hid = household(db, "m1", NUMBER)
