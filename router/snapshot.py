@@ -1,10 +1,10 @@
-"""Read what one decision needs from the database, in a handful of indexed queries.
+"""Read what one decision needs from the database, in two statements.
 
-A call costs: the caller's household and owner; the offices (with which one
-owns the line); then, in one statement, the owner and the owner's backup,
-flagged if excluded or already rung for this call, and the free agents the
-plan could reach, already ranked by their office's strategy, without the
-excluded and already rung. Statements are built once and run on the call's
+A call costs: the caller's household and owner with the offices (and which
+one owns the line), in one statement; then, in another, the owner and the
+owner's backup, flagged if excluded or already rung for this call, and the
+free agents the plan could reach, already ranked by their office's
+strategy, without the excluded and already rung. Statements are built once and run on the call's
 connection (the ORM layer would cost more than the queries), and rows become
 plain values (`router.plan`).
 
