@@ -193,8 +193,12 @@ class LedgerEntry:
     household: int | None
     owner: str | None
     route: str
-    answered_by: str | None
     attempts: tuple[AttemptEntry, ...]
+
+    @property
+    def answered_by(self) -> str | None:
+        """The agent of the call's ANSWER attempt (a call has at most one)."""
+        return next((a.agent for a in self.attempts if a.status == ANSWER), None)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -248,7 +252,6 @@ def entries(
             household=r.household_id,
             owner=logins.get(r.owner_id) if r.owner_id else None,
             route=r.route,
-            answered_by=next((a.agent for a in by_decision.get(r.id, ()) if a.status == ANSWER), None),
             attempts=tuple(by_decision.get(r.id, ())),
         )
         for r in rows
