@@ -70,11 +70,8 @@ class Router:
         started = time.perf_counter()
         with self.db.transaction() as connection:
             context = snapshot.load_context(connection, call, self.settings.region)
-            subject, offices = context.subject, context.offices
-            if subject.household_id is not None and ownership.lapse_if_due(
-                connection, subject.household_id, call.at, self.settings.ownership_lapse_days
-            ):
-                subject = snapshot.Subject(subject.household_id, None, None)
+            offices = context.offices
+            subject = self._after_lapse(connection, context.subject, call, apply=True)
             office = snapshot.office_or_default(offices, self.settings.default_office)
             plan = decide(call, snapshot.load_snapshot(connection, call, subject, office, offices.all))
             decide_ms = (time.perf_counter() - started) * 1000
@@ -101,6 +98,21 @@ class Router:
             decide_ms=decide_ms,
             claimed=claimed,
         )
+
+    def _after_lapse(
+        self, connection: Connection, subject: snapshot.Subject, call: Call, *, apply: bool
+    ) -> snapshot.Subject:
+        """Whose call it is once an owner due to lapse is left out; `apply` writes the lapse.
+
+        A real call applies it (`ownership.lapse_if_due`); `explain` only reads
+        whether it is due (`ownership.lapse_due`) and writes nothing.
+        """
+        if subject.household_id is None:
+            return subject
+        due = ownership.lapse_if_due if apply else ownership.lapse_due
+        if due(connection, subject.household_id, call.at, self.settings.ownership_lapse_days):
+            return snapshot.Subject(subject.household_id, None, None)
+        return subject
 
     def _claim_first(
         self, connection: Connection, call: Call, plan: Plan, wanted: int, wait_for_owner: bool
@@ -206,11 +218,8 @@ class Router:
         started = time.perf_counter()
         with self.db.read_transaction() as connection:
             context = snapshot.load_context(connection, call, self.settings.region)
-            subject, offices = context.subject, context.offices
-            if subject.household_id is not None and ownership.lapse_due(
-                connection, subject.household_id, call.at, self.settings.ownership_lapse_days
-            ):
-                subject = snapshot.Subject(subject.household_id, None, None)  # as the call would lapse it
+            offices = context.offices
+            subject = self._after_lapse(connection, context.subject, call, apply=False)
             office = (
                 snapshot.require_office(offices, line)
                 if line
