@@ -9,6 +9,7 @@ record an attempt from a different AGI session than the one that decided.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -73,7 +74,12 @@ class Router:
             offices = context.offices
             subject = self._after_lapse(connection, context.subject, call, apply=True)
             office = snapshot.office_or_default(offices, self.settings.default_office)
-            plan = decide(call, snapshot.load_snapshot(connection, call, subject, office, offices.all))
+            plan = decide(
+                call,
+                snapshot.load_snapshot(
+                    connection, call, subject, office, offices.all, call_seen=context.call_seen
+                ),
+            )
             decide_ms = (time.perf_counter() - started) * 1000
             decision_id = ledger.write_decision(
                 connection,
@@ -111,7 +117,7 @@ class Router:
             return subject
         due = ownership.lapse_if_due if apply else ownership.lapse_due
         if due(connection, subject.household_id, call.at, self.settings.ownership_lapse_days):
-            return snapshot.Subject(subject.household_id, None, None)
+            return dataclasses.replace(subject, owner_id=None, owner=None)
         return subject
 
     def _claim_first(
@@ -225,7 +231,12 @@ class Router:
                 if line
                 else snapshot.office_or_default(offices, self.settings.default_office)
             )
-            plan = decide(call, snapshot.load_snapshot(connection, call, subject, office, offices.all))
+            plan = decide(
+                call,
+                snapshot.load_snapshot(
+                    connection, call, subject, office, offices.all, call_seen=context.call_seen
+                ),
+            )
         decision = Decision(
             id=0,
             call=call,

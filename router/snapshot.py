@@ -55,12 +55,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _backup = aliased(Agent)
 _BACKUP_LOGIN = _backup.login
 
-# The caller's household and owner (a row of kind 0, if the number is linked),
-# then every office (kind 1) with whether it owns the line: one round trip
-# for the two things a decision reads first. Each kind leaves the other's
-# columns NULL (typed, as PostgreSQL wants every row of a UNION alike).
+# The caller's household and owner, and whether it has never-route agents (a
+# row of kind 0, if the number is linked), then every office (kind 1) with
+# whether it owns the line: one round trip for the two things a decision
+# reads first. Each kind leaves the other's columns NULL (typed, as
+# PostgreSQL wants every row of a UNION alike). Both say whether the call id
+# was decided before.
 _NO_INTEGER = cast(null(), Integer())
 _NO_TEXT = cast(null(), String())
+# Whether this call id was decided before (a call decided again after its plan
+# ran out): only then can an agent have been rung for it already.
+_CALL_SEEN = exists().where(Decision.call_uid == bindparam("uid")).label("call_seen")
 _CONTEXT = Prepared(
     union_all(
         select(
@@ -75,6 +80,8 @@ _CONTEXT = Prepared(
             _NO_INTEGER.label("attempt_timeout_seconds"),
             _NO_INTEGER.label("wrapup_seconds"),
             false().label("has_line"),
+            exists().where(Exclusion.household_id == PhoneNumber.household_id).label("has_exclusions"),
+            _CALL_SEEN,
         )
         .join(Household, Household.id == PhoneNumber.household_id)
         .outerjoin(Agent, Agent.id == Household.owner_id)
@@ -91,6 +98,8 @@ _CONTEXT = Prepared(
             Office.attempt_timeout_seconds,
             Office.wrapup_seconds,
             exists().where(Line.office_id == Office.id, Line.number == bindparam("line")),
+            false(),
+            _CALL_SEEN,
         ),
     ).order_by(literal_column("kind"), literal_column("code"))
 )
@@ -139,16 +148,19 @@ def _agent_rows(*extra: Any, backup: bool = True) -> Select[*tuple[Any, ...]]:
     return select(*columns, *extra).join(Office, Office.id == Agent.office_id)
 
 
-# The owner and the owner's backup, with whether each is excluded from the
-# household or was already rung for this call (pool rows are filtered in SQL).
-_OWNER_AND_BACKUP = _agent_rows(
-    Agent.id.in_(_EXCLUDED).label("excluded"), Agent.id.in_(_TRIED).label("tried")
-).where(
-    or_(
-        Agent.id == bindparam("owner_id"),
-        Agent.id == select(Agent.backup_id).where(Agent.id == bindparam("owner_id")).scalar_subquery(),
+def _owner_and_backup(excluded: bool, tried: bool) -> Select[*tuple[Any, ...]]:
+    """The owner and the owner's backup, with whether each is excluded from the
+    household or was already rung for this call (pool rows are filtered in SQL);
+    a lookup the call's shape rules out is a constant false."""
+    return _agent_rows(
+        (Agent.id.in_(_EXCLUDED) if excluded else false()).label("excluded"),
+        (Agent.id.in_(_TRIED) if tried else false()).label("tried"),
+    ).where(
+        or_(
+            Agent.id == bindparam("owner_id"),
+            Agent.id == select(Agent.backup_id).where(Agent.id == bindparam("owner_id")).scalar_subquery(),
+        )
     )
-)
 
 
 def _rank_key(strategies: frozenset[str]) -> tuple[Any, ...]:
@@ -182,7 +194,9 @@ def _only_in(strategies: frozenset[str], strategy: str, key: Any, otherwise: Any
     return key if strategies == {strategy} else case((Office.strategy == strategy, key), else_=otherwise)
 
 
-def _pool(wrapup_filter: ColumnElement[bool], strategies: frozenset[str]) -> Select[*tuple[Any, ...]]:
+def _pool(
+    wrapup_filter: ColumnElement[bool], strategies: frozenset[str], excluded: bool, tried: bool
+) -> Select[*tuple[Any, ...]]:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     Offices in the order decide visits them, the line's first, then the
@@ -200,10 +214,12 @@ def _pool(wrapup_filter: ColumnElement[bool], strategies: frozenset[str]) -> Sel
     free = _agent_rows(backup=False).where(
         Agent.state == "available",
         or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
-        Agent.id.not_in(_EXCLUDED),
-        Agent.id.not_in(_TRIED),
         not_(wrapup_filter),
     )
+    if excluded:
+        free = free.where(Agent.id.not_in(_EXCLUDED))
+    if tried:
+        free = free.where(Agent.id.not_in(_TRIED))
     keys = _rank_key(strategies)
     wanted = MAX_ATTEMPTS + 2
     line_office = free.where(Office.code == bindparam("office")).order_by(*keys).limit(wanted).subquery()
@@ -217,14 +233,17 @@ def _pool(wrapup_filter: ColumnElement[bool], strategies: frozenset[str]) -> Sel
     return select(*both.c).limit(wanted)
 
 
-def _owner_then(pool: Select[*tuple[Any, ...]]) -> CompoundSelect[*tuple[Any, ...]]:
+def _owner_then(
+    pool: Select[*tuple[Any, ...]], excluded: bool, tried: bool
+) -> CompoundSelect[*tuple[Any, ...]]:
     """The owner and backup rows, then the pool's, in one statement: one round trip less.
 
     Pool rows carry no flags (the pool already leaves out the excluded and
     the tried) and no backup; an owner found in both keeps its own row's.
     """
     ranked = pool.subquery()
-    return union_all(_OWNER_AND_BACKUP, select(*ranked.c, false().label("excluded"), false().label("tried")))
+    owner_rows = _owner_and_backup(excluded, tried)
+    return union_all(owner_rows, select(*ranked.c, false().label("excluded"), false().label("tried")))
 
 
 def _resting(offices: int) -> ColumnElement[bool]:
@@ -248,20 +267,40 @@ def _resting(offices: int) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the agents statement must look at for this call; one statement is built per shape.
+
+    Most calls come from households without never-route agents and are
+    decided once: their statement leaves those two lookups out (subqueries
+    that cost a third of its time on PostgreSQL).
+    """
+
+    owner: bool
+    offices_in_wrapup: int
+    strategies: frozenset[str]
+    excluded: bool
+    tried: bool
+
+
 @functools.cache
-def _agents_query(owner: bool, offices_in_wrapup: int, strategies: frozenset[str]) -> Prepared:
+def _agents_query(shape: _Shape) -> Prepared:
     """The pool (after the owner and backup when there is an owner), built once per shape."""
-    pool = _pool(_resting(offices_in_wrapup), strategies)
-    return Prepared(_owner_then(pool) if owner else pool)
+    pool = _pool(_resting(shape.offices_in_wrapup), shape.strategies, shape.excluded, shape.tried)
+    return Prepared(_owner_then(pool, shape.excluded, shape.tried) if shape.owner else pool)
 
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """Whose call it is: the household and its owner, before any lapse is applied."""
+    """Whose call it is: the household and its owner, before any lapse is applied.
+
+    `has_exclusions`: the household names agents never to route to.
+    """
 
     household_id: int | None
     owner_id: int | None
     owner: str | None
+    has_exclusions: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +313,11 @@ class Offices:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a decision reads first: whose call it is, and the offices."""
+    """What a decision reads first: whose call it is, the offices, whether the call was decided before."""
 
     subject: Subject
     offices: Offices
+    call_seen: bool
 
 
 def load_context(connection: Connection, call: Call, region: str) -> Context:
@@ -292,16 +332,18 @@ def load_context(connection: Connection, call: Call, region: str) -> Context:
     subject = Subject(None, None, None)
     offices: list[OfficeSettings] = []
     line_office = None
-    for row in _CONTEXT.rows(connection, {"key": key, "line": line}):
+    call_seen = False
+    for row in _CONTEXT.rows(connection, {"key": key, "line": line, "uid": call.uid}):
+        call_seen = bool(row[12])
         if row[0] == 0:
-            subject = Subject(row[1], row[2], row[3])
+            subject = Subject(row[1], row[2], row[3], bool(row[11]))
             continue
         offices.append(OfficeSettings(*row[4:10]))
         if row[10] and line_office is None:
             line_office = row[4]
     if line_office is None and text and any(o.code == text for o in offices):
         line_office = text
-    return Context(subject, Offices(tuple(offices), line_office))
+    return Context(subject, Offices(tuple(offices), line_office), call_seen)
 
 
 def office_or_default(offices: Offices, default: str) -> str | None:
@@ -325,7 +367,10 @@ def load_snapshot(
     subject: Subject,
     office: str | None,
     offices: tuple[OfficeSettings, ...],
+    *,
+    call_seen: bool,
 ) -> Snapshot:
+    """The agents the plan may reach, with the owner and backup; `call_seen` as in `Context`."""
     params: dict[str, Any] = {
         "household_id": subject.household_id,
         "uid": call.uid,
@@ -342,7 +387,8 @@ def load_snapshot(
         params[f"wrapup_office_{n}"] = office_resting.code
         params[f"wrapup_since_{n}"] = call.at - timedelta(seconds=office_resting.wrapup_seconds)
     strategies = frozenset(o.strategy for o in offices)
-    query = _agents_query(subject.owner_id is not None, len(resting), strategies)
+    shape = _Shape(subject.owner_id is not None, len(resting), strategies, subject.has_exclusions, call_seen)
+    query = _agents_query(shape)
     width = len(_COLUMNS)
     for row in query.rows(connection, params):
         if row[0] not in agents or row[_BACKUP_COLUMN] is not None:
