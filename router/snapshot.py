@@ -131,6 +131,14 @@ _TRIED = (
 )
 
 
+def _columns(*, code: Any = Office.code, backup: bool = True) -> tuple[Any, ...]:
+    """The columns `AgentState` wants: `code` gives the office's, and without `backup` it is NULL."""
+    no_backup = cast(null(), String())
+    return tuple(
+        code if c is Office.code else no_backup if c is _BACKUP_LOGIN and not backup else c for c in _COLUMNS
+    )
+
+
 def _agent_rows(*extra: Any, backup: bool = True) -> Select[*tuple[Any, ...]]:
     """Agents as `AgentState` wants them (with office and backup), plus `extra` columns.
 
@@ -138,14 +146,8 @@ def _agent_rows(*extra: Any, backup: bool = True) -> Select[*tuple[Any, ...]]:
     column is NULL and the self-join is left out (a third of the pool's cost
     on PostgreSQL).
     """
-    if backup:
-        return (
-            select(*_COLUMNS, *extra)
-            .join(Office, Office.id == Agent.office_id)
-            .outerjoin(_backup, _backup.id == Agent.backup_id)
-        )
-    columns = tuple(cast(null(), String()) if c is _BACKUP_LOGIN else c for c in _COLUMNS)
-    return select(*columns, *extra).join(Office, Office.id == Agent.office_id)
+    rows = select(*_columns(backup=backup), *extra).join(Office, Office.id == Agent.office_id)
+    return rows.outerjoin(_backup, _backup.id == Agent.backup_id) if backup else rows
 
 
 def _owner_and_backup(excluded: bool, tried: bool) -> Select[*tuple[Any, ...]]:
@@ -194,9 +196,7 @@ def _only_in(strategies: frozenset[str], strategy: str, key: Any, otherwise: Any
     return key if strategies == {strategy} else case((Office.strategy == strategy, key), else_=otherwise)
 
 
-def _pool(
-    wrapup_filter: ColumnElement[bool], strategies: frozenset[str], excluded: bool, tried: bool
-) -> Select[*tuple[Any, ...]]:
+def _pool(shape: _Shape) -> Select[*tuple[Any, ...]]:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     Offices in the order decide visits them, the line's first, then the
@@ -208,29 +208,46 @@ def _pool(
     The line's office and the others are two branches of a UNION ALL under
     that LIMIT. Both databases run the branches in order and stop pulling
     rows at the LIMIT, so when the line's office fills the plan (the usual
-    case) the other offices' agents are neither read nor sorted: the sort
-    was most of this statement's cost on PostgreSQL.
+    case) the other offices' agents are never read.
+
+    The line's office is one office with one strategy: its branch selects
+    the office's agents by id (no join) and orders them by that strategy
+    alone, which for longest-idle, the default, is the order of the index
+    `ix_agents_office_idle`: the database walks the index and stops at the
+    LIMIT instead of reading and sorting every agent.
     """
-    free = _agent_rows(backup=False).where(
-        Agent.state == "available",
-        or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
-        not_(wrapup_filter),
-    )
-    if excluded:
-        free = free.where(Agent.id.not_in(_EXCLUDED))
-    if tried:
-        free = free.where(Agent.id.not_in(_TRIED))
-    keys = _rank_key(strategies)
     wanted = MAX_ATTEMPTS + 2
-    line_office = free.where(Office.code == bindparam("office")).order_by(*keys).limit(wanted).subquery()
+    office = bindparam("office", type_=String())
+    line_office = (
+        _free(select(*_columns(code=office.label("code"), backup=False)), shape)
+        .where(Agent.office_id == select(Office.id).where(Office.code == office).scalar_subquery())
+        .where(not_(_resting_in_line_office() if shape.line_wrapup else false()))
+        .order_by(*_rank_key(frozenset({shape.line_strategy})))
+        .limit(wanted)
+        .subquery()
+    )
     other_offices = (
-        free.where(Office.code.is_distinct_from(bindparam("office")))
-        .order_by(Office.code, *keys)
+        _free(_agent_rows(backup=False), shape)
+        .where(Office.code.is_distinct_from(office), not_(_resting(shape.offices_in_wrapup)))
+        .order_by(Office.code, *_rank_key(shape.strategies))
         .limit(wanted)
         .subquery()
     )
     both = union_all(select(*line_office.c), select(*other_offices.c)).subquery()
     return select(*both.c).limit(wanted)
+
+
+def _free(rows: Select[*tuple[Any, ...]], shape: _Shape) -> Select[*tuple[Any, ...]]:
+    """`rows` narrowed to agents available, unclaimed, and (as `shape` needs) not excluded or tried."""
+    free = rows.where(
+        Agent.state == "available",
+        or_(Agent.claimed_by.is_(None), Agent.claim_expires_at <= bindparam("now")),
+    )
+    if shape.excluded:
+        free = free.where(Agent.id.not_in(_EXCLUDED))
+    if shape.tried:
+        free = free.where(Agent.id.not_in(_TRIED))
+    return free
 
 
 def _owner_then(
@@ -267,6 +284,14 @@ def _resting(offices: int) -> ColumnElement[bool]:
     )
 
 
+def _resting_in_line_office() -> ColumnElement[bool]:
+    """Agents of the line's office resting after a call (the office has a wrap-up time)."""
+    return and_(
+        Agent.last_call_ended_at.is_not(None),
+        Agent.last_call_ended_at > bindparam("wrapup_since_line", type_=UTCDateTime()),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """What the agents statement must look at for this call; one statement is built per shape.
@@ -277,6 +302,10 @@ class _Shape:
     """
 
     owner: bool
+    # The line's office: its strategy, and whether it has a wrap-up time.
+    line_strategy: str
+    line_wrapup: bool
+    # Every office: how many have a wrap-up time, and the strategies they use.
     offices_in_wrapup: int
     strategies: frozenset[str]
     excluded: bool
@@ -286,7 +315,7 @@ class _Shape:
 @functools.cache
 def _agents_query(shape: _Shape) -> Prepared:
     """The pool (after the owner and backup when there is an owner), built once per shape."""
-    pool = _pool(_resting(shape.offices_in_wrapup), shape.strategies, shape.excluded, shape.tried)
+    pool = _pool(shape)
     return Prepared(_owner_then(pool, shape.excluded, shape.tried) if shape.owner else pool)
 
 
@@ -386,8 +415,18 @@ def load_snapshot(
     for n, office_resting in enumerate(resting):
         params[f"wrapup_office_{n}"] = office_resting.code
         params[f"wrapup_since_{n}"] = call.at - timedelta(seconds=office_resting.wrapup_seconds)
-    strategies = frozenset(o.strategy for o in offices)
-    shape = _Shape(subject.owner_id is not None, len(resting), strategies, subject.has_exclusions, call_seen)
+    line = next((o for o in offices if o.code == office), OfficeSettings(office or ""))
+    if line.wrapup_seconds:
+        params["wrapup_since_line"] = call.at - timedelta(seconds=line.wrapup_seconds)
+    shape = _Shape(
+        owner=subject.owner_id is not None,
+        line_strategy=line.strategy,
+        line_wrapup=bool(line.wrapup_seconds),
+        offices_in_wrapup=len(resting),
+        strategies=frozenset(o.strategy for o in offices),
+        excluded=subject.has_exclusions,
+        tried=call_seen,
+    )
     query = _agents_query(shape)
     width = len(_COLUMNS)
     for row in query.rows(connection, params):
