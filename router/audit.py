@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from router.db import utcnow
 from router.models import AuditEntry
+from router.prepared import Prepared
 from router.views import AuditView
 
-_INSERT = insert(AuditEntry)
+_FIELDS = ("at", "action", "household_id", "subject", "before", "after", "reason", "actor")
+_INSERT = Prepared(insert(AuditEntry), columns=_FIELDS)
 
 
 def default_actor() -> str:
@@ -49,7 +51,7 @@ def record(
     if isinstance(target, Session):
         target.add(AuditEntry(**fields))
     else:
-        target.execute(_INSERT, {**fields, "at": utcnow()})
+        _INSERT.rowcount(target, {**fields, "at": utcnow()})
 
 
 def trail(session: Session, household: int | None = None) -> list[AuditView]:

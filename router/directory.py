@@ -6,6 +6,8 @@ caller commits (see `router.db.Database.unit_of_work`).
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -16,8 +18,13 @@ from router.models import AGENT_STATES, OWNER_POLICIES, STRATEGIES, Agent, Line,
 from router.views import AgentView, OfficeView
 
 
+@functools.lru_cache(maxsize=1024)
 def line_key(text: str, region: str) -> str:
-    """How a line is stored: E.164 when it is a phone number, else its name, lower-cased."""
+    """How a line is stored: E.164 when it is a phone number, else its name, lower-cased.
+
+    Cached: every call names its line, a call center has a handful, and
+    parsing one as a phone number costs more than the call's lookup of it.
+    """
     number = normalize(text, region)
     if number.kind is NumberKind.E164:
         return number.key
