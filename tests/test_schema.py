@@ -15,7 +15,6 @@ from sqlalchemy import text
 from router.db import Database, alembic_config
 from router.models import Base
 
-
 _EXPRESSION_INDEX_WARNINGS = (
     "ignore:Skipped unsupported reflection of expression-based index",
     "ignore:autogenerate skipping metadata-specified expression-based index",
