@@ -95,7 +95,7 @@ class Decider:
         """The decision, or FutureTimeout once the deadline passes.
 
         A decision still queued or running then is abandoned: the router
-        checks before it starts and before it commits, and rolls back.
+        checks before it starts and before its write, and writes nothing.
         """
         gone = threading.Event()
         future: Future[Decision] = self._pool.submit(

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, CursorResult, bindparam, case, null, or_, select, update
+from sqlalchemy import CTE, Connection, CursorResult, bindparam, case, null, or_, select, update
 
 from router.models import Agent
 from router.prepared import Prepared
@@ -45,13 +46,14 @@ _CLAIMABLE = (
     .with_for_update(skip_locked=True)
     .scalar_subquery()
 )
-_CLAIM = Prepared(
+_CLAIM_STATEMENT = (
     update(Agent)
     .where(Agent.id == _CLAIMABLE)
     .values(
         claimed_by=bindparam("uid"), claim_expires_at=bindparam("until"), last_offered_at=bindparam("now")
     )
 )
+_CLAIM = Prepared(_CLAIM_STATEMENT)
 _OURS = Agent.claimed_by == bindparam("uid")
 _RELEASE_AGENT = (
     update(Agent)
@@ -78,9 +80,25 @@ def claim(connection: Connection, login: str, uid: str, now: datetime, ttl: time
     Even the call holding the claim cannot claim again: call ids come from
     Asterisk and two servers may repeat one, so a matching id proves nothing.
     """
-    won = _CLAIM.rowcount(connection, {"agent": login, "uid": uid, "now": now, "until": now + ttl}) == 1
+    won = _CLAIM.rowcount(connection, claim_params(login, uid, now, ttl)) == 1
     log.debug("claim of %s for call %s: %s", login, uid, "won" if won else "lost")
     return won
+
+
+def claim_params(login: str, uid: str, now: datetime, ttl: timedelta) -> dict[str, Any]:
+    """The values of the claim statement, for `claim` and `claiming`."""
+    return {"agent": login, "uid": uid, "now": now, "until": now + ttl}
+
+
+def claiming(name: str) -> CTE:
+    """The claim as a common table expression: the claimed agent's id, or no row.
+
+    PostgreSQL runs a statement that writes in a WITH clause as part of the
+    statement around it, so another write can carry the claim with it (the
+    decision's row does: `router.ledger`). Same rule, same values
+    (`claim_params`) as `claim`.
+    """
+    return _CLAIM_STATEMENT.returning(Agent.id).cte(name)
 
 
 def finish(connection: Connection, login: str, uid: str, ended_at: datetime | None) -> int | None:

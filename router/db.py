@@ -215,6 +215,34 @@ class Database:
             yield connection
 
     @contextlib.contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A connection for call-path work whose writes are one statement (a decision).
+
+        On PostgreSQL each statement commits by itself: the block costs no
+        BEGIN and COMMIT round trips (and a read needs no transaction). On
+        SQLite, whose transactions cost no round trip, the block is one
+        transaction, as `transaction` gives.
+        """
+        if self.backend != "postgresql":
+            with self.transaction() as connection:
+                yield connection
+            return
+        with self._held.statements() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def atomically(self, connection: Connection) -> Iterator[None]:
+        """Inside `statements`: the block's statements as one transaction (a rare write of several).
+
+        On SQLite the `statements` block is a transaction already.
+        """
+        if self.backend != "postgresql":
+            yield
+            return
+        with connection.connection.driver_connection.transaction():  # type: ignore[union-attr]
+            yield
+
+    @contextlib.contextmanager
     def read_transaction(self) -> Iterator[Connection]:
         """A connection for reads only: on SQLite it does not take the write lock."""
         with self.engine.connect() as connection:

@@ -14,6 +14,10 @@ keeps its connections: each serves one transaction at a time, any thread's.
   PostgreSQL connection), the idle ones are closed, and those in use are
   closed when their transaction ends, so no call meets a dead connection
   from the old pool.
+- `statements` lends one whose every statement is a transaction of its own
+  (psycopg's autocommit, set on the driver's connection for that block
+  only): no BEGIN and COMMIT round trips, for work whose writes are one
+  statement.
 """
 
 from __future__ import annotations
@@ -41,14 +45,35 @@ class HeldConnections:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A connection in a transaction, committed if the block ends cleanly."""
+        with self._lent() as connection, connection.begin():
+            yield connection
+
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A psycopg connection on which each statement commits by itself.
+
+        SQLAlchemy's transaction is still begun, for its bookkeeping; psycopg
+        sends no BEGIN in autocommit, and nothing at its commit.
+        """
+        with self._lent() as connection:
+            driver = connection.connection.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if not connection.invalidated:
+                    driver.autocommit = False  # type: ignore[union-attr]
+
+    @contextlib.contextmanager
+    def _lent(self) -> Iterator[Connection]:
         with self._lock:
             connection = self._idle.pop() if self._idle else None
             generation = self._generation
         if connection is None:
             connection = self._engine.connect()
         try:
-            with connection.begin():
-                yield connection
+            yield connection
         finally:
             self._give_back(connection, generation)
 

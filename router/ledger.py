@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from router import claims
 from router.errors import Conflict, NotFound
 from router.models import Agent, Attempt, Office
 from router.models import Decision as DecisionRow
@@ -31,10 +32,17 @@ _CHUNK = 5000
 _DECISION_COLUMNS = (
     "call_uid", "at", "number", "line", "household_id", "owner_id", "route", "plan", "then", "decide_ms",
 )  # fmt: skip
-_INSERT_DECISION = Prepared(
-    insert(DecisionRow)
-    .values(office_id=select(Office.id).where(Office.code == bindparam("office")).scalar_subquery())
-    .returning(DecisionRow.id),
+_INSERT_DECISION_ROW = insert(DecisionRow).values(
+    office_id=select(Office.id).where(Office.code == bindparam("office")).scalar_subquery()
+)
+_INSERT_DECISION = Prepared(_INSERT_DECISION_ROW.returning(DecisionRow.id), columns=_DECISION_COLUMNS)
+# PostgreSQL: the row and the claim of the plan's first agent in one statement,
+# so a decision is one write (`Router.decide` runs it without a transaction).
+_CLAIMED = claims.claiming("claimed")
+_INSERT_DECISION_CLAIMING = Prepared(
+    _INSERT_DECISION_ROW.add_cte(_CLAIMED).returning(
+        DecisionRow.id, select(func.count()).select_from(_CLAIMED).scalar_subquery()
+    ),
     columns=_DECISION_COLUMNS,
 )
 _GET_DECISION = Prepared(
@@ -88,6 +96,14 @@ class StoredDecision:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class FirstClaim:
+    """The agent a decision claims as its row is written, for how long."""
+
+    agent: str
+    ttl: timedelta
+
+
 def write_decision(
     connection: Connection,
     call: Call,
@@ -97,25 +113,36 @@ def write_decision(
     household_id: int | None,
     owner_id: int | None,
     decide_ms: float,
-) -> int:
-    return int(
-        _INSERT_DECISION.scalar(
-            connection,
-            {
-                "office": office,
-                "call_uid": call.uid,
-                "at": call.at,
-                "number": call.caller.key,
-                "line": call.line,
-                "household_id": household_id,
-                "owner_id": owner_id,
-                "route": plan.route,
-                "plan": [a.as_json() for a in plan.attempts],
-                "then": plan.then,
-                "decide_ms": round(decide_ms, 3),
-            },
-        )
-    )
+    claim: FirstClaim | None = None,
+) -> tuple[int, bool]:
+    """The decision's row, and with `claim`, the claim of that agent; returns (id, claim won).
+
+    On PostgreSQL the two are one statement: a write that commits by itself
+    is whole. Elsewhere they run one after the other in the caller's
+    transaction.
+    """
+    params = {
+        "office": office,
+        "call_uid": call.uid,
+        "at": call.at,
+        "number": call.caller.key,
+        "line": call.line,
+        "household_id": household_id,
+        "owner_id": owner_id,
+        "route": plan.route,
+        "plan": [a.as_json() for a in plan.attempts],
+        "then": plan.then,
+        "decide_ms": round(decide_ms, 3),
+    }
+    if claim is None:
+        return int(_INSERT_DECISION.scalar(connection, params)), False
+    claimed = claims.claim_params(claim.agent, call.uid, call.at, claim.ttl)
+    if connection.dialect.name == "postgresql":
+        row = _INSERT_DECISION_CLAIMING.first(connection, params | claimed)
+        assert row is not None  # an INSERT ... RETURNING of one row
+        return int(row[0]), row[1] == 1
+    won = claims.claim(connection, claim.agent, call.uid, call.at, claim.ttl)
+    return int(_INSERT_DECISION.scalar(connection, params)), won
 
 
 def get_decision(connection: Connection, decision_id: int) -> StoredDecision:

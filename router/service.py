@@ -30,6 +30,7 @@ from router.plan import (
     Decision,
     DialOutcome,
     Plan,
+    PlannedAttempt,
     RecordedAttempt,
 )
 
@@ -53,35 +54,34 @@ class Router:
     ) -> Decision:
         """Decide the call, write the decision to the ledger and claim up to `claim` agents.
 
-        All in one transaction, so the call front's first ring costs one
-        transaction, not two. Agents are claimed in plan order and one that
-        cannot be claimed is passed over; with `wait_for_owner`, claiming stops
-        at a busy owner the plan says to wait for (the call front waits for
-        them, and holding the agents after them meanwhile would keep those
-        from other calls). Advise mode, which cannot wait, passes False.
+        The reads, the plan, then one write: the decision's row with the
+        claim of the plan's first agent (on PostgreSQL one statement that
+        commits by itself, with no transaction around the reads: each is one
+        statement; on SQLite one transaction). Agents are claimed in plan
+        order and one that cannot be claimed is passed over; with
+        `wait_for_owner`, claiming stops at a busy owner the plan says to
+        wait for (the call front waits for them, and holding the agents after
+        them meanwhile would keep those from other calls). Advise mode, which
+        cannot wait, passes False.
 
-        `still_wanted` is asked before the work and again before the commit: a
-        call that has stopped waiting (and gone to the queue) gets Abandoned
-        and nothing is written, so a late decision neither holds an agent nor
-        puts a call in the ledger that nobody routed, and an overloaded server
-        does no work for callers already gone.
+        `still_wanted` is asked before the work and again before the write:
+        a call that has stopped waiting (and gone to the queue) gets
+        Abandoned and nothing is written, so a late decision neither holds an
+        agent nor puts a call in the ledger that nobody routed, and an
+        overloaded server does no work for callers already gone. (A deadline
+        that passes during the write itself is the call front's to handle:
+        `agi.callflow.Decider` releases what the decision claimed.)
         """
         if still_wanted is not None and not still_wanted():
             raise Abandoned(f"call {call.uid}: deadline passed before the decision began")
         started = time.perf_counter()
-        with self.db.transaction() as connection:
-            context = snapshot.load_context(connection, call, self.settings.region)
-            offices = context.offices
-            subject = self._after_lapse(connection, context.subject, call, apply=True)
-            office = snapshot.office_or_default(offices, self.settings.default_office)
-            plan = decide(
-                call,
-                snapshot.load_snapshot(
-                    connection, call, subject, office, offices.all, call_seen=context.call_seen
-                ),
-            )
+        with self.db.statements() as connection:
+            subject, office, plan = self._plan(connection, call)
             decide_ms = (time.perf_counter() - started) * 1000
-            decision_id = ledger.write_decision(
+            if still_wanted is not None and not still_wanted():
+                raise Abandoned(f"call {call.uid}: deadline passed while deciding; nothing written")
+            first = plan.attempts[0] if claim and plan.attempts else None
+            decision_id, first_won = ledger.write_decision(
                 connection,
                 call,
                 plan,
@@ -89,10 +89,13 @@ class Router:
                 household_id=subject.household_id,
                 owner_id=subject.owner_id,
                 decide_ms=decide_ms,
+                claim=None if first is None else ledger.FirstClaim(first.agent, self._claim_ttl(first)),
             )
-            claimed = self._claim_first(connection, call, plan, claim, wait_for_owner) if claim else ()
-            if still_wanted is not None and not still_wanted():
-                raise Abandoned(f"call {call.uid}: deadline passed while deciding; rolled back")
+            claimed = (
+                self._claim_first(connection, call, plan, claim, wait_for_owner, first_won=first_won)
+                if first
+                else ()
+            )
         log.debug("call %s decided: %s, %d attempts", call.uid, plan.route, len(plan.attempts))
         return Decision(
             id=decision_id,
@@ -105,30 +108,60 @@ class Router:
             claimed=claimed,
         )
 
+    def _plan(self, connection: Connection, call: Call) -> tuple[snapshot.Subject, str | None, Plan]:
+        """Whose call it is (an ownership due to lapse lapsed), the office, and the plan."""
+        context = snapshot.load_context(connection, call, self.settings.region)
+        offices = context.offices
+        subject = self._after_lapse(connection, context.subject, call, apply=True)
+        office = snapshot.office_or_default(offices, self.settings.default_office)
+        agents = snapshot.load_snapshot(
+            connection, call, subject, office, offices.all, call_seen=context.call_seen
+        )
+        return subject, office, decide(call, agents)
+
     def _after_lapse(
         self, connection: Connection, subject: snapshot.Subject, call: Call, *, apply: bool
     ) -> snapshot.Subject:
         """Whose call it is once an owner due to lapse is left out; `apply` writes the lapse.
 
-        A real call applies it (`ownership.lapse_if_due`); `explain` only reads
-        whether it is due (`ownership.lapse_due`) and writes nothing.
+        A real call applies it (`ownership.lapse_if_due`, its writes one
+        transaction); `explain` only reads whether it is due
+        (`ownership.lapse_due`) and writes nothing.
         """
         if subject.household_id is None:
             return subject
-        due = ownership.lapse_if_due if apply else ownership.lapse_due
-        if due(connection, subject.household_id, call.at, self.settings.ownership_lapse_days):
-            return dataclasses.replace(subject, owner_id=None, owner=None)
-        return subject
+        days = self.settings.ownership_lapse_days
+        if ownership.lapse_due(connection, subject.household_id, call.at, days) is None:
+            return subject
+        if apply:
+            with self.db.atomically(connection):
+                if not ownership.lapse_if_due(connection, subject.household_id, call.at, days):
+                    return subject
+        return dataclasses.replace(subject, owner_id=None, owner=None)
+
+    def _claim_ttl(self, attempt: PlannedAttempt) -> timedelta:
+        return claims.claim_ttl(attempt.timeout, attempt.wait_seconds, self.settings.claim_ttl_seconds)
 
     def _claim_first(
-        self, connection: Connection, call: Call, plan: Plan, wanted: int, wait_for_owner: bool
+        self,
+        connection: Connection,
+        call: Call,
+        plan: Plan,
+        wanted: int,
+        wait_for_owner: bool,
+        *,
+        first_won: bool | None = None,
     ) -> tuple[int, ...]:
+        """Claim the plan's agents in order until `wanted` are won; `first_won`: the first is tried."""
         won: list[int] = []
-        for attempt in plan.attempts:
+        for n, attempt in enumerate(plan.attempts):
             if len(won) == wanted:
                 break
-            ttl = claims.claim_ttl(attempt.timeout, attempt.wait_seconds, self.settings.claim_ttl_seconds)
-            if claims.claim(connection, attempt.agent, call.uid, call.at, ttl):
+            if n == 0 and first_won is not None:
+                claimed = first_won
+            else:
+                claimed = claims.claim(connection, attempt.agent, call.uid, call.at, self._claim_ttl(attempt))
+            if claimed:
                 won.append(attempt.seq)
             elif attempt.wait_seconds and wait_for_owner:
                 break
@@ -139,9 +172,10 @@ class Router:
         planned = decision.plan.attempt(seq)
         if planned is None:
             raise NotFound(f"decision {decision.id} has no attempt {seq}")
-        ttl = claims.claim_ttl(planned.timeout, planned.wait_seconds, self.settings.claim_ttl_seconds)
         with self.db.transaction() as connection:
-            return claims.claim(connection, planned.agent, decision.call.uid, utcnow(), ttl)
+            return claims.claim(
+                connection, planned.agent, decision.call.uid, utcnow(), self._claim_ttl(planned)
+            )
 
     def record(
         self,

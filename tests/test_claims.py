@@ -209,6 +209,38 @@ def test_decide_passes_over_an_agent_it_cannot_claim(db: Database) -> None:
     assert won == (2,)
 
 
+class _Overtaken(Router):
+    """A real router overtaken by another node, which claims the plan's first agent before our write."""
+
+    rival: Decision | None = None
+
+    def _plan(self, *args: Any) -> Any:
+        subject, office, plan = super()._plan(*args)
+        other_node = Router(self.db, self.settings)
+        self.rival = other_node.decide(new_call("+79035550000"), claim=0)
+        assert other_node.claim(
+            self.rival, next(a.seq for a in self.rival.plan.attempts if a.agent == plan.attempts[0].agent)
+        )
+        return subject, office, plan
+
+
+def test_decision_whose_first_agent_is_taken_meanwhile_is_written_and_claims_the_next(
+    db: Database, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite decides in one write transaction: no other writer comes between")
+    router = center(db, msk=2, spb=0)
+    overtaken = _Overtaken(db, router.settings)
+    decision = overtaken.decide(new_call(), claim=1)
+    assert decision.claimed == (2,)  # the first agent's claim (written with the decision) was lost
+    assert overtaken.rival is not None
+    assert _claimed_by(db) == {
+        _agent(decision, 1): overtaken.rival.call.uid,
+        _agent(decision, 2): decision.call.uid,
+    }
+    assert router.record(decision.id, 2, outcome("ANSWER")).agent == _agent(decision, 2)
+
+
 def test_decide_stops_claiming_at_a_busy_owner_the_plan_waits_for(db: Database) -> None:
     router = center(db, msk=3, spb=0)
     household(db, "m2", NUMBER)
@@ -232,12 +264,12 @@ class _QueuedRouter(Router):
 
 
 class _SlowRouter(Router):
-    """A real router that takes too long between deciding and committing."""
+    """A real router that takes too long between its reads and its write."""
 
-    def _claim_first(self, *args: Any) -> tuple[int, ...]:
-        claimed = super()._claim_first(*args)
+    def _plan(self, *args: Any) -> Any:
+        planned = super()._plan(*args)
         time.sleep(0.3)  # as if the database were slow to answer
-        return claimed
+        return planned
 
 
 @pytest.mark.parametrize("late", [_QueuedRouter, _SlowRouter], ids=["queued", "slow"])
