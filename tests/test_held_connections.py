@@ -66,3 +66,32 @@ def test_no_more_than_the_pool_size_are_held_idle(db: Database) -> None:
     assert pool.checkedout() == pool.size()
     held.close()
     assert pool.checkedout() == 0
+
+
+def test_statements_on_postgresql_commit_one_by_one_and_atomically_groups_them(
+    db: Database, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("on SQLite `statements` is one transaction, as `transaction` is")
+    with db.statements() as connection:
+        held = _driver(connection)
+        connection.execute(insert(Office).values(code="first"))
+        assert _offices(db) == 1  # another connection sees it: committed already
+        with pytest.raises(RuntimeError), db.atomically(connection):
+            connection.execute(insert(Office).values(code="second"))
+            raise RuntimeError("a write of several that fails half way")
+        assert _offices(db) == 1  # the atomic block was rolled back whole
+    with db.transaction() as connection:
+        assert _driver(connection) is held  # the same connection, back in transactions
+        connection.execute(insert(Office).values(code="third"))
+        assert _offices(db) == 1  # not committed until the block ends
+    assert _offices(db) == 2
+
+
+def test_statements_on_sqlite_are_one_transaction(db: Database, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("on PostgreSQL each statement of `statements` commits by itself")
+    with pytest.raises(RuntimeError), db.statements() as connection:
+        connection.execute(insert(Office).values(code="first"))
+        raise RuntimeError("the call went away")
+    assert _offices(db) == 0
