@@ -136,8 +136,8 @@ def write_decision(
     }
     if claim is None:
         return int(_INSERT_DECISION.scalar(connection, params)), False
-    claimed = claims.claim_params(claim.agent, call.uid, call.at, claim.ttl)
     if connection.dialect.name == "postgresql":
+        claimed = claims.claim_params(claim.agent, call.uid, call.at, claim.ttl)
         row = _INSERT_DECISION_CLAIMING.first(connection, params | claimed)
         assert row is not None  # an INSERT ... RETURNING of one row
         return int(row[0]), row[1] == 1

@@ -109,7 +109,7 @@ class Router:
         )
 
     def _plan(self, connection: Connection, call: Call) -> tuple[snapshot.Subject, str | None, Plan]:
-        """Whose call it is (an ownership due to lapse lapsed), the office, and the plan."""
+        """Whose call it is (once a lapse of ownership that is due is applied), the office, the plan."""
         context = snapshot.load_context(connection, call, self.settings.region)
         offices = context.offices
         subject = self._after_lapse(connection, context.subject, call, apply=True)
@@ -152,7 +152,11 @@ class Router:
         *,
         first_won: bool | None = None,
     ) -> tuple[int, ...]:
-        """Claim the plan's agents in order until `wanted` are won; `first_won`: the first is tried."""
+        """Claim the plan's agents in order until `wanted` are won.
+
+        `first_won`: whether the first agent was claimed already, with the
+        decision's row (`ledger.write_decision`); None to claim it here.
+        """
         won: list[int] = []
         for n, attempt in enumerate(plan.attempts):
             if len(won) == wanted:
