@@ -108,12 +108,23 @@ class Router:
             claimed=claimed,
         )
 
-    def _plan(self, connection: Connection, call: Call) -> tuple[snapshot.Subject, str | None, Plan]:
-        """Whose call it is (once a lapse of ownership that is due is applied), the office, the plan."""
+    def _plan(
+        self, connection: Connection, call: Call, *, apply_lapse: bool = True, line_required: bool = False
+    ) -> tuple[snapshot.Subject, str | None, Plan]:
+        """Whose call it is (once a lapse of ownership that is due is applied), the office, the plan.
+
+        `apply_lapse` False leaves a lapse that is due unwritten (`explain`);
+        `line_required` makes a line no office has an error instead of the
+        default office.
+        """
         context = snapshot.load_context(connection, call, self.settings.region)
         offices = context.offices
-        subject = self._after_lapse(connection, context.subject, call, apply=True)
-        office = snapshot.office_or_default(offices, self.settings.default_office)
+        subject = self._after_lapse(connection, context.subject, call, apply=apply_lapse)
+        office = (
+            snapshot.require_office(offices, call.line)
+            if line_required
+            else snapshot.office_or_default(offices, self.settings.default_office)
+        )
         agents = snapshot.load_snapshot(
             connection, call, subject, office, offices.all, call_seen=context.call_seen
         )
@@ -261,20 +272,7 @@ class Router:
         )
         started = time.perf_counter()
         with self.db.read_transaction() as connection:
-            context = snapshot.load_context(connection, call, self.settings.region)
-            offices = context.offices
-            subject = self._after_lapse(connection, context.subject, call, apply=False)
-            office = (
-                snapshot.require_office(offices, line)
-                if line
-                else snapshot.office_or_default(offices, self.settings.default_office)
-            )
-            plan = decide(
-                call,
-                snapshot.load_snapshot(
-                    connection, call, subject, office, offices.all, call_seen=context.call_seen
-                ),
-            )
+            subject, office, plan = self._plan(connection, call, apply_lapse=False, line_required=bool(line))
         decision = Decision(
             id=0,
             call=call,
