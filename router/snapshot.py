@@ -4,9 +4,10 @@ A call costs: the caller's household and owner with the offices (and which
 one owns the line), in one statement; then, in another, the owner and the
 owner's backup, flagged if excluded or already rung for this call, and the
 free agents the plan could reach, already ranked by their office's
-strategy, without the excluded and already rung. Statements are built once and run on the call's
-connection (the ORM layer would cost more than the queries), and rows become
-plain values (`router.plan`).
+strategy, without the excluded and already rung. Statements are built once
+per shape of call (`_Shape`) and run on the call's connection (the ORM
+layer would cost more than the queries), and rows become plain values
+(`router.plan`).
 
 Ranking in SQL is only a pre-selection: `router.decision.decide` ranks again
 and has the last word, so it needs no more than the first `MAX_ATTEMPTS`
@@ -273,12 +274,7 @@ def _resting(offices: int) -> ColumnElement[bool]:
         return false()
     return or_(
         *(
-            and_(
-                Office.code == bindparam(f"wrapup_office_{n}"),
-                # Without this an agent who never had a call (NULL) would count as resting.
-                Agent.last_call_ended_at.is_not(None),
-                Agent.last_call_ended_at > bindparam(f"wrapup_since_{n}", type_=UTCDateTime()),
-            )
+            and_(Office.code == bindparam(f"wrapup_office_{n}"), _call_ended_after(f"wrapup_since_{n}"))
             for n in range(offices)
         )
     )
@@ -286,9 +282,15 @@ def _resting(offices: int) -> ColumnElement[bool]:
 
 def _resting_in_line_office() -> ColumnElement[bool]:
     """Agents of the line's office resting after a call (the office has a wrap-up time)."""
+    return _call_ended_after("wrapup_since_line")
+
+
+def _call_ended_after(since: str) -> ColumnElement[bool]:
+    """The agent's last call ended after the time bound to `since`."""
+    # Without the first term an agent who never had a call (NULL) would count as resting.
     return and_(
         Agent.last_call_ended_at.is_not(None),
-        Agent.last_call_ended_at > bindparam("wrapup_since_line", type_=UTCDateTime()),
+        Agent.last_call_ended_at > bindparam(since, type_=UTCDateTime()),
     )
 
 
