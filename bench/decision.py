@@ -3,8 +3,8 @@
 The directory is `bench.directory`'s (households of two numbers, 200 agents
 in 4 offices); the ledger gets `size` past calls written with bulk Core
 inserts. A measured call is what the call front does: the decision (read
-the caller's household and the agents, plan, write the decision row, claim
-the first agent: one transaction), then, once the agent has answered, the
+the caller's household and the agents, plan, write the decision row with
+the claim of the first agent), then, once the agent has answered, the
 record of the attempt (which ends the claim, creates the household of a new
 caller, updates fairness). The decision is what the caller waits for, so
 its latency is timed on its own; the record's is printed beside it, and the
