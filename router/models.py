@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -66,24 +65,15 @@ class Line(Base):
 
 class Agent(Base):
     __tablename__ = "agents"
-    __table_args__ = (
-        CheckConstraint("state IN ('available', 'paused', 'offline')"),
-        # An office's available agents in longest-idle order (the default
-        # strategy), as `router.snapshot` ranks them: the line's office is read
-        # in index order, stopping at the plan's length, instead of sorted.
-        Index(
-            "ix_agents_office_idle",
-            "office_id",
-            "state",
-            text("coalesce(last_call_ended_at, state_changed_at)"),
-            "login",
-        ),
-    )
+    __table_args__ = (CheckConstraint("state IN ('available', 'paused', 'offline')"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    # Only columns a call never changes are indexed, so the updates of every
+    # call (its claim, its end) are HOT on PostgreSQL: no new index entries,
+    # no dead ones for the next read of the pool to step over (schema 0005).
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
     dial: Mapped[str] = mapped_column(String(200))
     backup_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(10), default="available")

@@ -212,10 +212,10 @@ def _pool(shape: _Shape) -> Select[*tuple[Any, ...]]:
     case) the other offices' agents are never read.
 
     The line's office is one office with one strategy: its branch selects
-    the office's agents by id (no join) and orders them by that strategy
-    alone, which for longest-idle, the default, is the order of the index
-    `ix_agents_office_idle`: the database walks the index and stops at the
-    LIMIT instead of reading and sorting every agent.
+    the office's agents by id (no join, through `ix_agents_office_id`) and
+    orders them by that strategy alone, so only that office's agents are
+    sorted. (An index in longest-idle order would spare even that sort, but
+    every answered call changes that order: schema 0005 says why it went.)
     """
     wanted = MAX_ATTEMPTS + 2
     office = bindparam("office", type_=String())
