@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import getpass
 import os
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import CTE, ColumnElement, Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from router.db import utcnow
@@ -52,6 +53,37 @@ def record(
         target.add(AuditEntry(**fields))
     else:
         _INSERT.rowcount(target, {**fields, "at": utcnow()})
+
+
+# What `recording` takes as values: every field but the household.
+_VALUES = tuple(field for field in _FIELDS if field != "household_id")
+
+
+def recording(name: str, household_id: ColumnElement[int]) -> CTE:
+    """An audit row as a common table expression, for a household another part of the statement gives.
+
+    Its other fields are `recording_params`'s values, named apart from the
+    statement's own (`audit_reason`, not `reason`).
+    """
+    columns = AuditEntry.__table__.c
+    values = (bindparam(f"audit_{field}", type_=columns[field].type) for field in _VALUES)
+    return insert(AuditEntry).from_select([*_VALUES, "household_id"], select(*values, household_id)).cte(name)
+
+
+def recording_params(
+    action: str, *, subject: str = "", before: str = "", after: str = "", reason: str = "", actor: str
+) -> dict[str, Any]:
+    """The values of `recording`'s row: the fields `record` takes, written now."""
+    fields = {
+        "at": utcnow(),
+        "action": action,
+        "subject": subject,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "actor": actor,
+    }
+    return {f"audit_{field}": value for field, value in fields.items()}
 
 
 def trail(session: Session, household: int | None = None) -> list[AuditView]:

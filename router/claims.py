@@ -15,7 +15,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, Connection, CursorResult, bindparam, case, null, or_, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Integer,
+    Update,
+    bindparam,
+    case,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from router.models import Agent
 from router.prepared import Prepared
@@ -65,13 +78,12 @@ _RELEASE_AGENT = (
     .returning(Agent.id)
 )
 _RELEASE = Prepared(_RELEASE_AGENT)
-_RELEASE_AND_COUNT = Prepared(
-    _RELEASE_AGENT.values(
-        last_call_ended_at=bindparam("ended"),
-        calls_today=case((Agent.calls_day == bindparam("today"), Agent.calls_today + 1), else_=1),
-        calls_day=bindparam("today"),
-    )
+_RELEASE_AND_COUNT_AGENT = _RELEASE_AGENT.values(
+    last_call_ended_at=bindparam("ended"),
+    calls_today=case((Agent.calls_day == bindparam("today"), Agent.calls_today + 1), else_=1),
+    calls_day=bindparam("today"),
 )
+_RELEASE_AND_COUNT = Prepared(_RELEASE_AND_COUNT_AGENT)
 
 
 def claim(connection: Connection, login: str, uid: str, now: datetime, ttl: timedelta) -> bool:
@@ -107,17 +119,39 @@ def finish(connection: Connection, login: str, uid: str, ended_at: datetime | No
     With `ended_at` (an answered call) the agent's fairness inputs are updated
     in the same statement: when their last call ended, and today's call count.
     """
+    ending = _RELEASE if ended_at is None else _RELEASE_AND_COUNT
+    return ending.scalar(connection, finish_params(login, uid, ended_at))
+
+
+def finish_params(login: str, uid: str, ended_at: datetime | None) -> dict[str, Any]:
+    """The values of the statement that ends a claim, for `finish` and `finishing`."""
     if ended_at is None:
-        return _RELEASE.scalar(connection, {"agent": login, "uid": uid})
-    params = {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
-    return _RELEASE_AND_COUNT.scalar(connection, params)
+        return {"agent": login, "uid": uid}
+    return {"agent": login, "uid": uid, "ended": ended_at, "today": ended_at.date()}
 
 
-_RELEASE_OTHERS = Prepared(
-    update(Agent)
-    .where(Agent.claimed_by == bindparam("uid"), Agent.id != bindparam("agent_id"))
-    .values(claimed_by=null(), claim_expires_at=null())
-)
+def finishing(name: str, *, answered: bool, only_if: ColumnElement[bool] | None = None) -> CTE:
+    """`finish` as a common table expression (the agent's id, or no row), like `claiming`.
+
+    The statement `finish` runs, with `finish_params`'s values; `only_if`
+    adds a condition the rest of a statement needs, so that the claim ends
+    only when that statement's other writes happen too.
+    """
+    ending = _RELEASE_AND_COUNT_AGENT if answered else _RELEASE_AGENT
+    if only_if is not None:
+        ending = ending.where(only_if)
+    return ending.cte(name)
+
+
+def _releasing_others(agent_id: ColumnElement[int]) -> Update:
+    return (
+        update(Agent)
+        .where(Agent.claimed_by == bindparam("uid"), Agent.id != agent_id)
+        .values(claimed_by=null(), claim_expires_at=null())
+    )
+
+
+_RELEASE_OTHERS = Prepared(_releasing_others(bindparam("agent_id", type_=Integer())))
 
 
 def release_others(connection: Connection, uid: str, agent_id: int) -> int:
@@ -128,6 +162,14 @@ def release_others(connection: Connection, uid: str, agent_id: int) -> int:
     ends (the agents table is small: no index is needed to find them).
     """
     return _RELEASE_OTHERS.rowcount(connection, {"uid": uid, "agent_id": agent_id})
+
+
+def releasing_others(name: str, finished: CTE) -> CTE:
+    """`release_others` as a common table expression, sparing the agent `finished` returns.
+
+    With no row in `finished` it ends no claim.
+    """
+    return _releasing_others(select(finished.c.id).scalar_subquery()).cte(name)
 
 
 def extend(connection: Connection, uids: Sequence[str], until: datetime) -> int:

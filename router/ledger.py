@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    Insert,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,16 +71,38 @@ _GET_DECISION = Prepared(
     .outerjoin(Agent, Agent.id == DecisionRow.owner_id)
     .where(DecisionRow.id == bindparam("id"))
 )
-_FIRST_CALL_HOUSEHOLD = Prepared(
-    update(DecisionRow)
-    .where(DecisionRow.id == bindparam("decision"))
-    .values(household_id=bindparam("household"))
+
+
+def _noting_household(household_id: ColumnElement[int]) -> Update:
+    return (
+        update(DecisionRow)
+        .where(DecisionRow.id == bindparam("decision_id", type_=Integer()))
+        .values(household_id=household_id)
+    )
+
+
+_FIRST_CALL_HOUSEHOLD = Prepared(_noting_household(bindparam("household_id", type_=Integer())))
+# The attempt's own values; the agent's id and whom they covered for are
+# given as expressions: values, or columns of the statements before it.
+_ATTEMPT_VALUES = ("decision_id", "seq", "reason", "started_at", "status", "ring_seconds", "talk_seconds")
+_AGENT_BY_LOGIN = select(Agent.id).where(Agent.login == bindparam("agent")).scalar_subquery()
+
+
+def attempt_row(agent_id: ColumnElement[int], covering_for_id: ColumnElement[Any]) -> Select[Any]:
+    """The row of an attempt, as a SELECT for `inserting_attempt`; values from `attempt_params`."""
+    columns = Attempt.__table__.c
+    values = (bindparam(name, type_=columns[name].type) for name in _ATTEMPT_VALUES)
+    return select(*values, agent_id, covering_for_id)
+
+
+def inserting_attempt(row: Select[Any]) -> Insert:
+    """The INSERT of an attempt's `attempt_row`."""
+    return insert(Attempt).from_select([*_ATTEMPT_VALUES, "agent_id", "covering_for_id"], row)
+
+
+_INSERT_ATTEMPT = Prepared(
+    inserting_attempt(attempt_row(_AGENT_BY_LOGIN, bindparam("covering_for_id", type_=Integer())))
 )
-_ATTEMPT_COLUMNS = (
-    "decision_id", "seq", "reason", "started_at", "status", "ring_seconds", "talk_seconds", "covering_for_id",
-)  # fmt: skip
-_AGENT_BY_LOGIN = select(Agent.id).where(Agent.login == bindparam("login")).scalar_subquery()
-_INSERT_ATTEMPT = Prepared(insert(Attempt).values(agent_id=_AGENT_BY_LOGIN), columns=_ATTEMPT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +198,26 @@ def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:
 
 def note_household(connection: Connection, decision_id: int, household_id: int) -> None:
     """The household a call's answer put it in (a first call's new one) on its decision row."""
-    _FIRST_CALL_HOUSEHOLD.rowcount(connection, {"decision": decision_id, "household": household_id})
+    _FIRST_CALL_HOUSEHOLD.rowcount(connection, {"decision_id": decision_id, "household_id": household_id})
+
+
+def noting_household(name: str, created: CTE) -> CTE:
+    """`note_household` as a common table expression: the household `created` returns."""
+    return _noting_household(select(created.c.id).scalar_subquery()).cte(name)
+
+
+def attempt_params(row: StoredDecision, planned: PlannedAttempt, outcome: DialOutcome) -> dict[str, Any]:
+    """The values of an attempt's row (`attempt_row`), but for the agent's id and covering-for."""
+    return {
+        "agent": planned.agent,
+        "decision_id": row.id,
+        "seq": planned.seq,
+        "reason": planned.reason,
+        "started_at": outcome.started_at,
+        "status": outcome.status,
+        "ring_seconds": round(outcome.ring_seconds, 3),
+        "talk_seconds": round(outcome.talk_seconds, 3),
+    }
 
 
 def write_attempt(
@@ -173,21 +227,9 @@ def write_attempt(
     outcome: DialOutcome,
     covering_for_id: int | None,
 ) -> None:
+    params = attempt_params(row, planned, outcome) | {"covering_for_id": covering_for_id}
     try:
-        _INSERT_ATTEMPT.rowcount(
-            connection,
-            {
-                "login": planned.agent,
-                "decision_id": row.id,
-                "seq": planned.seq,
-                "reason": planned.reason,
-                "started_at": outcome.started_at,
-                "status": outcome.status,
-                "ring_seconds": round(outcome.ring_seconds, 3),
-                "talk_seconds": round(outcome.talk_seconds, 3),
-                "covering_for_id": covering_for_id,
-            },
-        )
+        _INSERT_ATTEMPT.rowcount(connection, params)
     except IntegrityError:
         raise Conflict(f"attempt {planned.seq} of decision {row.id} is already recorded") from None
 

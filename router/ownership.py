@@ -16,8 +16,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    Insert,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -83,18 +97,33 @@ class Answered:
     new_household_id: int | None = None
 
 
-_TOUCH = Prepared(
+# A non-owner who answers covers for the owner: the rule, once, for the
+# record's statements on both backends (`on_answer` and `touching`).
+_ANSWERING_AGENT = select(Agent.id).where(Agent.login == bindparam("agent")).scalar_subquery()
+_COVERING_FOR = case((Household.owner_id != _ANSWERING_AGENT, Household.owner_id))
+_TOUCHING = (
     update(Household)
     .where(Household.id == bindparam("household_id"))
     .values(last_contact_at=bindparam("at"))
-    .returning(Household.owner_id)
+    .returning(Household.owner_id, _COVERING_FOR.label("covering_for_id"))
 )
+_TOUCH = Prepared(_TOUCHING)
 _ADOPT = Prepared(
     update(Household)
     .where(Household.id == bindparam("household_id"), Household.owner_id.is_(None))
     .values(owner_id=bindparam("agent_id"))
 )
 _LOGIN = Prepared(select(Agent.login).where(Agent.id == bindparam("agent_id")))
+
+
+def is_first_call(number: str, household_id: int | None) -> bool:
+    """Whether answering this call creates a household: a number in none, and a real one."""
+    return household_id is None and number.startswith("+")
+
+
+def answer_params(household_id: int | None, agent_login: str, answered_at: datetime) -> dict[str, Any]:
+    """The values of the statements of an answer (`on_answer`'s, and `touching`'s and `creating`'s)."""
+    return {"household_id": household_id, "agent": agent_login, "at": answered_at, "created_at": utcnow()}
 
 
 def on_answer(
@@ -106,21 +135,22 @@ def on_answer(
     answered_at: datetime,
 ) -> Answered:
     """Apply the ownership rules to a call from `number` answered by the agent."""
-    if household_id is None and number.startswith("+"):
+    params = answer_params(household_id, agent_login, answered_at)
+    if is_first_call(number, household_id):
         # No lookup first: linking the number is the check. If another call or
         # an admin linked it since the decision, the link is refused and the
         # call belongs to that household.
-        created = _create_household(connection, number, agent_id, agent_login, answered_at)
+        created = _create_household(connection, number, agent_id, agent_login, params)
         if created is not None:
             return Answered(created, new_household_id=created)
         found = households.lookup_number(connection, number)
         household_id = found.household_id if found is not None else None
     if household_id is None:
         return Answered(None)
-    touched = _TOUCH.first(connection, {"household_id": household_id, "at": answered_at})
+    touched = _TOUCH.first(connection, params | {"household_id": household_id})
     if touched is None:
         return Answered(None)
-    owner_id = touched[0]
+    owner_id, covering_for_id = touched
     if owner_id is None:
         _ADOPT.rowcount(connection, {"household_id": household_id, "agent_id": agent_id})
         audit.record(
@@ -132,16 +162,53 @@ def on_answer(
             actor=ROUTER_ACTOR,
         )
         return Answered(household_id)
-    if owner_id != agent_id:
-        owner = _LOGIN.scalar(connection, {"agent_id": owner_id})
-        return Answered(household_id, owner_id, owner)
+    if covering_for_id is not None:
+        owner = _LOGIN.scalar(connection, {"agent_id": covering_for_id})
+        return Answered(household_id, covering_for_id, owner)
     return Answered(household_id)
 
 
-_NEW_HOUSEHOLD = Prepared(
-    insert(Household).returning(Household.id),
-    columns=("name", "owner_id", "email", "address", "origin", "created_at", "last_contact_at"),
-)
+def touching(name: str) -> CTE:
+    """`on_answer`'s touch of a household with an owner, as a common table expression.
+
+    Returns the owner and whom the answering agent covers for (`answer_params`'s
+    values). A household with no owner is not touched (no row): the answer
+    adopts it, which only `on_answer` does. Nor is it touched for an agent
+    who does not exist, whose answer is no answer.
+    """
+    return _TOUCHING.where(Household.owner_id.is_not(None), _ANSWERING_AGENT.is_not(None)).cte(name)
+
+
+# A first call's household: its fields, its number's label, its audit row.
+_FIRST_CALL_HOUSEHOLD = {"name": "", "email": "", "address": "", "origin": "call"}
+_FIRST_CALL_LABEL = "mobile"
+
+
+def _creation_audit(number: str, agent_login: str) -> dict[str, str]:
+    return {
+        "subject": number,
+        "after": f"owner={agent_login} numbers={number}",
+        "reason": "first answered call",
+        "actor": ROUTER_ACTOR,
+    }
+
+
+def _household_row(owner_id: ColumnElement[int]) -> Insert:
+    columns = Household.__table__.c
+    fixed = (literal(value, columns[field].type) for field, value in _FIRST_CALL_HOUSEHOLD.items())
+    created_at = bindparam("created_at", type_=columns["created_at"].type)
+    answered_at = bindparam("at", type_=columns["last_contact_at"].type)
+    return (
+        insert(Household)
+        .from_select(
+            [*_FIRST_CALL_HOUSEHOLD, "owner_id", "created_at", "last_contact_at"],
+            select(*fixed, owner_id, created_at, answered_at),
+        )
+        .returning(Household.id)
+    )
+
+
+_NEW_HOUSEHOLD = Prepared(_household_row(bindparam("agent_id", type_=Integer())))
 _DROP_HOUSEHOLD = Prepared(delete(Household).where(Household.id == bindparam("household_id")))
 
 
@@ -159,39 +226,45 @@ _LINK_NUMBER: dict[str, Prepared] = {
 
 
 def _create_household(
-    connection: Connection, number: str, agent_id: int, agent_login: str, answered_at: datetime
+    connection: Connection, number: str, agent_id: int, agent_login: str, params: dict[str, Any]
 ) -> int | None:
     """A new household for a first answered call; None if another call linked the number first.
 
     Plain inserts rather than ORM objects and a savepoint: this runs inside
     the recording of a call, where every millisecond is the next caller's.
     """
-    household_id = _NEW_HOUSEHOLD.scalar(
-        connection,
-        {
-            "name": "",
-            "owner_id": agent_id,
-            "email": "",
-            "address": "",
-            "origin": "call",
-            "created_at": utcnow(),
-            "last_contact_at": answered_at,
-        },
-    )
+    household_id = _NEW_HOUSEHOLD.scalar(connection, params | {"agent_id": agent_id})
     linked = _LINK_NUMBER[connection.dialect.name].first(
-        connection, {"number": number, "household_id": household_id, "label": "mobile"}
+        connection, {"number": number, "household_id": household_id, "label": _FIRST_CALL_LABEL}
     )
     if linked is None:
         _DROP_HOUSEHOLD.rowcount(connection, {"household_id": household_id})
         return None
-    audit.record(
-        connection,
-        "create",
-        household=household_id,
-        subject=number,
-        after=f"owner={agent_login} numbers={number}",
-        reason="first answered call",
-        actor=ROUTER_ACTOR,
-    )
+    audit.record(connection, "create", household=household_id, **_creation_audit(number, agent_login))
     log.info("household %s created by a first answered call, owner %s", household_id, agent_login)
     return int(household_id)
+
+
+def creating(finished: CTE) -> tuple[CTE, ...]:
+    """A first call's household, owned by the agent `finished` returns, as common table expressions.
+
+    The household (the first, which returns its id), its number and its
+    audit row: `_create_household`'s writes and values, with
+    `creating_params`'s values. The number is linked with a plain INSERT: if
+    another call linked it first, the statement fails whole, and the
+    transaction path (`on_answer`) joins the call to that household instead.
+    """
+    created = _household_row(finished.c.id).cte("created")
+    number = bindparam("number", type_=PhoneNumber.__table__.c["number"].type)
+    label = literal(_FIRST_CALL_LABEL, PhoneNumber.__table__.c["label"].type)
+    linked = (
+        insert(PhoneNumber)
+        .from_select(["number", "household_id", "label"], select(number, created.c.id, label))
+        .cte("linked")
+    )
+    return created, linked, audit.recording("audited", created.c.id)
+
+
+def creating_params(number: str, agent_login: str) -> dict[str, Any]:
+    """The values of `creating`'s statements, beside `answer_params`'s."""
+    return {"number": number} | audit.recording_params("create", **_creation_audit(number, agent_login))

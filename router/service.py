@@ -1,7 +1,8 @@
 """The router as the call front uses it: decide, claim, record, release, explain.
 
 One `Router` is shared by every call thread: it holds only the database and
-the settings, and each method is one short transaction of its own, so the
+the settings, and each method is one short transaction of its own (or, on
+PostgreSQL, a few statements that each commit by itself), so the
 state between a call's steps lives in the database (and in the ids the call
 front carries), never in this object. That is also what lets advise mode
 record an attempt from a different AGI session than the one that decided.
@@ -18,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from identity.numbers import normalize
-from router import claims, ledger, ownership, snapshot
+from router import claims, ledger, ownership, recording, snapshot
 from router.config import Settings
 from router.db import Database, utcnow
 from router.decision import decide
@@ -208,6 +209,10 @@ class Router:
         With `free_the_rest`, the call's claims on its other agents end too:
         advise mode claimed several, and after an answer or the caller's
         hang-up the dialplan dials none of the rest.
+
+        On PostgreSQL the usual cases are one statement that commits by
+        itself (`router.recording`); the others, and every case on SQLite,
+        are the statements below, one transaction.
         """
         if outcome.status not in DIAL_STATUSES:
             raise InvalidInput(
@@ -216,12 +221,30 @@ class Router:
         answered = outcome.status == ANSWER
         answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
         ended_at = answered_at + timedelta(seconds=outcome.talk_seconds) if answered else None
+        if self.db.backend == "postgresql":
+            with self.db.statements() as connection:
+                row = _stored(connection, decision_id, decision)
+                planned = ledger.planned_attempt(row, seq)
+                recorded = recording.record_at_once(
+                    connection,
+                    row,
+                    planned,
+                    outcome,
+                    answered_at=answered_at if answered else None,
+                    ended_at=ended_at,
+                    free_the_rest=free_the_rest,
+                )
+            if recorded is not None:
+                return RecordedAttempt(
+                    agent=planned.agent,
+                    status=outcome.status,
+                    covering_for=recorded.covering_for,
+                    new_household_id=recorded.new_household_id,
+                    office=row.office,
+                    owner=row.owner,
+                )
         with self.db.transaction() as connection:
-            row = (
-                ledger.StoredDecision.of(decision)
-                if decision is not None and decision.id == decision_id
-                else ledger.get_decision(connection, decision_id)
-            )
+            row = _stored(connection, decision_id, decision)
             planned = ledger.planned_attempt(row, seq)
             agent_id = claims.finish(connection, planned.agent, row.call_uid, ended_at)
             if agent_id is None:
@@ -283,3 +306,10 @@ class Router:
             decide_ms=(time.perf_counter() - started) * 1000,
         )
         return decision, plan
+
+
+def _stored(connection: Connection, decision_id: int, decision: Decision | None) -> ledger.StoredDecision:
+    """The decision's row: as the call front that decided passes it, else read back."""
+    if decision is not None and decision.id == decision_id:
+        return ledger.StoredDecision.of(decision)
+    return ledger.get_decision(connection, decision_id)
