@@ -8,7 +8,8 @@
   does not move.
 - With `ownership_lapse_days` set, an owner without an answered contact for
   that long is cleared when the next call is decided.
-Every change writes an audit row in the same transaction.
+Every change writes an audit row in the same transaction (on PostgreSQL, for
+a first call, often in the same statement: `router.recording`).
 """
 
 from __future__ import annotations
