@@ -9,7 +9,7 @@ ledger, the JSON outputs and the metrics show; they are defined only here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from identity.numbers import CallerNumber
@@ -160,6 +160,19 @@ class DialOutcome:
     started_at: datetime
     ring_seconds: float
     talk_seconds: float
+
+    @property
+    def answered_at(self) -> datetime | None:
+        """When the agent answered; None if they did not."""
+        if self.status != ANSWER:
+            return None
+        return self.started_at + timedelta(seconds=self.ring_seconds)
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """When an answered call ended; None if nobody answered."""
+        answered_at = self.answered_at
+        return None if answered_at is None else answered_at + timedelta(seconds=self.talk_seconds)
 
 
 @dataclass(frozen=True, slots=True)

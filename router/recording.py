@@ -34,7 +34,6 @@ transaction path does all of it:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CTE, Connection, exists, null, select, true
@@ -63,15 +62,13 @@ def record_at_once(
     planned: PlannedAttempt,
     outcome: DialOutcome,
     *,
-    answered_at: datetime | None,
-    ended_at: datetime | None,
     free_the_rest: bool,
 ) -> Recorded | None:
     """Write the attempt's end in one statement; None if this case is the transaction path's.
 
-    `answered_at` and `ended_at` are None for an attempt nobody answered. On
-    None nothing was written.
+    On None nothing was written.
     """
+    answered_at = outcome.answered_at
     if answered_at is None:
         shape = _NO_HOUSEHOLD
     elif row.household_id is not None:
@@ -80,7 +77,7 @@ def record_at_once(
         shape = _FIRST_CALL
     else:
         shape = _NO_HOUSEHOLD
-    params = claims.finish_params(planned.agent, row.call_uid, ended_at) | ledger.attempt_params(
+    params = claims.finish_params(planned.agent, row.call_uid, outcome.ended_at) | ledger.attempt_params(
         row, planned, outcome
     )
     if answered_at is not None:

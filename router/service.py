@@ -25,7 +25,6 @@ from router.db import Database, utcnow
 from router.decision import decide
 from router.errors import Abandoned, InvalidInput, NotFound
 from router.plan import (
-    ANSWER,
     DIAL_STATUSES,
     Call,
     Decision,
@@ -212,58 +211,28 @@ class Router:
 
         On PostgreSQL the usual cases are one statement that commits by
         itself (`router.recording`); the others, and every case on SQLite,
-        are the statements below, one transaction.
+        are `_record_step_by_step`'s statements, one transaction.
         """
         if outcome.status not in DIAL_STATUSES:
             raise InvalidInput(
                 f"dial status must be one of {', '.join(DIAL_STATUSES)}, not {outcome.status!r}"
             )
-        answered = outcome.status == ANSWER
-        answered_at = outcome.started_at + timedelta(seconds=outcome.ring_seconds)
-        ended_at = answered_at + timedelta(seconds=outcome.talk_seconds) if answered else None
-        if self.db.backend == "postgresql":
-            with self.db.statements() as connection:
-                row = _stored(connection, decision_id, decision)
-                planned = ledger.planned_attempt(row, seq)
-                recorded = recording.record_at_once(
-                    connection,
-                    row,
-                    planned,
-                    outcome,
-                    answered_at=answered_at if answered else None,
-                    ended_at=ended_at,
-                    free_the_rest=free_the_rest,
-                )
-            if recorded is not None:
-                return RecordedAttempt(
-                    agent=planned.agent,
-                    status=outcome.status,
-                    covering_for=recorded.covering_for,
-                    new_household_id=recorded.new_household_id,
-                    office=row.office,
-                    owner=row.owner,
-                )
-        with self.db.transaction() as connection:
+        with self.db.statements() as connection:
             row = _stored(connection, decision_id, decision)
             planned = ledger.planned_attempt(row, seq)
-            agent_id = claims.finish(connection, planned.agent, row.call_uid, ended_at)
-            if agent_id is None:
-                raise NotFound(f"no agent {planned.agent!r}")
-            effect = ownership.Answered(row.household_id)
-            if answered:
-                effect = ownership.on_answer(
-                    connection, row.number, row.household_id, agent_id, planned.agent, answered_at
-                )
-                if effect.household_id is not None and effect.household_id != row.household_id:
-                    ledger.note_household(connection, row.id, effect.household_id)
-            if free_the_rest:
-                claims.release_others(connection, row.call_uid, agent_id)
-            ledger.write_attempt(connection, row, planned, outcome, effect.covering_for_id)
+            recorded = (
+                recording.record_at_once(connection, row, planned, outcome, free_the_rest=free_the_rest)
+                if self.db.backend == "postgresql"
+                else None
+            )
+            if recorded is None:
+                with self.db.atomically(connection):
+                    recorded = _record_step_by_step(connection, row, planned, outcome, free_the_rest)
         return RecordedAttempt(
             agent=planned.agent,
             status=outcome.status,
-            covering_for=effect.covering_for,
-            new_household_id=effect.new_household_id,
+            covering_for=recorded.covering_for,
+            new_household_id=recorded.new_household_id,
             office=row.office,
             owner=row.owner,
         )
@@ -313,3 +282,28 @@ def _stored(connection: Connection, decision_id: int, decision: Decision | None)
     if decision is not None and decision.id == decision_id:
         return ledger.StoredDecision.of(decision)
     return ledger.get_decision(connection, decision_id)
+
+
+def _record_step_by_step(
+    connection: Connection,
+    row: ledger.StoredDecision,
+    planned: PlannedAttempt,
+    outcome: DialOutcome,
+    free_the_rest: bool,
+) -> recording.Recorded:
+    """The record's statements one after another, in the caller's transaction."""
+    agent_id = claims.finish(connection, planned.agent, row.call_uid, outcome.ended_at)
+    if agent_id is None:
+        raise NotFound(f"no agent {planned.agent!r}")
+    effect = ownership.Answered(row.household_id)
+    answered_at = outcome.answered_at
+    if answered_at is not None:
+        effect = ownership.on_answer(
+            connection, row.number, row.household_id, agent_id, planned.agent, answered_at
+        )
+        if effect.household_id is not None and effect.household_id != row.household_id:
+            ledger.note_household(connection, row.id, effect.household_id)
+    if free_the_rest:
+        claims.release_others(connection, row.call_uid, agent_id)
+    ledger.write_attempt(connection, row, planned, outcome, effect.covering_for_id)
+    return recording.Recorded(effect.covering_for, effect.new_household_id)

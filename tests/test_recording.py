@@ -8,7 +8,6 @@ to the transaction path writes nothing at all, so that path starts clean.
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -42,17 +41,9 @@ def _at_once(
     assert planned is not None
     if agent is not None:
         planned = dataclasses.replace(planned, agent=agent)
-    answered = ended.status == ANSWER
-    answered_at = ended.started_at + timedelta(seconds=ended.ring_seconds)
     with db.statements() as connection:
         return recording.record_at_once(
-            connection,
-            ledger.StoredDecision.of(decision),
-            planned,
-            ended,
-            answered_at=answered_at if answered else None,
-            ended_at=answered_at + timedelta(seconds=ended.talk_seconds) if answered else None,
-            free_the_rest=free_the_rest,
+            connection, ledger.StoredDecision.of(decision), planned, ended, free_the_rest=free_the_rest
         )
 
 
