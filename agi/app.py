@@ -18,9 +18,9 @@ from agi.server import AgiServer, parse_listen
 from agi.spool import LedgerSpool
 from router import health
 from router.config import Settings
-from router.db import CHECKPOINT_SECONDS, Database
 from router.metrics import Metrics
-from router.service import Router
+from router.routing.service import Router
+from router.storage.db import CHECKPOINT_SECONDS, Database
 
 log = logging.getLogger(__name__)
 

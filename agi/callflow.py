@@ -31,8 +31,8 @@ from agi.spool import LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import DatabaseUnavailable
-from router.plan import ANSWER, PlannedAttempt
-from router.service import Call, Decision, DialOutcome, RecordedAttempt, Router
+from router.routing.plan import ANSWER, PlannedAttempt
+from router.routing.service import Call, Decision, DialOutcome, RecordedAttempt, Router
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from agi.callflow import CallFlow, CallReport, Decider
 from agi.errors import AgiError
 from agi.protocol import AgiChannel
 from router import config
-from router.db import Database
 from router.logs import configure_logging
-from router.service import Router
+from router.routing.service import Router
+from router.storage.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from agi import demo
 from agi.app import FrontEnd
+from agi.demo import demo
 from router import config
 from router.cli import main as router_main
 from router.cli.context import Context

@@ -10,7 +10,7 @@ import logging
 
 from agi.callflow import CallReport, Result
 from router.metrics import Metrics
-from router.plan import DIAL_STATUSES
+from router.routing.plan import DIAL_STATUSES
 
 log = logging.getLogger("callkeeper.calls")
 

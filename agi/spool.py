@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import CallkeeperError
-from router.service import DialOutcome, Router
+from router.routing.service import DialOutcome, Router
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ With a directory of `size` households: the time from connect to the first
 routed calls per second in dial and advise mode, and advise-mode throughput
 with metrics on versus off. Callers: 70 % known numbers, 30 % new ones.
 
-An advised call runs the shipped dialplan (`agi.fakedialplan`): the route
+An advised call runs the shipped dialplan (`agi.fake.fakedialplan`): the route
 session, the dialplan's Dial of the first target (who answers), and the
 outcome session that records it and frees the other targets. Without the
 outcome sessions every agent would stay claimed after the first few dozen
@@ -30,14 +30,14 @@ import statistics
 import tempfile
 import time
 
-from agi import fakedialplan
 from agi.app import FrontEnd
 from agi.cli import settle_heap
-from agi.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
+from agi.fake import fakedialplan
+from agi.fake.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
 from bench.directory import number_of, populate
 from bench.scratch import analyze, on_each_backend
 from router.config import Settings
-from router.db import Database
+from router.storage.db import Database
 
 SEQUENTIAL_CALLS = 2000
 HELD_CALLS = {8: 800, 64: 3000}

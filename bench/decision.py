@@ -32,12 +32,12 @@ from agi.cli import settle_heap
 from bench.directory import AGENTS, number_of, populate
 from bench.scratch import analyze, on_each_backend
 from identity.numbers import normalize
-from router import split_report
 from router.config import Settings
-from router.db import CHECKPOINT_SECONDS, Database
-from router.models import Attempt, Decision
-from router.plan import Call, DialOutcome
-from router.service import Router
+from router.routing.plan import Call, DialOutcome
+from router.routing.service import Router
+from router.splits import split_report
+from router.storage.db import CHECKPOINT_SECONDS, Database
+from router.storage.models import Attempt, Decision
 
 CALLS_ONE_THREAD = 5_000
 CALLS_PER_THREAD = 1_000

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bench.scratch import on_each_backend
-from router import directory, household_csv, households
-from router.db import Database
+from router.directory import household_csv, household_reads, offices
+from router.storage.db import Database
 
 OFFICES = ("msk", "spb", "ekb", "nsk")
 AGENTS = 200
@@ -127,9 +127,9 @@ def add_agents(db: Database, count: int = AGENTS) -> list[str]:
     logins = agent_logins(count)
     with db.unit_of_work() as s:
         for i, code in enumerate(OFFICES):
-            directory.add_office(s, code, lines=[f"+7495000000{i}"], region=REGION)
+            offices.add_office(s, code, lines=[f"+7495000000{i}"], region=REGION)
         for i, login in enumerate(logins):
-            directory.add_agent(s, login, office=OFFICES[i % len(OFFICES)], dial=f"PJSIP/{100 + i}")
+            offices.add_agent(s, login, office=OFFICES[i % len(OFFICES)], dial=f"PJSIP/{100 + i}")
     return logins
 
 
@@ -146,7 +146,7 @@ def populate(db: Database, households: int, *, agents: int = AGENTS) -> float:
     """Fill an empty `db` with offices, agents and `households`; returns the import seconds."""
     logins = add_agents(db, agents)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "directory.csv"
+        path = Path(tmp) / "offices.csv"
         write_directory_csv(path, households, logins)
         return import_csv(db, path)[0]
 
@@ -165,11 +165,11 @@ def measure_lookups(db: Database, size: int) -> list[float]:
     timings: list[float] = []
     with db.reader() as s:
         for key in keys[:200]:
-            households.lookup(s, key)
+            household_reads.lookup(s, key)
         found = 0
         for key in keys:
             started = time.perf_counter_ns()
-            owner = households.lookup(s, key)
+            owner = household_reads.lookup(s, key)
             timings.append((time.perf_counter_ns() - started) / 1e6)
             found += owner is not None
     if found != LOOKUPS:
@@ -199,7 +199,7 @@ def _bench(url: str, backend: str, households: int) -> None:
         db.ensure_schema()
         logins = add_agents(db)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "directory.csv"
+            path = Path(tmp) / "offices.csv"
             write_directory_csv(path, households, logins)
             seconds, cpu = import_csv(db, path)
         _report(backend, households, seconds, cpu, measure_lookups(db, households))

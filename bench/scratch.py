@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from router.db import Database
+from router.storage.db import Database
 
 
 @contextlib.contextmanager

@@ -42,11 +42,12 @@ from bench.synthetic_families import (
     Case,
     SyntheticDirectory,
 )
-from identity.index import HouseholdRecord, SuggestionIndex
+from identity.index import SuggestionIndex
 from identity.matching import DEFAULT_THRESHOLD
-from router import suggestions
-from router.db import Database
-from router.models import Agent, Household, Member, Office, PhoneNumber
+from identity.records import HouseholdRecord
+from router.directory import suggestions
+from router.storage.db import Database
+from router.storage.models import Agent, Household, Member, Office, PhoneNumber
 
 CASES = 5_000
 DB_SIZE = 20_000

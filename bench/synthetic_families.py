@@ -26,8 +26,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from identity.index import HouseholdRecord, Query
 from identity.names import PersonName
+from identity.records import HouseholdRecord, Query
 
 SPOUSE, SECOND_PHONE, UNLISTED_SPOUSE, NEW_CALLER = (
     "spouse",

@@ -20,7 +20,6 @@ import gc
 import heapq
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -47,53 +46,13 @@ from identity.matching import (
     stem_of,
 )
 from identity.names import PersonName, family_stem, fold, parse_shapes, word
+from identity.records import HouseholdRecord, Pair, Query, Suggestion
 
 # A name block this large gives every household in it the full common-name penalty
 # (itself and up to two households of the query's own aside).
 _CROWDED = next(n for n in range(1, 1000) if common_name_penalty(n - 3) >= COMMON_NAME_MAX_PENALTY)
 # Surname stems one letter away are looked for among this many nearest stems.
 _NEAR_STEMS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class HouseholdRecord:
-    """What the index knows of a household; numbers are E.164 keys."""
-
-    id: int
-    owner: str | None
-    members: tuple[str, ...] = ()
-    numbers: tuple[str, ...] = ()
-    email: str = ""
-    address: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A caller (or a household) to find the family of; `exclude` skips its own household."""
-
-    numbers: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()
-    email: str = ""
-    address: str = ""
-    exclude: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    household: int
-    score: int
-    owner: str | None
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Pair:
-    """Two existing households that are probably one family, `first` < `second`."""
-
-    first: int
-    second: int
-    score: int
-    reasons: tuple[str, ...]
 
 
 class SuggestionIndex:

@@ -1,6 +1,7 @@
-"""Routing: the directory of offices, agents and households, the decision, the ledger.
+"""The core both fronts share: directory, routing, splits, storage; config, errors, logs, metrics, CLI.
 
-`router` imports `identity` and never `agi`.
+Inside, imports run cli -> splits -> routing -> directory -> storage, never back up.
+`router` imports `identity` and never `agi` (or any other front).
 """
 
 __version__ = "0.1.0"

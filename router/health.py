@@ -8,8 +8,8 @@ import threading
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from router.db import Database
-from router.models import Agent, Office
+from router.storage.db import Database
+from router.storage.models import Agent, Office
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def database_ready(db: Database, timeout: float) -> bool:
     """True when `SELECT 1` returns within `timeout` seconds.
 
-    The pool does not test connections before use (see `router.db`), so a
+    The pool does not test connections before use (see `router.storage.db`), so a
     connection the server dropped meanwhile fails once and is thrown away
     with its pool; the check then asks again on a fresh one.
     """

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from router import __version__
-from router.plan import DIAL_STATUSES, FALLBACK, OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
+from router.routing.plan import DIAL_STATUSES, FALLBACK, OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
 
 ROUTES = (OWNER, OWNER_BACKUP, OFFICE_POOL, OVERFLOW, FALLBACK, "failed")
 ANSWERED_BY = ("owner", "covering", "pool")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from router import directory, households
-from router.db import Database
+from router.directory import household_reads, households, offices
+from router.storage.db import Database
 
 MSK_LINE = "+74951234567"
 SPB_LINE = "+78121234567"
@@ -22,19 +22,26 @@ DIAL = {
 def seed(db: Database) -> dict[str, int]:
     """Create the agency; returns household ids by family name."""
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", name="Moscow", lines=[MSK_LINE], region="RU")
-        directory.add_office(s, "spb", name="St Petersburg", lines=[SPB_LINE], region="RU")
+        offices.add_office(s, "msk", name="Moscow", lines=[MSK_LINE], region="RU")
+        offices.add_office(s, "spb", name="St Petersburg", lines=[SPB_LINE], region="RU")
         for login, dial in DIAL.items():
-            directory.add_agent(s, login, office="msk" if dial.startswith("PJSIP/1") else "spb", dial=dial)
+            offices.add_agent(s, login, office="msk" if dial.startswith("PJSIP/1") else "spb", dial=dial)
         ivanov = households.add_household(
             s,
             name="Ивановы",
             members=["Иванов Иван", "Иванова Мария"],
             owner="ivanova",
             actor="test",
-            numbers=[households.NumberSpec(IVANOV_MOBILE), households.NumberSpec(IVANOV_SPOUSE, "spouse")],
+            numbers=[
+                household_reads.NumberSpec(IVANOV_MOBILE),
+                household_reads.NumberSpec(IVANOV_SPOUSE, "spouse"),
+            ],
         )
         petrov = households.add_household(
-            s, name="Петровы", owner="sidorov", actor="test", numbers=[households.NumberSpec(PETROV_MOBILE)]
+            s,
+            name="Петровы",
+            owner="sidorov",
+            actor="test",
+            numbers=[household_reads.NumberSpec(PETROV_MOBILE)],
         )
     return {"ivanov": ivanov.id, "petrov": petrov.id}

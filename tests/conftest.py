@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from agi.app import FrontEnd
 from router.config import Settings
-from router.db import Database
+from router.storage.db import Database
 
 PG_ENV = "CALLKEEPER_TEST_PG"
 BACKENDS = ("sqlite", "postgresql")

@@ -7,10 +7,10 @@ import os
 from datetime import UTC, datetime
 
 from identity.numbers import normalize
-from router import directory, households
 from router.config import Settings
-from router.db import Database
-from router.service import Call, DialOutcome, Router
+from router.directory import household_reads, households, offices
+from router.routing.service import Call, DialOutcome, Router
+from router.storage.db import Database
 
 MSK_LINE = "+74951234567"
 SPB_LINE = "+78121234567"
@@ -22,18 +22,18 @@ _uids = itertools.count(1)
 def center(db: Database, *, msk: int = 2, spb: int = 1, **settings: object) -> Router:
     """Offices msk and spb with agents m1.., s1..; returns a Router on them."""
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", lines=[MSK_LINE], region="RU")
-        directory.add_office(s, "spb", lines=[SPB_LINE], region="RU")
+        offices.add_office(s, "msk", lines=[MSK_LINE], region="RU")
+        offices.add_office(s, "spb", lines=[SPB_LINE], region="RU")
         for i in range(1, msk + 1):
-            directory.add_agent(s, f"m{i}", office="msk", dial=f"PJSIP/1{i:02}")
+            offices.add_agent(s, f"m{i}", office="msk", dial=f"PJSIP/1{i:02}")
         for i in range(1, spb + 1):
-            directory.add_agent(s, f"s{i}", office="spb", dial=f"PJSIP/2{i:02}")
+            offices.add_agent(s, f"s{i}", office="spb", dial=f"PJSIP/2{i:02}")
     return Router(db, Settings(db=db.url, **settings))  # type: ignore[arg-type]
 
 
 def household(db: Database, owner: str | None, *numbers: str) -> int:
     with db.unit_of_work() as s:
-        specs = [households.NumberSpec(n, "spouse" if i else "mobile") for i, n in enumerate(numbers)]
+        specs = [household_reads.NumberSpec(n, "spouse" if i else "mobile") for i, n in enumerate(numbers)]
         return households.add_household(s, numbers=specs, owner=owner, actor="tester").id
 
 
@@ -53,4 +53,4 @@ def outcome(status: str = "ANSWER", talk: float = 60.0, at: datetime | None = No
 
 def set_state(db: Database, login: str, state: str) -> None:
     with db.unit_of_work() as s:
-        directory.set_agent_state(s, login, state)
+        offices.set_agent_state(s, login, state)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from agi.app import FrontEnd
-from agi.fakepbx import (
+from agi.fake.fakepbx import (
     BUSY,
     CHANUNAVAIL,
     CONGESTION,
@@ -22,9 +22,9 @@ from agi.fakepbx import (
     FakePbx,
     scripted,
 )
-from router import ledger
-from router.db import Database
-from router.models import Agent, Attempt, PhoneNumber
+from router.routing import ledger
+from router.storage.db import Database
+from router.storage.models import Agent, Attempt, PhoneNumber
 from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, MSK_LINE, SPB_LINE
 
 StartFront = Callable[..., FrontEnd]

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from agi.app import FrontEnd
-from agi.fakepbx import Answer, CallerHangup, FakePbx, scripted
-from router.db import Database
-from router.models import Agent
+from agi.fake.fakepbx import Answer, CallerHangup, FakePbx, scripted
+from router.storage.db import Database
+from router.storage.models import Agent
 from tests.agency import IVANOV_MOBILE
 
 StartFront = Callable[..., FrontEnd]

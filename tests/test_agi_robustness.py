@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from agi.app import FrontEnd
-from agi.fakepbx import Answer, FakePbx, scripted
+from agi.fake.fakepbx import Answer, FakePbx, scripted
 from tests.agency import IVANOV_MOBILE
 
 StartFront = Callable[..., FrontEnd]

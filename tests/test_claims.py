@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from agi.callflow import Decider
-from router import claims, directory
 from router.config import Settings
-from router.db import Database
-from router.models import Agent
-from router.models import Decision as DecisionRow
-from router.service import Call, Decision, Router
+from router.directory import offices
+from router.routing import claims
+from router.routing.service import Call, Decision, Router
+from router.storage.db import Database
+from router.storage.models import Agent
+from router.storage.models import Decision as DecisionRow
 from tests.routing_helpers import NUMBER, center, household, new_call, outcome, set_state
 
 CALLS = 200
@@ -245,7 +246,7 @@ def test_decide_stops_claiming_at_a_busy_owner_the_plan_waits_for(db: Database) 
     router = center(db, msk=3, spb=0)
     household(db, "m2", NUMBER)
     with db.unit_of_work() as s:
-        directory.set_office(s, "msk", owner_policy="wait", owner_wait=40)
+        offices.set_office(s, "msk", owner_policy="wait", owner_wait=40)
     other = router.decide(new_call("+79035550000"))
     assert router.claim(other, next(a.seq for a in other.plan.attempts if a.agent == "m2"))
     waiting = router.decide(new_call(), claim=1)

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from identity.numbers import ANONYMOUS, normalize
-from router.decision import MAX_ATTEMPTS, decide
-from router.plan import (
+from router.routing.decision import MAX_ATTEMPTS, decide
+from router.routing.plan import (
     FALLBACK,
     OFFICE_POOL,
     OVERFLOW,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from router.db import Database
-from router.models import Attempt, Decision
+from router.storage.db import Database
+from router.storage.models import Attempt, Decision
 
 BIN = Path(sys.executable).parent
 

@@ -26,8 +26,8 @@ from sqlalchemy.pool import QueuePool
 
 from agi import variables as var
 from router import config
-from router.db import make_engine
 from router.metrics import Metrics
+from router.storage.db import make_engine
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DIALPLAN = DEPLOY / "asterisk" / "extensions.conf"
@@ -349,7 +349,7 @@ def test_dashboard_queries_parse_with_promtool(tmp_path: Path) -> None:
 
 
 def test_postgres_guide_states_the_pool_the_code_opens() -> None:
-    """max_connections sizing in deploy/postgres/README.md follows router/db.py's pool."""
+    """max_connections sizing in deploy/postgres/README.md follows router/storage/db.py's pool."""
     engine = make_engine("postgresql+psycopg://callkeeper:x@127.0.0.1:1/callkeeper")
     pool = engine.pool
     assert isinstance(pool, QueuePool)

@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from agi import fakedialplan
 from agi.app import FrontEnd
-from agi.fakedialplan import SHIPPED, SHIPPED_AGI, Caller, Dialplan
-from agi.fakepbx import BUSY, AgentsSpec, Answer, PlannedCall, scripted
-from router.db import Database
-from router.models import Agent, Attempt
+from agi.fake import fakedialplan
+from agi.fake.fakedialplan import SHIPPED, SHIPPED_AGI, Caller, Dialplan
+from agi.fake.fakepbx import BUSY, AgentsSpec, Answer, PlannedCall, scripted
+from router.storage.db import Database
+from router.storage.models import Agent, Attempt
 from tests.agency import DIAL, IVANOV_MOBILE, MSK_LINE
 
 StartFront = Callable[..., FrontEnd]

@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from router import directory
-from router.db import Database
+from router.directory import offices
 from router.errors import Conflict, InvalidInput, NotFound
-from router.models import Agent, Office
+from router.storage.db import Database
+from router.storage.models import Agent, Office
 from tests.helpers import run_cli
 
 
@@ -21,39 +21,37 @@ def count(db: Database, model: type) -> int:
 
 def test_office_with_lines_normalizes_numbers_and_keeps_names(db: Database) -> None:
     with db.unit_of_work() as s:
-        view = directory.add_office(
-            s, "msk", name="Москва", lines=["8 (495) 123-45-67", "Sales"], region="RU"
-        )
+        view = offices.add_office(s, "msk", name="Москва", lines=["8 (495) 123-45-67", "Sales"], region="RU")
     assert (view.code, view.name) == ("msk", "Москва")
     assert set(view.lines) == {"+74951234567", "sales"}
     with db.reader() as s:
-        assert directory.office_for_line(s, "+7 495 123 45 67", "RU").code == "msk"
-        assert directory.office_for_line(s, "SALES", "RU").code == "msk"
-        assert directory.office_for_line(s, "msk", "RU").code == "msk"
+        assert offices.office_for_line(s, "+7 495 123 45 67", "RU").code == "msk"
+        assert offices.office_for_line(s, "SALES", "RU").code == "msk"
+        assert offices.office_for_line(s, "msk", "RU").code == "msk"
         with pytest.raises(NotFound, match="no office has line"):
-            directory.office_for_line(s, "+74950000000", "RU")
+            offices.office_for_line(s, "+74950000000", "RU")
 
 
 def test_office_refuses_duplicates_bad_codes_and_taken_lines(db: Database) -> None:
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", lines=["+74951234567"], region="RU")
+        offices.add_office(s, "msk", lines=["+74951234567"], region="RU")
     with pytest.raises(Conflict, match="office 'msk' already exists"), db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
+        offices.add_office(s, "msk", region="RU")
     with pytest.raises(InvalidInput, match="must be letters"), db.unit_of_work() as s:
-        directory.add_office(s, "m s k", region="RU")
+        offices.add_office(s, "m s k", region="RU")
     with pytest.raises(Conflict, match="already belongs to office 'msk'"), db.unit_of_work() as s:
-        directory.add_office(s, "spb", lines=["84951234567"], region="RU")
+        offices.add_office(s, "spb", lines=["84951234567"], region="RU")
     assert count(db, Office) == 1
     with pytest.raises(NotFound, match="no office 'spb'"), db.unit_of_work() as s:
-        directory.add_line(s, "spb", "+78121234567", region="RU")
+        offices.add_line(s, "spb", "+78121234567", region="RU")
 
 
 def test_agent_add_state_backup_and_list(db: Database) -> None:
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
-        directory.add_office(s, "spb", region="RU")
-        directory.add_agent(s, "petrov", office="spb", dial="SIP/202")
-        view = directory.add_agent(
+        offices.add_office(s, "msk", region="RU")
+        offices.add_office(s, "spb", region="RU")
+        offices.add_agent(s, "petrov", office="spb", dial="SIP/202")
+        view = offices.add_agent(
             s, "ivanova", office="msk", dial="PJSIP/101", name="Мария Иванова", backup="petrov"
         )
     assert (view.login, view.name, view.office, view.dial, view.backup, view.state) == (
@@ -65,17 +63,17 @@ def test_agent_add_state_backup_and_list(db: Database) -> None:
         "available",
     )
     with db.unit_of_work() as s:
-        assert directory.set_agent_state(s, "ivanova", "paused").state == "paused"
-        assert directory.set_agent_backup(s, "ivanova", None).backup is None
+        assert offices.set_agent_state(s, "ivanova", "paused").state == "paused"
+        assert offices.set_agent_backup(s, "ivanova", None).backup is None
     with db.reader() as s:
-        assert [a.login for a in directory.list_agents(s)] == ["ivanova", "petrov"]
-        assert [(a.login, a.state) for a in directory.list_agents(s, "msk")] == [("ivanova", "paused")]
+        assert [a.login for a in offices.list_agents(s)] == ["ivanova", "petrov"]
+        assert [(a.login, a.state) for a in offices.list_agents(s, "msk")] == [("ivanova", "paused")]
 
 
 def test_agent_refusals_leave_nothing(db: Database) -> None:
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
-        directory.add_agent(s, "ivanova", office="msk", dial="PJSIP/101")
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "ivanova", office="msk", dial="PJSIP/101")
     cases = [
         (Conflict, "agent 'ivanova' already exists", dict(login="ivanova", office="msk")),
         (NotFound, "no office 'nope'", dict(login="x", office="nope")),
@@ -86,25 +84,25 @@ def test_agent_refusals_leave_nothing(db: Database) -> None:
     for error, message, kwargs in cases:
         kwargs.setdefault("dial", "PJSIP/1")
         with pytest.raises(error, match=message), db.unit_of_work() as s:
-            directory.add_agent(s, **kwargs)  # type: ignore[arg-type]
+            offices.add_agent(s, **kwargs)  # type: ignore[arg-type]
     assert count(db, Agent) == 1
     with pytest.raises(InvalidInput, match="agent state must be one of"), db.unit_of_work() as s:
-        directory.set_agent_state(s, "ivanova", "asleep")
+        offices.set_agent_state(s, "ivanova", "asleep")
     with pytest.raises(NotFound, match="no agent 'ghost'"), db.unit_of_work() as s:
-        directory.set_agent_state(s, "ghost", "paused")
+        offices.set_agent_state(s, "ghost", "paused")
     with pytest.raises(InvalidInput, match="own backup"), db.unit_of_work() as s:
-        directory.set_agent_backup(s, "ivanova", "ivanova")
+        offices.set_agent_backup(s, "ivanova", "ivanova")
 
 
 def test_office_set_changes_settings_and_refuses_out_of_range(db: Database) -> None:
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
-        view = directory.set_office(s, "msk", strategy="round-robin", owner_wait=15)
+        offices.add_office(s, "msk", region="RU")
+        view = offices.set_office(s, "msk", strategy="round-robin", owner_wait=15)
     assert (view.strategy, view.owner_wait_seconds) == ("round-robin", 15)
     with pytest.raises(InvalidInput, match="between 1 and 3600"), db.unit_of_work() as s:
-        directory.set_office(s, "msk", attempt_timeout=0)
+        offices.set_office(s, "msk", attempt_timeout=0)
     with pytest.raises(InvalidInput, match="strategy must be one of"), db.unit_of_work() as s:
-        directory.set_office(s, "msk", strategy="luck")
+        offices.set_office(s, "msk", strategy="luck")
 
 
 def test_office_and_agent_commands(capsys: pytest.CaptureFixture[str], db_url: str) -> None:

@@ -18,14 +18,14 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from agi.app import FrontEnd
-from agi.fakepbx import Answer, FakePbx, scripted
+from agi.fake.fakepbx import Answer, FakePbx, scripted
 from agi.spool import REJECTED_FILE, LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
-from router.db import Database
 from router.errors import DatabaseUnavailable
-from router.models import Attempt
-from router.service import Call, DialOutcome, Router
+from router.routing.service import Call, DialOutcome, Router
+from router.storage.db import Database
+from router.storage.models import Attempt
 from tests.agency import IVANOV_MOBILE
 from tests.tcp_proxy import TcpProxy
 

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from agi.fakepbx import AgentsSpec, PlannedCall, drive
+from agi.fake.fakepbx import AgentsSpec, PlannedCall, drive
 
 INFLIGHT = 4
 RAMP = 0.6

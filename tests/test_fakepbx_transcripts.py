@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agi.fakepbx import BUSY, CONGESTION, NOANSWER, Answer, CallerHangup, FakePbx, scripted
+from agi.fake.fakepbx import BUSY, CONGESTION, NOANSWER, Answer, CallerHangup, FakePbx, scripted
 
 # shared/ lies beside the repository, for developers and CI alike.
 TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "asterisk" / "transcripts"

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.pool import QueuePool
 
-from router.db import READ_ONLY_OPTION, Database
-from router.held_connections import HeldConnections
-from router.models import Office
+from router.storage.db import READ_ONLY_OPTION, Database
+from router.storage.held_connections import HeldConnections
+from router.storage.models import Office
 
 
 def _driver(connection: object) -> object:

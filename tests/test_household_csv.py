@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from router import directory, household_csv, households
-from router.db import Database
+from router.directory import household_csv, household_reads, households, offices
+from router.directory.household_csv import ImportRejected
+from router.directory.household_reads import NumberSpec
 from router.errors import InvalidInput
-from router.household_csv import ImportRejected
-from router.households import NumberSpec
-from router.models import AuditEntry, Household, Member, PhoneNumber
+from router.storage.db import Database
+from router.storage.models import AuditEntry, Household, Member, PhoneNumber
 from tests import conftest
 from tests.helpers import run_cli
 
@@ -53,9 +53,9 @@ def empty_db(
 
 def staff(db: Database) -> None:
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
-        directory.add_agent(s, "ivanova", office="msk", dial="PJSIP/101", name="Мария Иванова")
-        directory.add_agent(s, "petrov", office="msk", dial="PJSIP/102")
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "ivanova", office="msk", dial="PJSIP/101", name="Мария Иванова")
+        offices.add_agent(s, "petrov", office="msk", dial="PJSIP/102")
 
 
 def fill(db: Database) -> None:
@@ -115,9 +115,9 @@ def test_export_import_into_an_empty_database_exports_the_same(
     assert import_file(empty_db, path) == 3
     assert export(empty_db) == exported
     with empty_db.reader() as s:
-        found = households.lookup(s, "+79167654321")
+        found = household_reads.lookup(s, "+79167654321")
         assert found is not None and found.owner_login == "ivanova"
-        view = households.household_view(households.get_household(s, found.household_id))
+        view = household_reads.household_view(household_reads.get_household(s, found.household_id))
         assert view.origin == "import"
         [row] = s.scalars(select(AuditEntry).where(AuditEntry.action == "import")).all()
         assert (row.subject, row.actor) == (str(path), "admin")
@@ -138,7 +138,7 @@ def test_import_assigns_ids_after_the_existing_ones_and_add_still_works(db: Data
         added = households.add_household(s, numbers=[NumberSpec("+79030001124")], actor="admin")
     assert added.id == 6
     with db.reader() as s:
-        found = households.lookup(s, "+79030001122")
+        found = household_reads.lookup(s, "+79030001122")
     assert found is not None and (found.household_id, found.owner_login) == (4, "petrov")
 
 
@@ -246,7 +246,7 @@ def test_a_bom_and_any_column_order_are_accepted(db: Database, tmp_path: Path) -
     path.write_text("numbers,name\n+79161234567=home,Ёлкины\n", encoding="utf-8-sig")
     assert import_file(db, path) == 1
     with db.reader() as s:
-        [view] = households.list_households(s)
+        [view] = household_reads.list_households(s)
     assert (view.name, view.numbers[0].label) == ("Ёлкины", "home")
 
 
@@ -303,7 +303,7 @@ def test_a_big_file_parses_its_numbers_in_worker_processes_with_the_same_result(
     )
     assert import_file(db, path) == 2
     with db.reader() as s:
-        assert [[n.number for n in v.numbers] for v in households.list_households(s)] == [
+        assert [[n.number for n in v.numbers] for v in household_reads.list_households(s)] == [
             ["+79161234567", "+79167654321"],
             ["+79031112233"],
         ]
@@ -324,9 +324,9 @@ def test_the_benchmark_directory_loads_and_every_number_is_found(db: Database) -
 
     populate(db, 30, agents=8)
     with db.reader() as s:
-        found = [households.lookup(s, number_of(k)) for k in range(60)]
-        assert households.lookup(s, number_of(60)) is None
-        listed = households.list_households(s)
+        found = [household_reads.lookup(s, number_of(k)) for k in range(60)]
+        assert household_reads.lookup(s, number_of(60)) is None
+        listed = household_reads.list_households(s)
     assert all(f is not None for f in found)
     assert [f.household_id for f in found if f is not None] == [k // 2 + 1 for k in range(60)]
     assert len(listed) == 30 and all(len(h.members) == 2 for h in listed)

@@ -12,12 +12,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from router import audit, directory, households
-from router.db import Database
+from router.directory import audit, household_reads, households, offices
+from router.directory.household_reads import NumberSpec
 from router.errors import Conflict, InvalidInput, NotFound
-from router.households import NumberSpec
-from router.models import Exclusion, Household, Member, PhoneNumber
-from router.views import AuditView
+from router.storage.db import Database
+from router.storage.models import Exclusion, Household, Member, PhoneNumber
+from router.storage.views import AuditView
 
 A = "+79161234567"
 B = "+79167654321"
@@ -28,9 +28,9 @@ C = "+79035550101"
 def staffed(db: Database) -> Database:
     """Office msk with agents ivanova and petrov."""
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
-        directory.add_agent(s, "ivanova", office="msk", dial="PJSIP/101")
-        directory.add_agent(s, "petrov", office="msk", dial="PJSIP/102")
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "ivanova", office="msk", dial="PJSIP/101")
+        offices.add_agent(s, "petrov", office="msk", dial="PJSIP/102")
     return db
 
 
@@ -61,7 +61,7 @@ def count(db: Database, model: type) -> int:
 
 def numbers_of(db: Database, household: int) -> list[tuple[str, str]]:
     with db.reader() as s:
-        view = households.household_view(households.get_household(s, household))
+        view = household_reads.household_view(household_reads.get_household(s, household))
     return [(n.number, n.label) for n in view.numbers]
 
 
@@ -112,17 +112,17 @@ def test_lookup_finds_household_and_owner_by_any_number(staffed: Database) -> No
     hid = add(staffed, A, B, owner="petrov")
     unowned = add(staffed, C)
     with staffed.reader() as s:
-        found = households.lookup(s, B)
+        found = household_reads.lookup(s, B)
         assert found is not None
         assert (found.household_id, found.owner_login) == (hid, "petrov")
         assert found.owner_id is not None
-        nobody = households.lookup(s, C)
+        nobody = household_reads.lookup(s, C)
         assert nobody is not None and (nobody.household_id, nobody.owner_login, nobody.owner_id) == (
             unowned,
             None,
             None,
         )
-        assert households.lookup(s, "+79990000000") is None
+        assert household_reads.lookup(s, "+79990000000") is None
 
 
 def test_link_adds_a_number_and_audits_it(staffed: Database) -> None:
@@ -178,7 +178,7 @@ def test_link_with_move_takes_the_number_and_audits_both_households(staffed: Dat
             "ops",
         )
     with staffed.reader() as s:
-        found = households.lookup(s, B)
+        found = household_reads.lookup(s, B)
     assert found is not None and (found.household_id, found.owner_login) == (target, "petrov")
 
 
@@ -226,7 +226,7 @@ def test_unlink_removes_the_number_and_audits_it(staffed: Database) -> None:
         "ops",
     )
     with staffed.reader() as s:
-        assert households.lookup(s, A) is None
+        assert household_reads.lookup(s, A) is None
     with pytest.raises(NotFound, match=re.escape(f"number {A} is not linked")), staffed.unit_of_work() as s:
         households.unlink(s, A, actor="ops")
 
@@ -244,7 +244,7 @@ def test_merge_moves_numbers_members_and_exclusions_and_deletes_the_other(staffe
     with staffed.reader() as s:
         assert s.get(Household, other) is None
         assert s.scalars(select(Exclusion.agent_id).where(Exclusion.household_id == keep)).all()
-        found = households.lookup(s, C)
+        found = household_reads.lookup(s, C)
     assert found is not None and found.household_id == keep
     assert count(staffed, Member) == 2
     kept_rows = [r for r in trail(staffed, keep) if r.action == "merge"]
@@ -316,7 +316,7 @@ def test_transfer_changes_the_owner_with_a_reason_and_audits_it(staffed: Databas
         "boss",
     )
     with staffed.reader() as s:
-        found = households.lookup(s, A)
+        found = household_reads.lookup(s, A)
     assert found is not None and found.owner_login == "petrov"
 
 
@@ -329,7 +329,7 @@ def test_transfer_refuses_no_reason_unknown_agent_and_unknown_household(staffed:
     with pytest.raises(NotFound, match="no household 999"), staffed.unit_of_work() as s:
         households.transfer(s, 999, "petrov", reason="x", actor="boss")
     with staffed.reader() as s:
-        assert households.household_view(households.get_household(s, hid)).owner == "ivanova"
+        assert household_reads.household_view(household_reads.get_household(s, hid)).owner == "ivanova"
     assert [r.action for r in trail(staffed, hid)] == ["create"]
 
 
@@ -347,14 +347,14 @@ def test_exclude_is_audited_once(staffed: Database) -> None:
 def test_resolve_by_id_or_by_any_spelling_of_a_number(staffed: Database) -> None:
     hid = add(staffed, A, B)
     with staffed.reader() as s:
-        assert households.resolve(s, str(hid), "RU").id == hid
-        assert households.resolve(s, "8 (916) 765-43-21", "RU").id == hid
+        assert household_reads.resolve(s, str(hid), "RU").id == hid
+        assert household_reads.resolve(s, "8 (916) 765-43-21", "RU").id == hid
         with pytest.raises(NotFound, match="no household has number"):
-            households.resolve(s, "+7 903 000 00 00", "RU")
+            household_reads.resolve(s, "+7 903 000 00 00", "RU")
         with pytest.raises(NotFound, match="no household 4242"):
-            households.resolve(s, "4242", "RU")
+            household_reads.resolve(s, "4242", "RU")
         with pytest.raises(InvalidInput, match="not a valid phone number"):
-            households.resolve(s, "+7 916 12", "RU")
+            household_reads.resolve(s, "+7 916 12", "RU")
 
 
 def test_list_households_in_id_order_and_by_owner(staffed: Database) -> None:
@@ -362,16 +362,16 @@ def test_list_households_in_id_order_and_by_owner(staffed: Database) -> None:
     second = add(staffed, B, owner="petrov")
     third = add(staffed, C, owner="ivanova")
     with staffed.reader() as s:
-        assert [v.id for v in households.list_households(s)] == [first, second, third]
-        assert [v.id for v in households.list_households(s, "ivanova")] == [first, third]
+        assert [v.id for v in household_reads.list_households(s)] == [first, second, third]
+        assert [v.id for v in household_reads.list_households(s, "ivanova")] == [first, third]
         with pytest.raises(NotFound):
-            households.list_households(s, "nobody")
+            household_reads.list_households(s, "nobody")
 
 
 def test_parse_number_spec_normalizes_and_checks_the_label() -> None:
-    assert households.parse_number_spec("8 916 123-45-67=home", "RU") == NumberSpec(A, "home")
-    assert households.parse_number_spec("9161234567", "RU") == NumberSpec(A, "mobile")
+    assert household_reads.parse_number_spec("8 916 123-45-67=home", "RU") == NumberSpec(A, "home")
+    assert household_reads.parse_number_spec("9161234567", "RU") == NumberSpec(A, "mobile")
     with pytest.raises(InvalidInput, match="label must be one of"):
-        households.parse_number_spec(f"{A}=fax", "RU")
+        household_reads.parse_number_spec(f"{A}=fax", "RU")
     with pytest.raises(InvalidInput, match="not a valid phone number"):
-        households.parse_number_spec("unknown", "RU")
+        household_reads.parse_number_spec("unknown", "RU")

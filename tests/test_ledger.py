@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from router import ledger
-from router.db import Database
+from router.routing import ledger
+from router.storage.db import Database
 from tests.routing_helpers import NUMBER, center, household, new_call, outcome
 
 DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

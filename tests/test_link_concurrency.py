@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from router import directory, households
-from router.db import Database
-from router.models import AuditEntry, PhoneNumber
+from router.directory import households, offices
+from router.storage.db import Database
+from router.storage.models import AuditEntry, PhoneNumber
 
 ROUNDS = 10
 RACER = """
@@ -45,8 +45,8 @@ def test_two_processes_linking_one_number_leave_exactly_one_link(
     db: Database, db_url: str, tmp_path: Path
 ) -> None:
     with db.unit_of_work() as s:
-        directory.add_office(s, "msk", region="RU")
-        directory.add_agent(s, "ivanova", office="msk", dial="PJSIP/101")
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "ivanova", office="msk", dial="PJSIP/101")
         first = households.add_household(s, owner="ivanova", actor="setup").id
         second = households.add_household(s, actor="setup").id
     paths: set[str] = set()

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from prometheus_client.parser import text_string_to_metric_families
 
 from agi.app import FrontEnd
-from agi.fakedialplan import SHIPPED, SHIPPED_AGI, Caller, Dialplan
-from agi.fakepbx import BUSY, NOANSWER, Answer, FakePbx, scripted
-from router import directory
-from router.db import Database
+from agi.fake.fakedialplan import SHIPPED, SHIPPED_AGI, Caller, Dialplan
+from agi.fake.fakepbx import BUSY, NOANSWER, Answer, FakePbx, scripted
+from router.directory import offices
+from router.storage.db import Database
 from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, SPB_LINE
 
 StartFront = Callable[..., FrontEnd]
@@ -152,7 +152,7 @@ def test_series_do_not_grow_with_callers(
 
 def test_agents_gauge_counts_states(db: Database, agency: dict[str, int], start_front: StartFront) -> None:
     with db.unit_of_work() as s:
-        directory.set_agent_state(s, "kim", "paused")
+        offices.set_agent_state(s, "kim", "paused")
     front = start_front()
     front.housekeeping()
     samples = scrape(front)

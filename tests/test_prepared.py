@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from router.db import Database
-from router.models import Agent, Household, PhoneNumber
-from router.prepared import Prepared
+from router.storage.db import Database
+from router.storage.models import Agent, Household, PhoneNumber
+from router.storage.prepared import Prepared
 from tests.routing_helpers import center
 
 _STATE_CHANGED = Prepared(

@@ -1,4 +1,4 @@
-"""The record of an attempt as one statement on PostgreSQL (`router.recording`).
+"""The record of an attempt as one statement on PostgreSQL (`router.routing.recording`).
 
 Each case the statement takes writes what the transaction path writes (the
 other tests of the record run through it on PostgreSQL); each case it leaves
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from router import ledger, recording
-from router.db import Database
-from router.models import Agent, Attempt, AuditEntry, Household, PhoneNumber
-from router.models import Decision as DecisionRow
-from router.plan import ANSWER, Decision, DialOutcome
+from router.routing import ledger, recording
+from router.routing.plan import ANSWER, Decision, DialOutcome
+from router.storage.db import Database
+from router.storage.models import Agent, Attempt, AuditEntry, Household, PhoneNumber
+from router.storage.models import Decision as DecisionRow
 from tests.routing_helpers import NUMBER, center, household, new_call, outcome, set_state
 
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from router import audit, directory, households
-from router.db import Database
+from router.directory import audit, household_reads, households, offices
 from router.errors import Conflict, InvalidInput, NotFound
-from router.models import Agent, Attempt, Household
-from router.models import Decision as DecisionRow
-from router.plan import OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
-from router.service import Router
+from router.routing.plan import OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
+from router.routing.service import Router
+from router.storage.db import Database
+from router.storage.models import Agent, Attempt, Household
+from router.storage.models import Decision as DecisionRow
 from tests.routing_helpers import (
     MSK_LINE,
     NUMBER,
@@ -39,7 +39,7 @@ def test_first_answered_call_creates_household_owned_by_answering_agent(db: Data
     recorded = router.record(decision.id, 1, outcome())
     assert recorded.new_household_id is not None
     with db.reader() as s:
-        found = households.lookup(s, NUMBER)
+        found = household_reads.lookup(s, NUMBER)
         assert found is not None and found.owner_login == "m1"
         assert s.get(Household, found.household_id).origin == "call"  # type: ignore[union-attr]
         assert [e.action for e in audit.trail(s, found.household_id)] == ["create"]
@@ -84,8 +84,8 @@ def test_non_owner_answering_is_recorded_as_covering_for_owner(db: Database) -> 
     assert recorded.covering_for == "m2"
     with db.reader() as s:
         attempt = s.scalars(select(Attempt)).one()
-        assert attempt.covering_for_id == directory.get_agent(s, "m2").id
-        assert households.lookup(s, NUMBER).owner_login == "m2"  # type: ignore[union-attr]
+        assert attempt.covering_for_id == offices.get_agent(s, "m2").id
+        assert household_reads.lookup(s, NUMBER).owner_login == "m2"  # type: ignore[union-attr]
         assert s.get(Household, hid).last_contact_at is not None  # type: ignore[union-attr]
 
 
@@ -93,7 +93,7 @@ def test_owner_paused_with_backup_policy_rings_backup_next(db: Database) -> None
     router = center(db, msk=3)
     household(db, "m2", NUMBER)
     with db.unit_of_work() as s:
-        directory.set_agent_backup(s, "m2", "m3")
+        offices.set_agent_backup(s, "m2", "m3")
     set_state(db, "m2", "paused")
     assert route(router.decide(new_call()))[:2] == [("m3", OWNER_BACKUP), ("m1", OFFICE_POOL)]
 
@@ -102,7 +102,7 @@ def test_owner_busy_with_wait_policy_retries_owner_for_owner_wait(db: Database) 
     router = center(db)
     household(db, "m2", NUMBER)
     with db.unit_of_work() as s:
-        directory.set_office(s, "msk", owner_policy="wait", owner_wait=40)
+        offices.set_office(s, "msk", owner_policy="wait", owner_wait=40)
     other = router.decide(new_call("+79035550000"))
     assert router.claim(other, next(a.seq for a in other.plan.attempts if a.agent == "m2"))
     decision = router.decide(new_call())
@@ -119,7 +119,7 @@ def test_answer_updates_fairness_of_the_agent(db: Database) -> None:
         seq = next(a.seq for a in decision.plan.attempts if a.agent == "m1")
         router.record(decision.id, seq, outcome(talk=100.0, at=at))
         with db.reader() as s:
-            m1 = directory.get_agent(s, "m1")
+            m1 = offices.get_agent(s, "m1")
             counts = (m1.calls_day, m1.calls_today, m1.last_call_ended_at)
         if at == day + timedelta(hours=1):
             assert counts == (day.date(), 2, at + timedelta(seconds=104))
@@ -131,7 +131,7 @@ def test_claim_sets_last_offered_for_round_robin(db: Database) -> None:
     decision = router.decide(new_call())
     assert router.claim(decision, 1)
     with db.reader() as s:
-        assert directory.get_agent(s, decision.plan.attempts[0].agent).last_offered_at is not None
+        assert offices.get_agent(s, decision.plan.attempts[0].agent).last_offered_at is not None
 
 
 def test_agent_who_already_missed_this_call_is_not_rung_again(db: Database) -> None:
@@ -158,7 +158,7 @@ def test_ownerless_household_is_owned_by_next_answering_agent(db: Database) -> N
     recorded = router.record(decision.id, 1, outcome())
     assert recorded.new_household_id is None and recorded.covering_for is None
     with db.reader() as s:
-        assert s.get(Household, hid).owner_id == directory.get_agent(s, "m1").id  # type: ignore[union-attr]
+        assert s.get(Household, hid).owner_id == offices.get_agent(s, "m1").id  # type: ignore[union-attr]
 
 
 def household_unanswered_for(db: Database, owner: str, *, days: int) -> int:
@@ -190,7 +190,7 @@ def test_explain_shows_the_lapse_a_call_would_apply_without_applying_it(db: Data
     decision, plan = router.explain(NUMBER, MSK_LINE)
     assert decision.owner is None and plan.route == OFFICE_POOL
     with db.reader() as s:
-        assert s.get(Household, hid).owner_id == directory.get_agent(s, "m2").id  # type: ignore[union-attr]
+        assert s.get(Household, hid).owner_id == offices.get_agent(s, "m2").id  # type: ignore[union-attr]
         assert [e for e in audit.trail(s, hid) if e.action == "lapse"] == []
     assert router.decide(new_call()).owner is None  # the real call lapses it
 
@@ -240,7 +240,7 @@ def test_decision_row_holds_what_the_router_knew(db: Database) -> None:
         row = s.get(DecisionRow, decision.id)
         assert row is not None
         assert (row.number, row.line, row.household_id, row.route) == (NUMBER, SPB_LINE, hid, OWNER)
-        assert row.owner_id == directory.get_agent(s, "m2").id
+        assert row.owner_id == offices.get_agent(s, "m2").id
         assert [p["agent"] for p in row.plan] == ["m2", "s1", "m1"]
 
 
@@ -287,7 +287,7 @@ def test_pool_of_many_agents_is_ranked_by_the_office_strategy(db: Database, stra
     router = center(db, msk=15, spb=0)
     now = datetime.now(UTC)
     with db.unit_of_work() as s:
-        directory.set_office(s, "msk", strategy=strategy)
+        offices.set_office(s, "msk", strategy=strategy)
         for i in range(1, 16):
             s.execute(
                 update(Agent)
@@ -310,8 +310,8 @@ def test_each_office_ranks_its_own_agents_by_its_own_strategy(db: Database) -> N
     router = center(db, msk=8, spb=8)
     now = datetime.now(UTC)
     with db.unit_of_work() as s:
-        directory.set_office(s, "msk", strategy="fewest-calls")
-        directory.set_office(s, "spb", strategy="round-robin")
+        offices.set_office(s, "msk", strategy="fewest-calls")
+        offices.set_office(s, "spb", strategy="round-robin")
         for i in range(1, 9):
             for prefix in ("m", "s"):
                 s.execute(
@@ -332,7 +332,7 @@ def test_agent_in_wrapup_is_not_free(db: Database) -> None:
     router = center(db)
     now = datetime.now(UTC)
     with db.unit_of_work() as s:
-        directory.set_office(s, "msk", wrapup=60)
+        offices.set_office(s, "msk", wrapup=60)
         s.execute(
             update(Agent).where(Agent.login == "m1").values(last_call_ended_at=now - timedelta(seconds=30))
         )
@@ -346,8 +346,8 @@ def test_wrapup_is_each_offices_own(db: Database) -> None:
     router = center(db, msk=2, spb=2)
     now = datetime.now(UTC)
     with db.unit_of_work() as s:
-        directory.set_office(s, "msk", wrapup=60)
-        directory.set_office(s, "spb", wrapup=10)
+        offices.set_office(s, "msk", wrapup=60)
+        offices.set_office(s, "spb", wrapup=10)
         s.execute(
             update(Agent)
             .where(Agent.login.in_(["m1", "s1"]))

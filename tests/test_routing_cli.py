@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.db import Database
+from router.storage.db import Database
 from tests.helpers import run_cli
 from tests.routing_helpers import MSK_LINE, NUMBER, SPB_LINE, SPOUSE, center, household, new_call, outcome
 

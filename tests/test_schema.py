@@ -13,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from router.db import Database, alembic_config
-from router.models import Base
+from router.storage.db import Database, alembic_config
+from router.storage.models import Base
 
 _EXPRESSION_INDEX_WARNINGS = (
     "ignore:Skipped unsupported reflection of expression-based index",

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from agi.fakepbx import Answer, FakePbx, scripted
+from agi.fake.fakepbx import Answer, FakePbx, scripted
 from tests.agency import DIAL, IVANOV_MOBILE
 
 BIN = Path(sys.executable).parent

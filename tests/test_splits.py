@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from router import audit, split_report
-from router.db import Database
+from router.directory import audit
 from router.errors import InvalidInput
-from router.service import Router
-from router.splits import Contact, allocate, parse_amount, parse_override, split
+from router.routing.service import Router
+from router.splits import split_report
+from router.splits.shares import Contact, allocate, parse_amount, parse_override, split
+from router.storage.db import Database
 from tests.routing_helpers import NUMBER, SPOUSE, center, household, new_call, outcome
 
 CLOSED = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

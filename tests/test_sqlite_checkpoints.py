@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from router import audit
-from router.db import Database
+from router.directory import audit
+from router.storage.db import Database
 
 WRITES = 1500
 PAYLOAD = "x" * 4000  # about a page per write

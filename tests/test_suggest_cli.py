@@ -1,4 +1,4 @@
-"""`callkeeper suggest` and router.suggestions on real SQLite and PostgreSQL databases."""
+"""`callkeeper suggest` and router.directory.suggestions on real SQLite and PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from router import suggestions
-from router.db import Database, utcnow
-from router.models import Household, Member, PhoneNumber
+from router.directory import suggestions
+from router.storage.db import Database, utcnow
+from router.storage.models import Household, Member, PhoneNumber
 from tests.helpers import run_cli
 
 SPOUSE_PHONE = "+79265550101"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from identity.index import HouseholdRecord, Query, Suggestion, SuggestionIndex
+from identity.index import SuggestionIndex
 from identity.matching import DEFAULT_THRESHOLD
+from identity.records import HouseholdRecord, Query, Suggestion
 
 IVANOVS = HouseholdRecord(
     id=1,

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from router import audit, directory, household_csv, households
 from router.cli.context import Context, print_json, print_table
+from router.directory import audit, household_csv, household_reads, households, offices
 from router.errors import InvalidInput
-from router.models import AGENT_STATES, NUMBER_LABELS, OWNER_POLICIES, STRATEGIES
-from router.views import HouseholdView
+from router.storage.models import AGENT_STATES, NUMBER_LABELS, OWNER_POLICIES, STRATEGIES
+from router.storage.views import HouseholdView
 
 Sub = Any  # argparse's private _SubParsersAction
 
@@ -142,7 +142,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
 
 
 def run_db_upgrade(ctx: Context, args: argparse.Namespace) -> None:
-    from router.db import Database
+    from router.storage.db import Database
 
     database = Database(ctx.settings.db)
     try:
@@ -154,19 +154,19 @@ def run_db_upgrade(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_office_add(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = directory.add_office(s, args.code, name=args.name, lines=args.line, region=ctx.region)
+        view = offices.add_office(s, args.code, name=args.name, lines=args.line, region=ctx.region)
     print(f"office {view.code} added" + (f" with lines {', '.join(view.lines)}" if view.lines else ""))
 
 
 def run_office_line(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        directory.add_line(s, args.code, args.line, region=ctx.region)
+        offices.add_line(s, args.code, args.line, region=ctx.region)
     print(f"line {args.line} added to office {args.code}")
 
 
 def run_office_set(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = directory.set_office(
+        view = offices.set_office(
             s,
             args.code,
             name=args.name,
@@ -185,19 +185,19 @@ def run_office_set(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_office_list(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        offices = directory.list_offices(s)
+        listed = offices.list_offices(s)
     if args.json:
-        print_json([o.as_json() for o in offices])
+        print_json([o.as_json() for o in listed])
         return
     print_table(
-        [[o.code, o.name, " ".join(o.lines), o.strategy, o.owner_policy] for o in offices],
+        [[o.code, o.name, " ".join(o.lines), o.strategy, o.owner_policy] for o in listed],
         ["CODE", "NAME", "LINES", "STRATEGY", "OWNER POLICY"],
     )
 
 
 def run_agent_add(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = directory.add_agent(
+        view = offices.add_agent(
             s, args.login, office=args.office, dial=args.dial, name=args.name, backup=args.backup
         )
     print(f"agent {view.login} added to office {view.office}")
@@ -205,19 +205,19 @@ def run_agent_add(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_agent_state(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = directory.set_agent_state(s, args.login, args.state)
+        view = offices.set_agent_state(s, args.login, args.state)
     print(f"agent {view.login} is {view.state}")
 
 
 def run_agent_backup(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
-        view = directory.set_agent_backup(s, args.login, args.backup)
+        view = offices.set_agent_backup(s, args.login, args.backup)
     print(f"agent {view.login}: backup {view.backup or 'none'}")
 
 
 def run_agent_list(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        agents = directory.list_agents(s, args.office)
+        agents = offices.list_agents(s, args.office)
     if args.json:
         print_json([a.as_json() for a in agents])
         return
@@ -228,7 +228,7 @@ def run_agent_list(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def run_household_add(ctx: Context, args: argparse.Namespace) -> None:
-    specs = [households.parse_number_spec(n, ctx.region) for n in args.number]
+    specs = [household_reads.parse_number_spec(n, ctx.region) for n in args.number]
     with ctx.db.unit_of_work() as s:
         view = households.add_household(
             s,
@@ -245,7 +245,7 @@ def run_household_add(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_household_show(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        view = households.household_view(households.resolve(s, args.ref, ctx.region))
+        view = household_reads.household_view(household_reads.resolve(s, args.ref, ctx.region))
     if args.json:
         print_json(view.as_json())
     else:
@@ -254,7 +254,7 @@ def run_household_show(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_household_list(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        views = households.list_households(s, args.owner)
+        views = household_reads.list_households(s, args.owner)
     if args.json:
         print_json([v.as_json() for v in views])
         return
@@ -285,7 +285,7 @@ def run_household_exclude(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def run_number_link(ctx: Context, args: argparse.Namespace) -> None:
-    number = households.parse_number(args.number, ctx.region)
+    number = household_reads.parse_number(args.number, ctx.region)
     with ctx.db.unit_of_work() as s:
         households.link(
             s,
@@ -300,7 +300,7 @@ def run_number_link(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def run_number_unlink(ctx: Context, args: argparse.Namespace) -> None:
-    number = households.parse_number(args.number, ctx.region)
+    number = household_reads.parse_number(args.number, ctx.region)
     with ctx.db.unit_of_work() as s:
         household = households.unlink(s, number.key, actor=ctx.actor, reason=args.reason)
     print(f"{number.key} unlinked from household {household}")

@@ -9,8 +9,8 @@ from functools import cached_property
 from typing import Any
 
 from router import config
-from router.audit import default_actor
-from router.db import Database
+from router.directory.audit import default_actor
+from router.storage.db import Database
 
 
 class Context:

@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from router import __version__
 from router.cli import admin, routing, suggest
 from router.cli.context import Context
-from router.db import describe_db_error
 from router.errors import CallkeeperError, ExitCode
+from router.storage.db import describe_db_error
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router import ledger, split_report
 from router.cli.context import Context, print_json, print_table
 from router.errors import InvalidInput
-from router.service import Router
-from router.splits import POLICIES, parse_override
+from router.routing import ledger
+from router.routing.service import Router
+from router.splits import split_report
+from router.splits.shares import POLICIES, parse_override
 
 Sub = Any  # argparse's private _SubParsersAction
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from identity.index import Pair, Suggestion
 from identity.matching import DEFAULT_THRESHOLD
 from identity.numbers import normalize
-from router import households, suggestions
+from identity.records import Pair, Suggestion
 from router.cli.context import Context, print_json, print_table
+from router.directory import household_reads, suggestions
 from router.errors import InvalidInput
 
 Sub = Any  # argparse's private _SubParsersAction
@@ -180,9 +180,9 @@ def run_recent(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def run_accept(ctx: Context, raw_number: str, raw_household: str, *, move: bool) -> None:
-    number = households.parse_number(raw_number, ctx.region)
+    number = household_reads.parse_number(raw_number, ctx.region)
     with ctx.db.unit_of_work() as s:
-        household_id = households.resolve(s, raw_household, ctx.region).id
+        household_id = household_reads.resolve(s, raw_household, ctx.region).id
         suggestions.accept(s, number.key, household_id, actor=ctx.actor, move=move)
     print(f"{number.key} linked to household {household_id}")
 

@@ -8,92 +8,17 @@ a number or an owner writes an audit row in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from identity.numbers import CallerNumber, NumberKind, normalize
-from router import audit
-from router.directory import get_agent
+from router.directory import audit, household_reads
+from router.directory.household_reads import login_of
+from router.directory.offices import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
-from router.models import NUMBER_LABELS, Agent, Exclusion, Household, Member, PhoneNumber
-from router.prepared import Prepared
-from router.views import HouseholdView, NumberView, Owner
-
-# A household reference on the command line: up to this many digits is an id,
-# anything longer (or with + or separators) is a phone number.
-_MAX_ID_DIGITS = 9
-
-
-@dataclass(frozen=True, slots=True)
-class NumberSpec:
-    number: str
-    label: str = "mobile"
-
-
-def parse_number(text: str, region: str) -> CallerNumber:
-    """An admin-typed phone number; anything that is not a valid number is refused."""
-    number = normalize(text, region)
-    if number.kind is not NumberKind.E164:
-        raise InvalidInput(f"{text!r} is not a valid phone number (default region {region})")
-    return number
-
-
-def parse_number_spec(text: str, region: str) -> NumberSpec:
-    """`NUMBER[=LABEL]` as typed after --number."""
-    raw, _, label = text.partition("=")
-    label = label.strip() or "mobile"
-    check_label(label)
-    return NumberSpec(parse_number(raw, region).key, label)
-
-
-def check_label(label: str) -> None:
-    if label not in NUMBER_LABELS:
-        raise InvalidInput(f"label must be one of {', '.join(NUMBER_LABELS)}, not {label!r}")
-
-
-# Built once and run on the session's connection: the ORM layer of
-# `session.execute` costs several times the indexed query itself, and every
-# call the router routes pays for a lookup.
-_LOOKUP = Prepared(
-    select(PhoneNumber.household_id, Household.owner_id, Agent.login)
-    .join(Household, Household.id == PhoneNumber.household_id)
-    .outerjoin(Agent, Agent.id == Household.owner_id)
-    .where(PhoneNumber.number == bindparam("key"))
-)
-
-
-def lookup(session: Session, key: str) -> Owner | None:
-    """The household a normalized number belongs to, and its owner: one indexed query."""
-    return lookup_number(session.connection(), key)
-
-
-def lookup_number(connection: Connection, key: str) -> Owner | None:
-    """`lookup` on a plain connection, as the call path runs it."""
-    row = _LOOKUP.first(connection, {"key": key})
-    if row is None:
-        return None
-    return Owner(household_id=row[0], owner_id=row[1], owner_login=row[2])
-
-
-def get_household(session: Session, household_id: int) -> Household:
-    household = session.get(Household, household_id)
-    if household is None:
-        raise NotFound(f"no household {household_id}")
-    return household
-
-
-def resolve(session: Session, ref: str, region: str) -> Household:
-    """A household by id, or by any number linked to it."""
-    text = ref.strip()
-    if text.isdigit() and len(text) <= _MAX_ID_DIGITS:
-        return get_household(session, int(text))
-    found = lookup(session, parse_number(text, region).key)
-    if found is None:
-        raise NotFound(f"no household has number {text}")
-    return get_household(session, found.household_id)
+from router.storage.models import Agent, Exclusion, Household, Member, PhoneNumber
+from router.storage.views import HouseholdView
 
 
 def add_household(
@@ -101,7 +26,7 @@ def add_household(
     *,
     name: str = "",
     members: Sequence[str] = (),
-    numbers: Sequence[NumberSpec] = (),
+    numbers: Sequence[household_reads.NumberSpec] = (),
     owner: str | None = None,
     email: str = "",
     address: str = "",
@@ -109,7 +34,7 @@ def add_household(
 ) -> HouseholdView:
     seen: set[str] = set()
     for spec in numbers:
-        check_label(spec.label)
+        household_reads.check_label(spec.label)
         if spec.number in seen:
             raise InvalidInput(f"number {spec.number} is given twice")
         seen.add(spec.number)
@@ -139,7 +64,7 @@ def add_household(
         after=_summary(household),
         actor=actor,
     )
-    return household_view(household)
+    return household_reads.household_view(household)
 
 
 def link(
@@ -153,8 +78,8 @@ def link(
     reason: str = "",
 ) -> HouseholdView:
     """Link a normalized number to a household; a number of another household needs `move`."""
-    check_label(label)
-    household = get_household(session, household_id)
+    household_reads.check_label(label)
+    household = household_reads.get_household(session, household_id)
     existing = _refuse_if_linked(session, number, household.id, move=move)
     if existing is not None and existing.household_id == household.id:
         before = existing.label
@@ -171,7 +96,7 @@ def link(
                 actor=actor,
             )
         session.flush()
-        return household_view(household)
+        return household_reads.household_view(household)
     if existing is not None:
         source = existing.household_id
         existing.household_id = household.id
@@ -209,7 +134,7 @@ def link(
         )
     _flush_links(session, [number])
     session.refresh(household, ["numbers"])
-    return household_view(household)
+    return household_reads.household_view(household)
 
 
 def unlink(session: Session, number: str, *, actor: str, reason: str = "") -> int:
@@ -244,19 +169,22 @@ def merge(
     """Fold OTHER into KEEP: numbers, members and exclusions move, OTHER is deleted."""
     if keep_id == other_id:
         raise InvalidInput("cannot merge a household into itself")
-    keep, other = get_household(session, keep_id), get_household(session, other_id)
+    keep, other = (
+        household_reads.get_household(session, keep_id),
+        household_reads.get_household(session, other_id),
+    )
     owners = {o for o in (keep.owner, other.owner) if o is not None}
     if owner is not None:
         new_owner: Agent | None = get_agent(session, owner)
     elif len(owners) > 1:
         raise Conflict(
             f"households {keep.id} and {other.id} have different owners "
-            f"({_login(keep.owner)} and {_login(other.owner)}): choose one with --owner"
+            f"({login_of(keep.owner)} and {login_of(other.owner)}): choose one with --owner"
         )
     else:
         new_owner = next(iter(owners), None)
     before = f"{keep.id}: {_summary(keep)}; {other.id}: {_summary(other)}"
-    old_owner = _login(keep.owner)
+    old_owner = login_of(keep.owner)
     session.execute(
         update(PhoneNumber).where(PhoneNumber.household_id == other.id).values(household_id=keep.id)
     )
@@ -304,17 +232,17 @@ def merge(
         reason=reason,
         actor=actor,
     )
-    if old_owner != _login(new_owner):
+    if old_owner != login_of(new_owner):
         audit.record(
             session,
             "owner",
             household=keep.id,
             before=old_owner,
-            after=_login(new_owner),
+            after=login_of(new_owner),
             reason=reason or f"merge of household {other.id}",
             actor=actor,
         )
-    return household_view(keep)
+    return household_reads.household_view(keep)
 
 
 def transfer(
@@ -329,61 +257,31 @@ def transfer(
     """Give a household to another agent (or to nobody, with `login=None`), with a reason."""
     if not reason.strip():
         raise InvalidInput("an ownership change needs a reason")
-    household = get_household(session, household_id)
+    household = household_reads.get_household(session, household_id)
     new_owner = get_agent(session, login) if login else None
-    before = _login(household.owner)
+    before = login_of(household.owner)
     household.owner = new_owner
     audit.record(
         session,
         action,
         household=household.id,
         before=before,
-        after=_login(new_owner),
+        after=login_of(new_owner),
         reason=reason.strip(),
         actor=actor,
     )
     session.flush()
-    return household_view(household)
+    return household_reads.household_view(household)
 
 
 def exclude(session: Session, household_id: int, login: str, *, actor: str, reason: str = "") -> None:
     """Never route this household's calls to this agent."""
-    household = get_household(session, household_id)
+    household = household_reads.get_household(session, household_id)
     agent = get_agent(session, login)
     if session.get(Exclusion, (household.id, agent.id)) is None:
         session.add(Exclusion(household_id=household.id, agent_id=agent.id))
         audit.record(session, "exclude", household=household.id, subject=login, reason=reason, actor=actor)
         session.flush()
-
-
-def list_households(session: Session, owner: str | None = None) -> list[HouseholdView]:
-    query = (
-        select(Household)
-        .options(
-            selectinload(Household.members),
-            selectinload(Household.numbers),
-            selectinload(Household.owner),
-        )
-        .order_by(Household.id)
-    )
-    if owner is not None:
-        query = query.where(Household.owner_id == get_agent(session, owner).id)
-    return [household_view(h) for h in session.scalars(query)]
-
-
-def household_view(household: Household) -> HouseholdView:
-    return HouseholdView(
-        id=household.id,
-        name=household.name,
-        owner=_login(household.owner) or None,
-        members=tuple(m.full_name for m in household.members),
-        numbers=tuple(NumberView(n.number, n.label) for n in household.numbers),
-        email=household.email,
-        address=household.address,
-        origin=household.origin,
-        created_at=household.created_at,
-        last_contact_at=household.last_contact_at,
-    )
 
 
 def _refuse_if_linked(
@@ -392,7 +290,7 @@ def _refuse_if_linked(
     existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
     if existing is not None and existing.household_id != household_id and not move:
         holder = existing.household
-        owner = _login(holder.owner) or "none"
+        owner = login_of(holder.owner) or "none"
         raise Conflict(f"number {number} belongs to household {holder.id} (owner {owner}); {hint}")
     return existing
 
@@ -405,10 +303,6 @@ def _flush_links(session: Session, numbers: Sequence[str]) -> None:
         raise Conflict(f"number {', '.join(numbers)} was linked by someone else at the same moment") from None
 
 
-def _login(agent: Agent | None) -> str:
-    return agent.login if agent is not None else ""
-
-
 def _summary(household: Household) -> str:
     numbers = ",".join(n.number for n in household.numbers)
-    return f"owner={_login(household.owner) or '-'} numbers={numbers or '-'}"
+    return f"owner={login_of(household.owner) or '-'} numbers={numbers or '-'}"

@@ -9,7 +9,7 @@
 - With `ownership_lapse_days` set, an owner without an answered contact for
   that long is cleared when the next call is decided.
 Every change writes an audit row in the same transaction (on PostgreSQL, for
-a first call, often in the same statement: `router.recording`).
+a first call, often in the same statement: `router.routing.recording`).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from router import audit, households
-from router.db import utcnow
-from router.models import Agent, Household, PhoneNumber
-from router.prepared import Prepared
+from router.directory import audit, household_reads, households
+from router.storage.db import utcnow
+from router.storage.models import Agent, Household, PhoneNumber
+from router.storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def on_answer(
         created = _create_household(connection, number, agent_id, agent_login, params)
         if created is not None:
             return Answered(created, new_household_id=created)
-        found = households.lookup_number(connection, number)
+        found = household_reads.lookup_number(connection, number)
         household_id = found.household_id if found is not None else None
     if household_id is None:
         return Answered(None)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agi.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall, place_calls
+from agi.fake.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall, place_calls
 
 _STEP = re.compile(
     r"^(?:exten => (?P<exten>[^,]+),1|\s*same => n(?:\((?P<label>\w+)\))?),(?P<app>\w+)\((?P<args>.*)\)$"
@@ -33,7 +33,7 @@ _VAR = re.compile(r"\$\{([^${}]*)\}")
 _EXPR = re.compile(r"\$\[([^\[\]]*)\]")
 _TOKEN = re.compile(r'"[^"]*"|!=|>=|<=|[=<>|&+]|[^\s"=<>|&+!]+')
 DEAD = ("127.0.0.1", 1)
-SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "asterisk" / "extensions.conf"
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "extensions.conf"
 SHIPPED_AGI = "127.0.0.1:4573"  # the FastAGI address the shipped dialplan calls
 
 
@@ -175,7 +175,7 @@ def drive(
     time_scale: float = 0.0,
     ramp_seconds: float = 0.0,
 ) -> list[Run]:
-    """`agi.fakepbx.drive`, but each call runs the shipped dialplan, its AGI pointed at `address`.
+    """`agi.fake.fakepbx.drive`, but each call runs the shipped dialplan, its AGI pointed at `address`.
 
     In advise mode that is what a call costs the server: the route session,
     then an outcome session after each Dial the dialplan makes.

@@ -519,7 +519,7 @@ class PbxElsewhere:
 
     def run(self, driver: Callable[..., list[_R]], calls: Sequence[PlannedCall]) -> list[_R]:
         """`driver(address, calls, inflight, agents, time_scale, ramp_seconds)` in the fake's
-        process: `drive` here, or `agi.fakedialplan.drive` for calls through the dialplan."""
+        process: `drive` here, or `agi.fake.fakedialplan.drive` for calls through the dialplan."""
         results, self.seconds, self.cpu_seconds = self._pool.apply(
             _timed, (driver, self._args[0], list(calls), *self._args[1:])
         )

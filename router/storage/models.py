@@ -1,7 +1,7 @@
 """The tables: directory (offices, lines, agents, households), audit and ledger.
 
 Rows never leave a unit of work; functions hand out the frozen views in
-`router.views` instead.
+`router.storage.views` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from router.db import UTCDateTime, utcnow
+from router.storage.db import UTCDateTime, utcnow
 
 AGENT_STATES = ("available", "paused", "offline")
 NUMBER_LABELS = ("mobile", "home", "spouse", "work", "other")

@@ -19,12 +19,11 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from identity.numbers import normalize
-from router import claims, ledger, ownership, recording, snapshot
 from router.config import Settings
-from router.db import Database, utcnow
-from router.decision import decide
 from router.errors import Abandoned, InvalidInput, NotFound
-from router.plan import (
+from router.routing import claims, ledger, ownership, recording, snapshot
+from router.routing.decision import decide
+from router.routing.plan import (
     DIAL_STATUSES,
     Call,
     Decision,
@@ -33,6 +32,7 @@ from router.plan import (
     PlannedAttempt,
     RecordedAttempt,
 )
+from router.storage.db import Database, utcnow
 
 __all__ = ["Call", "Decision", "DialOutcome", "Plan", "RecordedAttempt", "Router"]
 
@@ -210,7 +210,7 @@ class Router:
         hang-up the dialplan dials none of the rest.
 
         On PostgreSQL the usual cases are one statement that commits by
-        itself (`router.recording`); the others, and every case on SQLite,
+        itself (`router.routing.recording`); the others, and every case on SQLite,
         are `_record_step_by_step`'s statements, one transaction.
         """
         if outcome.status not in DIAL_STATUSES:
@@ -219,7 +219,7 @@ class Router:
             )
         with self.db.statements() as connection:
             row = _stored(connection, decision_id, decision)
-            planned = ledger.planned_attempt(row, seq)
+            planned = row.attempt(seq)
             recorded = (
                 recording.record_at_once(connection, row, planned, outcome, free_the_rest=free_the_rest)
                 if self.db.backend == "postgresql"
@@ -241,7 +241,7 @@ class Router:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""
         with self.db.transaction() as connection:
             row = ledger.get_decision(connection, decision_id)
-            claims.finish(connection, ledger.planned_attempt(row, seq).agent, row.call_uid, None)
+            claims.finish(connection, row.attempt(seq).agent, row.call_uid, None)
 
     def extend_claims(self, uids: Sequence[str], seconds: float) -> int:
         """Heartbeat: the claims of these live calls hold for at least `seconds` more."""

@@ -2,7 +2,7 @@
 
 Import reads and checks the whole file first; if any row is bad it reports
 every bad row (line number and why) and writes nothing. Only a clean file is
-written, in one transaction, through `router.household_bulk` (COPY on
+written, in one transaction, through `router.directory.household_bulk` (COPY on
 PostgreSQL); `bench/directory.py` times a million households.
 
 Columns (UTF-8, header required, extra columns refused):
@@ -33,12 +33,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from identity.numbers import e164_keys
-from router import audit
-from router.db import utcnow
+from router.directory import audit
+from router.directory.household_bulk import ImportRow, write_rows
+from router.directory.household_reads import NumberSpec, check_label
 from router.errors import InvalidInput
-from router.household_bulk import ImportRow, write_rows
-from router.households import NumberSpec, check_label
-from router.models import Agent, Household, Member, PhoneNumber
+from router.storage.db import utcnow
+from router.storage.models import Agent, Household, Member, PhoneNumber
 
 COLUMNS = (
     "id",

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from router.errors import DatabaseUnavailable, InvalidInput
-from router.held_connections import HeldConnections
-from router.prepared import Prepared
+from router.storage.held_connections import HeldConnections
+from router.storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class Database:
 
         A call's statements are built once and run as they are, and the
         Session's bookkeeping would cost about as much as the queries; the
-        connection is one the call path keeps open (`router.held_connections`).
+        connection is one the call path keeps open (`router.storage.held_connections`).
         """
         with self._writer_turn(), self._held.transaction() as connection:
             yield connection

@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from router.plan import (
+from router.routing.plan import (
     OFFICE_POOL,
     OVERFLOW,
     OWNER,

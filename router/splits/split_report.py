@@ -23,11 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from identity.numbers import NumberKind, normalize
-from router import audit
+from router.directory import audit
 from router.errors import InvalidInput
-from router.models import Agent, Attempt, Decision, Household, PhoneNumber, SplitOverride
-from router.plan import ANSWER
-from router.splits import (
+from router.routing.plan import ANSWER
+from router.splits.shares import (
     OVERRIDE,
     Contact,
     Share,
@@ -36,6 +35,7 @@ from router.splits import (
     parse_amount,
     split,
 )
+from router.storage.models import Agent, Attempt, Decision, Household, PhoneNumber, SplitOverride
 
 COLUMNS = ("booking", "household", "amount", "closed_at")
 DEFAULT_WINDOW_DAYS = 90

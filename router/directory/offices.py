@@ -1,7 +1,7 @@
 """Offices, their inbound lines, and agents: the admin side of who can take calls.
 
 Each function works inside the caller's session and raises typed errors; the
-caller commits (see `router.db.Database.unit_of_work`).
+caller commits (see `router.storage.db.Database.unit_of_work`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from identity.numbers import NumberKind, normalize
-from router.db import utcnow
 from router.errors import Conflict, InvalidInput, NotFound
-from router.models import AGENT_STATES, OWNER_POLICIES, STRATEGIES, Agent, Line, Office
-from router.views import AgentView, OfficeView
+from router.storage.db import utcnow
+from router.storage.models import AGENT_STATES, OWNER_POLICIES, STRATEGIES, Agent, Line, Office
+from router.storage.views import AgentView, OfficeView
 
 
 @functools.lru_cache(maxsize=1024)

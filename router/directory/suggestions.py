@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity.index import HouseholdRecord, Pair, Query, Suggestion, SuggestionIndex
+from identity.index import SuggestionIndex
 from identity.matching import DEFAULT_THRESHOLD
-from router import households
-from router.db import utcnow
+from identity.records import HouseholdRecord, Pair, Query, Suggestion
+from router.directory import household_reads, households
 from router.errors import Conflict, InvalidInput
-from router.models import Agent, Household, Member, PhoneNumber
-from router.views import HouseholdView
+from router.storage.db import utcnow
+from router.storage.models import Agent, Household, Member, PhoneNumber
+from router.storage.views import HouseholdView
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def suggest_for_caller(
     if limit < 1:
         raise InvalidInput(f"limit must be at least 1, not {limit}")
     if number:
-        owner = households.lookup(session, number)
+        owner = household_reads.lookup(session, number)
         if owner is not None:
             raise Conflict(
                 f"number {number} already belongs to household {owner.household_id} "
@@ -198,7 +199,7 @@ def accept(
     index: SuggestionIndex | None = None,
 ) -> HouseholdView:
     """Link the caller's number to the suggested household (audited); update the index."""
-    previous = households.lookup(session, number)
+    previous = household_reads.lookup(session, number)
     view = households.link(
         session,
         number,

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from router.households import NumberSpec
-from router.models import Household
+from router.directory.household_reads import NumberSpec
+from router.storage.models import Household
 
 _BATCH = 20_000
 IMPORT_CACHE_KIB = 256 * 1024

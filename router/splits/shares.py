@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from router.errors import InvalidInput
-from router.views import iso
+from router.storage.views import iso
 
 POLICIES = ("equal", "talk-time", "owner", "first-contact")
 OVERRIDE = "override"

@@ -25,16 +25,17 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 
 from agi.app import FrontEnd
-from agi.demo_data import AGENTS, OFFICES, PAUSED, Family, families, write_households_csv
-from agi.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
-from router import directory, household_csv, split_report
+from agi.demo.demo_data import AGENTS, OFFICES, PAUSED, Family, families, write_households_csv
+from agi.fake.fakepbx import AgentsSpec, CallRecord, PbxElsewhere, PlannedCall
+from router.directory import household_csv, offices
+from router.splits import split_report
 from router.cli.context import Context
 from router.config import Settings
-from router.db import Database, utcnow
+from router.storage.db import Database, utcnow
 from router.errors import InvalidInput
-from router.models import Agent, Attempt, Decision, Household
-from router.plan import ANSWER
-from router.splits import format_amount
+from router.storage.models import Agent, Attempt, Decision, Household
+from router.routing.plan import ANSWER
+from router.splits.shares import format_amount
 
 # A call's answer: its attempt with status ANSWER (a call has at most one).
 _ANSWERED_ATTEMPT = and_(Attempt.decision_id == Decision.id, Attempt.status == ANSWER)
@@ -121,10 +122,10 @@ def build_agency(url: str, households: int, rng: random.Random, folder: Path) ->
     write_households_csv(csv_path, found, rng)
     with db.unit_of_work() as s:
         for code, (name, line) in OFFICES.items():
-            directory.add_office(s, code, name=name, lines=[line, code], region="RU")
+            offices.add_office(s, code, name=name, lines=[line, code], region="RU")
         for i, (login, name, office) in enumerate(AGENTS):
-            directory.add_agent(s, login, office=office, dial=f"PJSIP/{101 + i}", name=name)
-        directory.set_agent_state(s, PAUSED, "paused")
+            offices.add_agent(s, login, office=office, dial=f"PJSIP/{101 + i}", name=name)
+        offices.set_agent_state(s, PAUSED, "paused")
         household_csv.import_households(s, csv_path, region="RU", actor="demo")
     db.dispose()
     csv_path.unlink()

@@ -1,9 +1,9 @@
 """On PostgreSQL, the record of an attempt as one statement that commits by itself.
 
 `Router.record` writes an attempt's end in a transaction, one statement
-after another: the agent's claim ends (`router.claims`), an answer applies
-the ownership rules (`router.ownership`), the attempt's row is added
-(`router.ledger`). PostgreSQL runs writes in WITH clauses as part of the
+after another: the agent's claim ends (`router.routing.claims`), an answer applies
+the ownership rules (`router.routing.ownership`), the attempt's row is added
+(`router.routing.ledger`). PostgreSQL runs writes in WITH clauses as part of the
 statement around them, so here the same statements, with the same values,
 are joined into one, each taking what it needs from the one before (the
 agent's id, whom they covered for, the new household's id) instead of from
@@ -39,10 +39,10 @@ from typing import Any
 from sqlalchemy import CTE, Connection, exists, null, select, true
 from sqlalchemy.exc import IntegrityError
 
-from router import claims, ledger, ownership
-from router.models import Agent
-from router.plan import DialOutcome, PlannedAttempt
-from router.prepared import Prepared
+from router.routing import claims, ledger, ownership
+from router.routing.plan import DialOutcome, PlannedAttempt
+from router.storage.models import Agent
+from router.storage.prepared import Prepared
 
 # What the answer does to a household, which decides the statement's shape.
 _NO_HOUSEHOLD, _HOUSEHOLD, _FIRST_CALL = "no household", "household", "first call"

@@ -1,9 +1,9 @@
-"""Alembic environment: migrations run against the URL handed in by router.db."""
+"""Alembic environment: migrations run against the URL handed in by router.storage.db."""
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from router.models import Base
+from router.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -11,7 +11,7 @@ target_metadata = Base.metadata
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url, "router.db.alembic_config sets the URL"
+    assert url, "router.storage.db.alembic_config sets the URL"
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(

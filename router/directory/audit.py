@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import CTE, ColumnElement, Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from router.db import utcnow
-from router.models import AuditEntry
-from router.prepared import Prepared
-from router.views import AuditView
+from router.storage.db import utcnow
+from router.storage.models import AuditEntry
+from router.storage.prepared import Prepared
+from router.storage.views import AuditView
 
 _FIELDS = ("at", "action", "household_id", "subject", "before", "after", "reason", "actor")
 _INSERT = Prepared(insert(AuditEntry), columns=_FIELDS)

@@ -1,6 +1,6 @@
 """The values routing works with: a call, what the database said, and the plan.
 
-Everything here is a frozen value with no I/O, so `router.decision.decide` is a
+Everything here is a frozen value with no I/O, so `router.routing.decision.decide` is a
 pure function of a `Call` and a `Snapshot`, and the call front, the ledger and
 `callkeeper route` all speak the same words. The reason strings are what the
 ledger, the JSON outputs and the metrics show; they are defined only here.
@@ -8,6 +8,7 @@ ledger, the JSON outputs and the metrics show; they are defined only here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -83,7 +84,12 @@ class Plan:
         return self.attempts[0].reason if self.attempts else FALLBACK
 
     def attempt(self, seq: int) -> PlannedAttempt | None:
-        return next((a for a in self.attempts if a.seq == seq), None)
+        return attempt_numbered(self.attempts, seq)
+
+
+def attempt_numbered(attempts: Iterable[PlannedAttempt], seq: int) -> PlannedAttempt | None:
+    """The attempt numbered `seq` (its own number, not its position) of a plan, stored or not."""
+    return next((a for a in attempts if a.seq == seq), None)
 
 
 @dataclass(frozen=True, slots=True)

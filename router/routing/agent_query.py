@@ -1,40 +1,28 @@
-"""Read what one decision needs from the database, in two statements.
+"""The agents statement of a decision: the owner and backup, then the free pool, ranked by strategy.
 
-A call costs: the caller's household and owner with the offices (and which
-one owns the line), in one statement; then, in another, the owner and the
-owner's backup, flagged if excluded or already rung for this call, and the
-free agents the plan could reach, already ranked by their office's
-strategy, without the excluded and already rung. Statements are built once
-per shape of call (`_Shape`) and run on the call's connection (the ORM
-layer would cost more than the queries), and rows become plain values
-(`router.plan`).
-
-Ranking in SQL is only a pre-selection: `router.decision.decide` ranks again
-and has the last word, so it needs no more than the first `MAX_ATTEMPTS`
-agents it could possibly plan.
+Built once per shape of call (`Shape`) and kept as a prepared statement. Ranking
+in SQL is only a pre-selection: `router.routing.decision.decide` ranks again and
+has the last word, so the statement returns no more than the first
+`MAX_ATTEMPTS` agents it could possibly plan (plus two).
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    Integer,
     String,
     and_,
     bindparam,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
-    literal_column,
     not_,
     null,
     or_,
@@ -44,68 +32,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import CompoundSelect, Select
 
-from router.db import UTCDateTime
-from router.decision import MAX_ATTEMPTS
-from router.directory import line_key
-from router.errors import NotFound
-from router.models import Agent, Attempt, Decision, Exclusion, Household, Line, Office, PhoneNumber
-from router.plan import AgentState, Call, OfficeSettings, Snapshot
-from router.prepared import Prepared
+from router.routing.decision import MAX_ATTEMPTS
+from router.storage.db import UTCDateTime
+from router.storage.models import Agent, Attempt, Decision, Exclusion, Office
+from router.storage.prepared import Prepared
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _backup = aliased(Agent)
 _BACKUP_LOGIN = _backup.login
 
-# The caller's household and owner, and whether it has never-route agents (a
-# row of kind 0, if the number is linked), then every office (kind 1) with
-# whether it owns the line: one round trip for the two things a decision
-# reads first. Each kind leaves the other's columns NULL (typed, as
-# PostgreSQL wants every row of a UNION alike). Both say whether the call id
-# was decided before.
-_NO_INTEGER = cast(null(), Integer())
-_NO_TEXT = cast(null(), String())
-# Whether this call id was decided before (a call decided again after its plan
-# ran out): only then can an agent have been rung for it already.
-_CALL_SEEN = exists().where(Decision.call_uid == bindparam("uid")).label("call_seen")
-_CONTEXT = Prepared(
-    union_all(
-        select(
-            literal(0).label("kind"),
-            PhoneNumber.household_id,
-            Household.owner_id,
-            Agent.login,
-            _NO_TEXT.label("code"),
-            _NO_TEXT.label("strategy"),
-            _NO_TEXT.label("owner_policy"),
-            _NO_INTEGER.label("owner_wait_seconds"),
-            _NO_INTEGER.label("attempt_timeout_seconds"),
-            _NO_INTEGER.label("wrapup_seconds"),
-            false().label("has_line"),
-            exists().where(Exclusion.household_id == PhoneNumber.household_id).label("has_exclusions"),
-            _CALL_SEEN,
-        )
-        .join(Household, Household.id == PhoneNumber.household_id)
-        .outerjoin(Agent, Agent.id == Household.owner_id)
-        .where(PhoneNumber.number == bindparam("key")),
-        select(
-            literal(1),
-            _NO_INTEGER,
-            _NO_INTEGER,
-            _NO_TEXT,
-            Office.code,
-            Office.strategy,
-            Office.owner_policy,
-            Office.owner_wait_seconds,
-            Office.attempt_timeout_seconds,
-            Office.wrapup_seconds,
-            exists().where(Line.office_id == Office.id, Line.number == bindparam("line")),
-            false(),
-            _CALL_SEEN,
-        ),
-    ).order_by(literal_column("kind"), literal_column("code"))
-)
-
-_COLUMNS = (
+COLUMNS = (
     Agent.login,
     Office.code,
     Agent.dial,
@@ -119,7 +55,7 @@ _COLUMNS = (
     Agent.calls_day,
     Agent.calls_today,
 )
-_BACKUP_COLUMN = next(n for n, column in enumerate(_COLUMNS) if column is _BACKUP_LOGIN)
+BACKUP_COLUMN = next(n for n, column in enumerate(COLUMNS) if column is _BACKUP_LOGIN)
 
 # The household's never-route agents, and the agents already rung for this
 # call. Not correlated: the call's few attempts are found once by call id, not
@@ -136,7 +72,7 @@ def _columns(*, code: Any = Office.code, backup: bool = True) -> tuple[Any, ...]
     """The columns `AgentState` wants: `code` gives the office's, and without `backup` it is NULL."""
     no_backup = cast(null(), String())
     return tuple(
-        code if c is Office.code else no_backup if c is _BACKUP_LOGIN and not backup else c for c in _COLUMNS
+        code if c is Office.code else no_backup if c is _BACKUP_LOGIN and not backup else c for c in COLUMNS
     )
 
 
@@ -167,7 +103,7 @@ def _owner_and_backup(excluded: bool, tried: bool) -> Select[*tuple[Any, ...]]:
 
 
 def _rank_key(strategies: frozenset[str]) -> tuple[Any, ...]:
-    """The strategies' orders as SQL, mirroring `router.decision._by_strategy`.
+    """The strategies' orders as SQL, mirroring `router.routing.decision._by_strategy`.
 
     Only the strategies some office uses get a key: each one the offices do
     not use would be a CASE computed for every agent and sorted on for
@@ -197,7 +133,7 @@ def _only_in(strategies: frozenset[str], strategy: str, key: Any, otherwise: Any
     return key if strategies == {strategy} else case((Office.strategy == strategy, key), else_=otherwise)
 
 
-def _pool(shape: _Shape) -> Select[*tuple[Any, ...]]:
+def _pool(shape: Shape) -> Select[*tuple[Any, ...]]:
     """The free agents, not excluded and not yet tried, that the plan could reach.
 
     Offices in the order decide visits them, the line's first, then the
@@ -238,7 +174,7 @@ def _pool(shape: _Shape) -> Select[*tuple[Any, ...]]:
     return select(*both.c).limit(wanted)
 
 
-def _free(rows: Select[*tuple[Any, ...]], shape: _Shape) -> Select[*tuple[Any, ...]]:
+def _free(rows: Select[*tuple[Any, ...]], shape: Shape) -> Select[*tuple[Any, ...]]:
     """`rows` narrowed to agents available, unclaimed, and (as `shape` needs) not excluded or tried."""
     free = rows.where(
         Agent.state == "available",
@@ -295,7 +231,7 @@ def _call_ended_after(since: str) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Shape:
+class Shape:
     """What the agents statement must look at for this call; one statement is built per shape.
 
     Most calls come from households without never-route agents and are
@@ -315,136 +251,7 @@ class _Shape:
 
 
 @functools.cache
-def _agents_query(shape: _Shape) -> Prepared:
+def agents_query(shape: Shape) -> Prepared:
     """The pool (after the owner and backup when there is an owner), built once per shape."""
     pool = _pool(shape)
     return Prepared(_owner_then(pool, shape.excluded, shape.tried) if shape.owner else pool)
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """Whose call it is: the household and its owner, before any lapse is applied.
-
-    `has_exclusions`: the household names agents never to route to.
-    """
-
-    household_id: int | None
-    owner_id: int | None
-    owner: str | None
-    has_exclusions: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Offices:
-    """Every office, and the code of the one owning the line asked about (None if none)."""
-
-    all: tuple[OfficeSettings, ...]
-    line_office: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a decision reads first: whose call it is, the offices, whether the call was decided before."""
-
-    subject: Subject
-    offices: Offices
-    call_seen: bool
-
-
-def load_context(connection: Connection, call: Call, region: str) -> Context:
-    """The caller's household and owner, and the offices with the one owning `call.line`.
-
-    The line is an inbound number or an office code; an anonymous caller is
-    in no household.
-    """
-    text = call.line.strip()
-    line = line_key(text, region) if text else ""
-    key = None if call.caller.is_anonymous else call.caller.key
-    subject = Subject(None, None, None)
-    offices: list[OfficeSettings] = []
-    line_office = None
-    call_seen = False
-    for row in _CONTEXT.rows(connection, {"key": key, "line": line, "uid": call.uid}):
-        call_seen = bool(row[12])
-        if row[0] == 0:
-            subject = Subject(row[1], row[2], row[3], bool(row[11]))
-            continue
-        offices.append(OfficeSettings(*row[4:10]))
-        if row[10] and line_office is None:
-            line_office = row[4]
-    if line_office is None and text and any(o.code == text for o in offices):
-        line_office = text
-    return Context(subject, Offices(tuple(offices), line_office), call_seen)
-
-
-def office_or_default(offices: Offices, default: str) -> str | None:
-    """The live router's office: the line's, else the `default_office` setting, else the first."""
-    if offices.line_office is not None:
-        return offices.line_office
-    if default and any(o.code == default for o in offices.all):
-        return default
-    return offices.all[0].code if offices.all else None
-
-
-def require_office(offices: Offices, line: str) -> str:
-    if offices.line_office is None:
-        raise NotFound(f"no office has line {line!r}")
-    return offices.line_office
-
-
-def load_snapshot(
-    connection: Connection,
-    call: Call,
-    subject: Subject,
-    office: str | None,
-    offices: tuple[OfficeSettings, ...],
-    *,
-    call_seen: bool,
-) -> Snapshot:
-    """The agents the plan may reach, with the owner and backup; `call_seen` as in `Context`."""
-    params: dict[str, Any] = {
-        "household_id": subject.household_id,
-        "uid": call.uid,
-        "now": call.at,
-        "today": call.at.date(),
-        "owner_id": subject.owner_id,
-        "office": office,
-    }
-    agents: dict[str, AgentState] = {}
-    excluded: set[str] = set()
-    tried: set[str] = set()
-    resting = [o for o in offices if o.wrapup_seconds]
-    for n, office_resting in enumerate(resting):
-        params[f"wrapup_office_{n}"] = office_resting.code
-        params[f"wrapup_since_{n}"] = call.at - timedelta(seconds=office_resting.wrapup_seconds)
-    line = next((o for o in offices if o.code == office), OfficeSettings(office or ""))
-    if line.wrapup_seconds:
-        params["wrapup_since_line"] = call.at - timedelta(seconds=line.wrapup_seconds)
-    shape = _Shape(
-        owner=subject.owner_id is not None,
-        line_strategy=line.strategy,
-        line_wrapup=bool(line.wrapup_seconds),
-        offices_in_wrapup=len(resting),
-        strategies=frozenset(o.strategy for o in offices),
-        excluded=subject.has_exclusions,
-        tried=call_seen,
-    )
-    query = _agents_query(shape)
-    width = len(_COLUMNS)
-    for row in query.rows(connection, params):
-        if row[0] not in agents or row[_BACKUP_COLUMN] is not None:
-            agents[row[0]] = AgentState(*row[:width])
-        if len(row) > width:
-            if row[width]:
-                excluded.add(row[0])
-            if row[width + 1]:
-                tried.add(row[0])
-    return Snapshot(
-        office=office,
-        offices=offices,
-        agents=tuple(agents.values()),
-        household_id=subject.household_id,
-        owner=subject.owner,
-        excluded=frozenset(excluded),
-        tried=frozenset(tried),
-    )

@@ -31,13 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from router import claims
 from router.errors import Conflict, NotFound
-from router.models import Agent, Attempt, Office
-from router.models import Decision as DecisionRow
-from router.plan import ANSWER, Call, Decision, DialOutcome, Plan, PlannedAttempt
-from router.prepared import Prepared
-from router.views import iso
+from router.routing import claims
+from router.routing.plan import ANSWER, Call, Decision, DialOutcome, Plan, PlannedAttempt, attempt_numbered
+from router.storage.models import Agent, Attempt, Office
+from router.storage.models import Decision as DecisionRow
+from router.storage.prepared import Prepared
+from router.storage.views import iso
 
 _CHUNK = 5000
 
@@ -117,6 +117,13 @@ class StoredDecision:
     office: str | None
     owner: str | None
 
+    def attempt(self, seq: int) -> PlannedAttempt:
+        """The attempt `seq` of this decision, read back from the plan stored with it."""
+        planned = attempt_numbered(self.attempts, seq)
+        if planned is None:
+            raise NotFound(f"decision {self.id} has no attempt {seq}")
+        return planned
+
     @classmethod
     def of(cls, decision: Decision) -> StoredDecision:
         """The row as written for `decision`, without reading it back."""
@@ -186,14 +193,6 @@ def get_decision(connection: Connection, decision_id: int) -> StoredDecision:
         raise NotFound(f"no decision {decision_id}")
     attempts = tuple(PlannedAttempt.from_json(data) for data in row[3])
     return StoredDecision(decision_id, row[0], row[1], row[2], attempts, row[4], row[5])
-
-
-def planned_attempt(row: StoredDecision, seq: int) -> PlannedAttempt:
-    """The attempt `seq` of a decision, read back from the plan stored with it."""
-    for attempt in row.attempts:
-        if attempt.seq == seq:
-            return attempt
-    raise NotFound(f"decision {row.id} has no attempt {seq}")
 
 
 def note_household(connection: Connection, decision_id: int, household_id: int) -> None:

@@ -30,8 +30,8 @@ from sqlalchemy import (
     update,
 )
 
-from router.models import Agent
-from router.prepared import Prepared
+from router.storage.models import Agent
+from router.storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def claiming(name: str) -> CTE:
 
     PostgreSQL runs a statement that writes in a WITH clause as part of the
     statement around it, so another write can carry the claim with it (the
-    decision's row does: `router.ledger`). Same rule, same values
+    decision's row does: `router.routing.ledger`). Same rule, same values
     (`claim_params`) as `claim`.
     """
     return _CLAIM_STATEMENT.returning(Agent.id).cte(name)

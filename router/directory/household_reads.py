@@ -1,0 +1,126 @@
+"""Finding households: admin-typed numbers parsed at the boundary, lookups by number or id, views.
+
+Reads only; every change to the directory is in `router.directory.households`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import Session, selectinload
+
+from identity.numbers import CallerNumber, NumberKind, normalize
+from router.directory.offices import get_agent
+from router.errors import InvalidInput, NotFound
+from router.storage.models import NUMBER_LABELS, Agent, Household, PhoneNumber
+from router.storage.prepared import Prepared
+from router.storage.views import HouseholdView, NumberView, Owner
+
+# A household reference on the command line: up to this many digits is an id,
+# anything longer (or with + or separators) is a phone number.
+_MAX_ID_DIGITS = 9
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSpec:
+    number: str
+    label: str = "mobile"
+
+
+def parse_number(text: str, region: str) -> CallerNumber:
+    """An admin-typed phone number; anything that is not a valid number is refused."""
+    number = normalize(text, region)
+    if number.kind is not NumberKind.E164:
+        raise InvalidInput(f"{text!r} is not a valid phone number (default region {region})")
+    return number
+
+
+def parse_number_spec(text: str, region: str) -> NumberSpec:
+    """`NUMBER[=LABEL]` as typed after --number."""
+    raw, _, label = text.partition("=")
+    label = label.strip() or "mobile"
+    check_label(label)
+    return NumberSpec(parse_number(raw, region).key, label)
+
+
+def check_label(label: str) -> None:
+    if label not in NUMBER_LABELS:
+        raise InvalidInput(f"label must be one of {', '.join(NUMBER_LABELS)}, not {label!r}")
+
+
+# Built once and run on the session's connection: the ORM layer of
+# `session.execute` costs several times the indexed query itself, and every
+# call the router routes pays for a lookup.
+_LOOKUP = Prepared(
+    select(PhoneNumber.household_id, Household.owner_id, Agent.login)
+    .join(Household, Household.id == PhoneNumber.household_id)
+    .outerjoin(Agent, Agent.id == Household.owner_id)
+    .where(PhoneNumber.number == bindparam("key"))
+)
+
+
+def lookup(session: Session, key: str) -> Owner | None:
+    """The household a normalized number belongs to, and its owner: one indexed query."""
+    return lookup_number(session.connection(), key)
+
+
+def lookup_number(connection: Connection, key: str) -> Owner | None:
+    """`lookup` on a plain connection, as the call path runs it."""
+    row = _LOOKUP.first(connection, {"key": key})
+    if row is None:
+        return None
+    return Owner(household_id=row[0], owner_id=row[1], owner_login=row[2])
+
+
+def get_household(session: Session, household_id: int) -> Household:
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(f"no household {household_id}")
+    return household
+
+
+def resolve(session: Session, ref: str, region: str) -> Household:
+    """A household by id, or by any number linked to it."""
+    text = ref.strip()
+    if text.isdigit() and len(text) <= _MAX_ID_DIGITS:
+        return get_household(session, int(text))
+    found = lookup(session, parse_number(text, region).key)
+    if found is None:
+        raise NotFound(f"no household has number {text}")
+    return get_household(session, found.household_id)
+
+
+def list_households(session: Session, owner: str | None = None) -> list[HouseholdView]:
+    query = (
+        select(Household)
+        .options(
+            selectinload(Household.members),
+            selectinload(Household.numbers),
+            selectinload(Household.owner),
+        )
+        .order_by(Household.id)
+    )
+    if owner is not None:
+        query = query.where(Household.owner_id == get_agent(session, owner).id)
+    return [household_view(h) for h in session.scalars(query)]
+
+
+def household_view(household: Household) -> HouseholdView:
+    return HouseholdView(
+        id=household.id,
+        name=household.name,
+        owner=login_of(household.owner) or None,
+        members=tuple(m.full_name for m in household.members),
+        numbers=tuple(NumberView(n.number, n.label) for n in household.numbers),
+        email=household.email,
+        address=household.address,
+        origin=household.origin,
+        created_at=household.created_at,
+        last_contact_at=household.last_contact_at,
+    )
+
+
+def login_of(agent: Agent | None) -> str:
+    """An agent's login, or an empty string for no agent."""
+    return agent.login if agent is not None else ""
