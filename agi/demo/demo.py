@@ -61,7 +61,7 @@ DEFAULT_DB = "callkeeper-demo.db"
 ANSWER_RATE = 0.9
 # Talk time of an answered call, in seconds: 2,000 calls keep the eleven managers
 # on duty busy about half of the day, more in the busy hours.
-TALK_SECONDS = (20, 200)
+TALK_SECONDS = (15, 150)
 LINES = 16
 # One call decides at a time, so no decision waits behind another: a decision
 # that still takes this long means the machine stalled, and the call fails open.

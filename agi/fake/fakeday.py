@@ -141,6 +141,7 @@ class _Conductor:
 
         def place() -> None:
             self._mine.index = index
+            self._wait_for_turn(index)
             try:
                 into.record = self.pbx.call(call.caller, dnid=call.dnid, uid=uid)
             except OSError:
@@ -150,8 +151,6 @@ class _Conductor:
                     self._turn = -1 - index  # this call is over
                     self._cond.notify_all()
 
-        with self._cond:
-            self._turn = index
         thread = threading.Thread(target=place, name=f"day-call-{index + 1}", daemon=True)
         thread.start()
         return thread
@@ -159,12 +158,16 @@ class _Conductor:
     def _take_turn(self, index: int) -> bool:
         """Let call `index` run until it waits in a Dial (False) or ends (True)."""
         with self._cond:
-            if self._turn != index:
-                self._turn = index
-                self._cond.notify_all()
+            self._turn = index
+            self._cond.notify_all()
             while self._turn == index:
                 self._cond.wait()
             return self._turn == -1 - index
+
+    def _wait_for_turn(self, index: int) -> None:
+        with self._cond:
+            while self._turn != index:
+                self._cond.wait()
 
     def pass_time(self, seconds: float) -> None:
         """A Dial rings and talks for `seconds`: the other calls have their turns meanwhile."""
@@ -175,8 +178,7 @@ class _Conductor:
             heapq.heappush(self._events, (self._now + seconds, next(self._order), index))
             self._turn = None
             self._cond.notify_all()
-            while self._turn != index:
-                self._cond.wait()
+        self._wait_for_turn(index)
 
 
 def drive_day(
