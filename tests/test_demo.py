@@ -206,21 +206,23 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_one_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
-    """SIGINT mid-day: no traceback, exit 130, the fake's process ends, no agent is left
-    claimed and every call in the ledger is whole."""
+    """Ctrl-C mid-day (SIGINT to the whole process group, as a terminal sends it): no
+    traceback, exit 130, the fake's process ends, no agent is left claimed and every
+    call in the ledger is whole."""
     process = subprocess.Popen(
         [CALLKEEPER, "demo", "--calls", "20000", "--households", "300", "--day", DAY],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
     assert process.stderr is not None
     progress = process.stderr.readline()  # the first tenth of the calls is over
     assert progress.endswith("/20000 calls\n"), progress
     children = children_of(process.pid)
     assert children  # the fake Asterisk's process, at least
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group gets it
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Traceback" not in out + err
