@@ -24,11 +24,11 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from agi.fake.fakepbx import AgentsSpec, CallRecord, FakePbx
+from agi.fake.fakepbx import Agents, AgentsSpec, Answer, CallRecord, FakePbx
 
 # How long to wait for the fake's process between checks for Ctrl-C.
 _POLL_SECONDS = 0.2
@@ -90,7 +90,7 @@ class _Conductor:
     """Hands the turn to one call at a time, in the order of the day's events."""
 
     def __init__(self, address: tuple[str, int], agents: AgentsSpec, clock: SharedClock, lines: int) -> None:
-        self.pbx = FakePbx(*address, agents.build(), pass_time=self.pass_time)
+        self.pbx = FakePbx(*address, _taking_a_second(agents.build()), pass_time=self.pass_time)
         self.clock, self.lines = clock, lines
         self._cond = threading.Condition()
         self._turn: int | None = None
@@ -179,6 +179,21 @@ class _Conductor:
             self._turn = None
             self._cond.notify_all()
         self._wait_for_turn(index)
+
+
+def _taking_a_second(agents: Agents) -> Agents:
+    """Every Dial takes at least a simulated second, as a busy signal does on a real line.
+
+    A Dial that reports DIALEDTIME 0 has the call front time the ring on the
+    real clock instead (`agi.callflow`), which would put a different few
+    milliseconds in the ledger on every run.
+    """
+
+    def behave(dial: str, timeout: int) -> Answer:
+        answer = agents(dial, timeout)
+        return answer if answer.ring_seconds + answer.talk_seconds else replace(answer, ring_seconds=1)
+
+    return behave
 
 
 def drive_day(
