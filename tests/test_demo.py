@@ -178,9 +178,9 @@ def test_the_same_seed_gives_the_same_day(
     assert comparable(first.stdout, first_folder) == comparable(second.stdout, second_folder)
     first_ledger, second_ledger = ledger_of(first_folder), ledger_of(second_folder)
     first_calls, second_calls = json.loads(first_ledger[0]), json.loads(second_ledger[0])
-    differ = [pair for pair in zip(first_calls, second_calls) if pair[0] != pair[1]]
-    assert not differ, json.dumps(differ, indent=1)
     assert len(first_calls) == len(second_calls)
+    differ = [pair for pair in zip(first_calls, second_calls, strict=True) if pair[0] != pair[1]]
+    assert not differ, json.dumps(differ, indent=1)
     assert first_ledger[1] == second_ledger[1]
 
 
