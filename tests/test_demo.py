@@ -244,6 +244,29 @@ def test_one_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
     assert unended == [(0,)]
 
 
+def test_a_caller_who_finds_every_line_taken_waits_for_one(tmp_path: Path) -> None:
+    done = run_demo(tmp_path, "--calls", "80", "--households", "100", "--concurrency", "2", "--day", DAY)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"busiest moment (\d+) calls at once on 2 lines; (\d+) callers waited", done.stdout)
+    assert found and int(found[1]) == 2 and int(found[2]) > 0, done.stdout
+    calls = rows(
+        tmp_path / "callkeeper-demo.db",
+        "SELECT d.at, max(julianday(a.started_at) * 86400 + a.ring_seconds + a.talk_seconds) "
+        "FROM decisions d LEFT JOIN attempts a ON a.decision_id = d.id GROUP BY d.id",
+    )
+    assert len(calls) == 80
+    moments = []
+    for at, end in calls:
+        start = datetime.fromisoformat(str(at)).replace(tzinfo=UTC).timestamp()
+        finish = float(str(end)) - 2440587.5 * 86400 if end is not None else start
+        moments += [(round(start, 3), 1), (round(finish, 3), -1)]  # julianday keeps about 0.1 ms
+    in_progress = busiest = 0
+    for _, step in sorted(moments, key=lambda m: (m[0], m[1])):
+        in_progress += step
+        busiest = max(busiest, in_progress)
+    assert busiest <= 2  # never more calls with a manager than lines
+
+
 def test_demo_refuses_nonsense_counts(tmp_path: Path) -> None:
     done = run_demo(tmp_path, "--calls", "0")
     assert done.returncode == 5
