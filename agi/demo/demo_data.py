@@ -9,7 +9,11 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from agi.fake.fakeday import DayCall
 
 OFFICES = {"msk": ("Москва", "+74951234567"), "spb": ("Санкт-Петербург", "+78121234567")}
 AGENTS = [
@@ -28,6 +32,13 @@ AGENTS = [
 ]
 # A manager the supervisor paused today: never rung, owner or not.
 PAUSED = "fedorov"
+# The agency's working day, in its own time zone.
+ZONE = ZoneInfo("Europe/Moscow")
+OPENS, CLOSES = time(9, 0), time(19, 0)
+# The managers log in a quarter of an hour before the first call.
+LOGIN_BEFORE = timedelta(minutes=15)
+# How the calls spread over the day's hours: a slow start, a dip at lunch, a busy afternoon.
+HOURLY = (0.6, 1.0, 1.2, 1.1, 0.7, 1.0, 1.1, 1.1, 0.8, 0.5)
 SURNAMES = [
     ("Иванов", "Иванова"),
     ("Петров", "Петрова"),
@@ -93,12 +104,56 @@ def families(count: int, rng: random.Random) -> list[Family]:
     return found
 
 
-def write_households_csv(path: Path, found: list[Family], rng: random.Random) -> None:
+def write_households_csv(path: Path, found: list[Family], rng: random.Random, day: date) -> None:
+    """The directory as the agency had it that morning: each family a client for up to three years."""
+    opened = opening(day)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "name", "owner", "members", "numbers"])
+        writer.writerow(["id", "name", "owner", "members", "numbers", "created_at"])
         for family in found:
             man, woman = next(pair for pair in SURNAMES if family.name.startswith(pair[0]))
             members = [f"{man} {rng.choice(MEN)}", f"{woman} {rng.choice(WOMEN)}"]
             numbers = [f"{family.mobile}=mobile"] + ([f"{family.spouse}=spouse"] if family.spouse else [])
-            writer.writerow([family.id, family.name, family.owner, ";".join(members), ";".join(numbers)])
+            created = opened - timedelta(days=rng.randrange(1, 3 * 365), minutes=rng.randrange(600))
+            writer.writerow(
+                [
+                    family.id,
+                    family.name,
+                    family.owner,
+                    ";".join(members),
+                    ";".join(numbers),
+                    created.isoformat(timespec="seconds"),
+                ]
+            )
+
+
+def opening(day: date) -> datetime:
+    """When the agency opens on `day`, in its time zone."""
+    return datetime.combine(day, OPENS, ZONE)
+
+
+def arrivals(count: int, rng: random.Random) -> list[float]:
+    """`count` moments of the working day (seconds after opening), in order, shaped by HOURLY."""
+    hour = 3600.0
+    return sorted(
+        rng.choices(range(len(HOURLY)), weights=HOURLY)[0] * hour + rng.random() * hour for _ in range(count)
+    )
+
+
+def day_of_calls(count: int, found: list[Family], rng: random.Random) -> list[DayCall]:
+    """The day's callers: families from either phone, new callers (some twice), withheld numbers."""
+    new_callers = [f"+7925{n}" for n in rng.sample(range(1_000_000, 10_000_000), max(count // 4, 1))]
+    lines = [line for _, line in OFFICES.values()]
+    calls = []
+    for at in arrivals(count, rng):
+        roll = rng.random()
+        line = rng.choice(lines)
+        if roll < 0.55:
+            family = rng.choice(found)
+            caller = family.spouse if family.spouse and rng.random() < 0.4 else family.mobile
+        elif roll < 0.95:
+            caller = rng.choice(new_callers)  # some new callers call twice or more
+        else:
+            caller = "anonymous"
+        calls.append(DayCall(at, caller, dnid=line))
+    return calls

@@ -140,7 +140,10 @@ class FakePbx:
         version: str = "22.10.1",
         astdb: Mapping[str, str] | None = None,
         device_states: Mapping[str, str] | None = None,
+        pass_time: Callable[[float], None] | None = None,
     ) -> None:
+        """`pass_time(seconds)` replaces the scaled sleep of ring and talk time
+        (`agi.fake.fakeday` runs calls on a simulated clock with it)."""
         self.address = (host, port)
         self.agents = agents or scripted({}, Answer())
         self.time_scale = time_scale
@@ -149,6 +152,7 @@ class FakePbx:
         self.version = version
         self.astdb = dict(astdb or {})  # "family/key" -> value, for DB() and DATABASE GET
         self.device_states = dict(device_states or {})
+        self.pass_time = pass_time
         self._lock = threading.Lock()
 
     def environment(
@@ -390,7 +394,9 @@ class _Session:
         return self.record.variables.get(name, "")
 
     def _sleep(self, simulated_seconds: float) -> None:
-        if self.pbx.time_scale > 0 and simulated_seconds > 0:
+        if self.pbx.pass_time is not None:
+            self.pbx.pass_time(simulated_seconds)
+        elif self.pbx.time_scale > 0 and simulated_seconds > 0:
             time.sleep(simulated_seconds * self.pbx.time_scale)
 
 
