@@ -25,7 +25,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from router.storage.db import UTCDateTime, utcnow
 
-AGENT_STATES = ("available", "paused", "offline")
+# Presence, as a supervisor or the agent sets it; only `available` agents are rung.
+PRESENCE_STATES = ("available", "paused", "offline")
+# `disabled`: the agent left or is suspended, set only by an admin (`agent disable`):
+# never rung, never given a family, their history kept under their name.
+DISABLED = "disabled"
+AGENT_STATES = (*PRESENCE_STATES, DISABLED)
 NUMBER_LABELS = ("mobile", "home", "spouse", "work", "other")
 STRATEGIES = ("longest-idle", "round-robin", "fewest-calls", "random")
 OWNER_POLICIES = ("backup", "wait", "pool")
@@ -65,7 +70,9 @@ class Line(Base):
 
 class Agent(Base):
     __tablename__ = "agents"
-    __table_args__ = (CheckConstraint("state IN ('available', 'paused', 'offline')"),)
+    __table_args__ = (
+        CheckConstraint("state IN ('available', 'paused', 'offline', 'disabled')", name="ck_agents_state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
