@@ -10,6 +10,8 @@ Revises: 0005
 Create Date: 2026-12-05 15:10:00.000000
 """
 
+import warnings
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -37,9 +39,15 @@ def _replace_check(condition: str) -> None:
         op.execute("ALTER TABLE agents DROP CONSTRAINT IF EXISTS ck_agents_state")
         op.create_check_constraint("ck_agents_state", "agents", condition)
         return
-    # SQLite cannot alter a constraint: batch mode copies the table without
-    # the old (unnamed, unreflected) check and with the new one.
-    with op.batch_alter_table(
-        "agents", recreate="always", table_args=(sa.CheckConstraint(condition, name="ck_agents_state"),)
-    ):
-        pass
+    # SQLite cannot alter a constraint: batch mode copies the table. It leaves
+    # out the first release's unnamed check but keeps a named one, which is
+    # therefore dropped first.
+    checks = sa.inspect(op.get_bind()).get_check_constraints("agents")
+    named = any(c["name"] == "ck_agents_state" for c in checks)
+    with warnings.catch_warnings():
+        # The warning says the unnamed check is left out: that is the point.
+        warnings.filterwarnings("ignore", "Unnamed CHECK constraint", UserWarning)
+        with op.batch_alter_table("agents", recreate="always") as batch_op:
+            if named:
+                batch_op.drop_constraint("ck_agents_state", type_="check")
+            batch_op.create_check_constraint("ck_agents_state", condition)
