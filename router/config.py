@@ -40,6 +40,9 @@ class Settings:
     # Routing.
     claim_ttl_seconds: int = 300
     ownership_lapse_days: int = 0
+    # Leads (orders from the website and CRMs).
+    lead_sets_owner: bool = True
+    lead_duplicate_hours: int = 72
     # Operations.
     metrics: str = "127.0.0.1:9464"
     log_level: str = "INFO"

@@ -15,13 +15,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from router import __version__
 from router.routing.plan import DIAL_STATUSES, FALLBACK, OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
+from router.storage.models import AGENT_STATES
 
 ROUTES = (OWNER, OWNER_BACKUP, OFFICE_POOL, OVERFLOW, FALLBACK, "failed")
 ANSWERED_BY = ("owner", "covering", "pool")
 OWNER_OUTCOMES = ("reached", "missed")
 SESSION_RESULTS = ("answered", "noanswer", "advised", "recorded", "failed", "hangup", "rejected")
 FAILOPEN_REASONS = ("database", "deadline", "error")
-AGENT_STATES = ("available", "paused", "offline")
 # Offices unknown to this process (a line not configured yet) are counted here.
 UNKNOWN_OFFICE = "none"
 DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from router.cli.context import Context, print_json, print_table
-from router.directory import audit, household_csv, household_reads, households, offices
+from router.directory import audit, handover, household_csv, household_reads, households, offices
 from router.errors import InvalidInput
-from router.storage.models import AGENT_STATES, NUMBER_LABELS, OWNER_POLICIES, STRATEGIES
+from router.storage.models import NUMBER_LABELS, OWNER_POLICIES, PRESENCE_STATES, STRATEGIES
 from router.storage.views import HouseholdView
 
 Sub = Any  # argparse's private _SubParsersAction
@@ -79,12 +79,40 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--backup", metavar="LOGIN", help="who takes the calls when this agent cannot")
     p = add(agent, "state", "set an agent available, paused or offline", run_agent_state)
     p.add_argument("login")
-    p.add_argument("state", choices=AGENT_STATES)
+    p.add_argument("state", choices=PRESENCE_STATES)
     p = add(agent, "backup", "set or clear (with no LOGIN) an agent's backup", run_agent_backup)
     p.add_argument("login")
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p = add(agent, "list", "list agents", run_agent_list)
     p.add_argument("--office", metavar="CODE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add(
+        agent, "disable", "never ring an agent again (they left); history stays theirs", run_agent_disable
+    )
+    p.add_argument("login")
+    p.add_argument("--reason", default="")
+    p = add(agent, "enable", "take a disabled agent back, as offline", run_agent_enable)
+    p.add_argument("login")
+    p.add_argument("--reason", default="")
+    p = add(
+        agent,
+        "handover",
+        "give all of an agent's families to others, in one audited step",
+        run_agent_handover,
+    )
+    p.add_argument("login", metavar="LOGIN", help="the leaving agent")
+    to = p.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to", metavar="LOGIN", help="give every family to this agent")
+    to.add_argument("--fair", action="store_true", help="spread the families over --office's enabled agents")
+    p.add_argument("--office", metavar="CODE", help="with --fair: whose agents take the families")
+    p.add_argument(
+        "--rule",
+        choices=handover.RULES,
+        default="fewest",
+        help="with --fair: fewest (to whoever owns fewest families, the default) or round-robin",
+    )
+    p.add_argument("--reason", default="", help="required unless --dry-run; recorded on every family")
+    p.add_argument("--dry-run", action="store_true", help="show who gets what; change nothing")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     household = group("household", "households: a family or a person, their numbers and owner")
@@ -213,6 +241,48 @@ def run_agent_backup(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
         view = offices.set_agent_backup(s, args.login, args.backup)
     print(f"agent {view.login}: backup {view.backup or 'none'}")
+
+
+def run_agent_disable(ctx: Context, args: argparse.Namespace) -> None:
+    with ctx.db.unit_of_work() as s:
+        view = offices.disable_agent(s, args.login, actor=ctx.actor, reason=args.reason)
+    print(f"agent {view.login} is disabled; hand their families over with: agent handover {view.login}")
+
+
+def run_agent_enable(ctx: Context, args: argparse.Namespace) -> None:
+    with ctx.db.unit_of_work() as s:
+        view = offices.enable_agent(s, args.login, actor=ctx.actor, reason=args.reason)
+    print(f"agent {view.login} is enabled, {view.state}")
+
+
+def run_agent_handover(ctx: Context, args: argparse.Namespace) -> None:
+    if args.fair and not args.office:
+        raise InvalidInput("--fair needs --office CODE: whose agents take the families")
+    if not args.dry_run and not args.reason.strip():
+        raise InvalidInput("a handover needs --reason (or --dry-run to only see the plan)")
+    with ctx.db.unit_of_work() as s:
+        plan = handover.plan_handover(
+            s, args.login, to=args.to, office=args.office if args.fair else None, rule=args.rule
+        )
+        if not args.dry_run:
+            handover.apply_handover(s, plan, reason=args.reason, actor=ctx.actor)
+    if args.json:
+        print_json(
+            {
+                "leaving": plan.leaving,
+                "dry_run": args.dry_run,
+                "families": [{"household": m.household_id, "name": m.name, "to": m.to} for m in plan.moves],
+                "counts": plan.counts(),
+                "backups": [{"agent": b.agent, "to": b.to} for b in plan.backups],
+            }
+        )
+        return
+    print_table([[m.household_id, m.name, m.to] for m in plan.moves], ["HOUSEHOLD", "NAME", "TO"])
+    for b in plan.backups:
+        print(f"agent {b.agent}: backup {plan.leaving} -> {b.to or 'none (office pool)'}")
+    counts = ", ".join(f"{login} {n}" for login, n in sorted(plan.counts().items())) or "none"
+    verb = "would move" if args.dry_run else "moved"
+    print(f"{verb} {len(plan.moves)} families from {plan.leaving}: {counts}")
 
 
 def run_agent_list(ctx: Context, args: argparse.Namespace) -> None:

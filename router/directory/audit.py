@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CTE, ColumnElement, Connection, bindparam, insert, select
@@ -18,12 +21,73 @@ _FIELDS = ("at", "action", "household_id", "subject", "before", "after", "reason
 _INSERT = Prepared(insert(AuditEntry), columns=_FIELDS)
 
 
+# The account `callkeeper serve` runs as (deploy/systemd); admins run the CLI
+# through it (`runuser -u callkeeper -- callkeeper ...`), and the audit must
+# then name the person, not the account.
+SERVICE_ACCOUNT = "callkeeper"
+
+
 def default_actor() -> str:
-    """Who is acting when no --actor is given: the OS user."""
+    """Who is acting when no --actor is given: the person, not the account they act through.
+
+    CALLKEEPER_ACTOR if set; else the user who called sudo (SUDO_USER); else,
+    when the effective user is the service account or root, the login name of
+    the session's terminal (which `su` and `runuser` keep); else the effective
+    user. The service account is named only when no person can be found
+    (a timer or cron job).
+    """
+    named = os.environ.get("CALLKEEPER_ACTOR") or os.environ.get("SUDO_USER")
+    if named:
+        return named
+    effective = _effective_user()
+    if effective in (SERVICE_ACCOUNT, "root"):
+        try:
+            return os.getlogin()
+        except OSError:
+            pass
+    return effective
+
+
+def _effective_user() -> str:
     try:
-        return os.environ.get("CALLKEEPER_ACTOR") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+
+# Audit actions whose `before` and `after` are the household's owner's login
+# ("" for none): the trail from which the owner at any past moment is read.
+OWNER_CHANGES = ("owner", "transfer", "lapse", "handover")
+
+
+def owners_before_changes(
+    session: Session, households: Iterable[int]
+) -> dict[int, list[tuple[datetime, str]]]:
+    """For each household, every owner change as (when, the owner before it), oldest first."""
+    changes: dict[int, list[tuple[datetime, str]]] = {}
+    wanted = sorted(set(households))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(AuditEntry.household_id, AuditEntry.at, AuditEntry.before)
+            .where(AuditEntry.household_id.in_(wanted[start : start + 500]))
+            .where(AuditEntry.action.in_(OWNER_CHANGES))
+            .order_by(AuditEntry.household_id, AuditEntry.at, AuditEntry.id)
+        )
+        for household_id, at, before in rows:
+            if household_id is not None:
+                changes.setdefault(household_id, []).append((at, before))
+    return changes
+
+
+def owner_at(changes: list[tuple[datetime, str]], current: str | None, when: datetime) -> str | None:
+    """The owner at `when`: the one before the first change after it, else today's owner."""
+    for at, before in changes:
+        if at > when:
+            return before or None
+    return current
 
 
 def record(

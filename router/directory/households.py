@@ -31,7 +31,9 @@ def add_household(
     email: str = "",
     address: str = "",
     actor: str,
+    origin: str = "admin",
 ) -> HouseholdView:
+    """A new household; `origin` says what made it (an admin, a call, a lead)."""
     seen: set[str] = set()
     for spec in numbers:
         household_reads.check_label(spec.label)
@@ -47,6 +49,7 @@ def add_household(
         owner=owner_agent,
         email=email.strip(),
         address=address.strip(),
+        origin=origin,
         members=[Member(position=i, full_name=m.strip()) for i, m in enumerate(members)],
     )
     session.add(household)

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from identity.numbers import NumberKind, normalize
+from router.directory import audit
 from router.errors import Conflict, InvalidInput, NotFound
 from router.storage.db import utcnow
-from router.storage.models import AGENT_STATES, OWNER_POLICIES, STRATEGIES, Agent, Line, Office
+from router.storage.models import DISABLED, OWNER_POLICIES, PRESENCE_STATES, STRATEGIES, Agent, Line, Office
 from router.storage.views import AgentView, OfficeView
 
 
@@ -166,13 +167,49 @@ def add_agent(
 
 
 def set_agent_state(session: Session, login: str, state: str) -> AgentView:
-    _require(state, AGENT_STATES, "agent state")
+    """Presence as a supervisor sets it; a disabled agent stays disabled until an admin enables them."""
+    _require(state, PRESENCE_STATES, "agent state")
     agent = get_agent(session, login)
+    if agent.state == DISABLED:
+        raise Conflict(f"agent {login!r} is disabled; an admin enables them first (agent enable {login})")
+    _set_state(agent, state)
+    session.flush()
+    return agent_view(agent)
+
+
+def disable_agent(session: Session, login: str, *, actor: str, reason: str = "") -> AgentView:
+    """Never ring this agent again nor give them a family; their ledger history stays theirs.
+
+    Their families keep them as owner until handed over (`router.directory.handover`):
+    meanwhile each call follows the owner's office policy, as for an owner away.
+    """
+    agent = get_agent(session, login)
+    if agent.state == DISABLED:
+        raise Conflict(f"agent {login!r} is already disabled")
+    before = agent.state
+    _set_state(agent, DISABLED)
+    audit.record(session, "disable", household=None, subject=login, before=before, reason=reason, actor=actor)
+    session.flush()
+    return agent_view(agent)
+
+
+def enable_agent(session: Session, login: str, *, actor: str, reason: str = "") -> AgentView:
+    """Take a disabled agent back, as `offline`: nobody rings them until they are made available."""
+    agent = get_agent(session, login)
+    if agent.state != DISABLED:
+        raise Conflict(f"agent {login!r} is not disabled")
+    _set_state(agent, "offline")
+    audit.record(
+        session, "enable", household=None, subject=login, after="offline", reason=reason, actor=actor
+    )
+    session.flush()
+    return agent_view(agent)
+
+
+def _set_state(agent: Agent, state: str) -> None:
     if agent.state != state:
         agent.state = state
         agent.state_changed_at = utcnow()
-    session.flush()
-    return agent_view(agent)
 
 
 def set_agent_backup(session: Session, login: str, backup: str | None) -> AgentView:

@@ -134,6 +134,7 @@ def report(
     refs = _resolve(session, {b.household for b in chosen if b.error is None}, region)
     households = {h for h in refs.values() if h is not None}
     owners = _owners(session, households)
+    owner_changes = audit.owners_before_changes(session, households)
     window = timedelta(days=window_days)
     closed = [b.closed_at for b in chosen if b.closed_at is not None and b.error is None]
     contacts = _contacts(session, households, min(closed) - window, max(closed)) if closed else {}
@@ -164,7 +165,7 @@ def report(
                 b.amount,
                 window_calls,
                 policy,
-                owner=owners.get(household),
+                owner=audit.owner_at(owner_changes.get(household, []), owners.get(household), b.closed_at),
                 override=override[0] if override else None,
             )
         except InvalidInput as exc:

@@ -20,12 +20,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from router.storage.db import UTCDateTime, utcnow
 
-AGENT_STATES = ("available", "paused", "offline")
+# Presence, as a supervisor or the agent sets it; only `available` agents are rung.
+PRESENCE_STATES = ("available", "paused", "offline")
+# `disabled`: the agent left or is suspended, set only by an admin (`agent disable`):
+# never rung, never given a family, their history kept under their name.
+DISABLED = "disabled"
+AGENT_STATES = (*PRESENCE_STATES, DISABLED)
 NUMBER_LABELS = ("mobile", "home", "spouse", "work", "other")
 STRATEGIES = ("longest-idle", "round-robin", "fewest-calls", "random")
 OWNER_POLICIES = ("backup", "wait", "pool")
@@ -65,7 +71,9 @@ class Line(Base):
 
 class Agent(Base):
     __tablename__ = "agents"
-    __table_args__ = (CheckConstraint("state IN ('available', 'paused', 'offline')"),)
+    __table_args__ = (
+        CheckConstraint("state IN ('available', 'paused', 'offline', 'disabled')", name="ck_agents_state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
@@ -221,3 +229,91 @@ class SplitOverride(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeadSource(Base):
+    """Where orders come from (the website, a CRM), with its API token and optional webhook.
+
+    Only the token's SHA-256 is kept: a token is 32 random bytes, so a fast
+    hash is as safe as a slow one and costs nothing per request. The webhook
+    secret signs what is sent back, so it is kept as it is.
+    """
+
+    __tablename__ = "lead_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    webhook_url: Mapped[str] = mapped_column(String(400), default="")
+    webhook_secret: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Lead(Base):
+    """An order or request that arrived without a call, and who it was given to and why.
+
+    One per (source, external_id): the unique key is also what makes a
+    repeated or concurrent submission the same lead. `household_id` is a plain
+    column, as in the audit, so a lead outlives a merge of its family.
+    """
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id"),
+        UniqueConstraint("source_id", "idempotency_key"),
+        Index("ix_leads_household_received", "household_id", "received_at"),
+        Index("ix_leads_agent_received", "assigned_agent_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("lead_sources.id"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(400), default="")
+    line: Mapped[str] = mapped_column(String(64), default="")
+    office: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    household_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    # How the family was found (number, email, suggestion, new) and why this
+    # manager (a call's route words, or duplicate / unassigned).
+    matched_by: Mapped[str] = mapped_column(String(12), default="")
+    reason: Mapped[str] = mapped_column(String(20), default="")
+    provisional: Mapped[bool] = mapped_column(default=False)
+    score: Mapped[int | None] = mapped_column(Integer, default=None)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    confirmed_by: Mapped[str] = mapped_column(String(100), default="")
+
+    source: Mapped[LeadSource] = relationship()
+    assigned_agent: Mapped[Agent | None] = relationship()
+
+
+class WebhookDelivery(Base):
+    """An assignment to POST back to its source's CRM: retried with backoff, then kept as dead."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "delivered_at", "dead", "next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    body: Mapped[str] = mapped_column(Text)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    dead: Mapped[bool] = mapped_column(default=False)
+
+    lead: Mapped[Lead] = relationship()
+
+
+# A lead is matched to a family by email case-blind; most households have none,
+# and the index keeps the lookup one probe among a million.
+Index("ix_households_email_key", func.lower(Household.email))

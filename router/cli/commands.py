@@ -1,0 +1,28 @@
+"""Building the command tree: a group of actions (`lead add`, `lead list`) and each action's parser.
+
+Every action's help is also its description, so `--help` on it says what it does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+Sub = Any  # argparse's private _SubParsersAction
+
+
+def group(commands: Sub, common: argparse.ArgumentParser, name: str, help_text: str) -> Sub:
+    """A command with actions, e.g. `lead`: `callkeeper lead ACTION`."""
+    parser = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+
+
+def action(
+    group: Sub, common: argparse.ArgumentParser, name: str, help_text: str, handler: Any
+) -> argparse.ArgumentParser:
+    """One action of a group, run by `handler(ctx, args)`."""
+    parser: argparse.ArgumentParser = group.add_parser(
+        name, help=help_text, description=help_text, parents=[common]
+    )
+    parser.set_defaults(handler=handler)
+    return parser
