@@ -14,6 +14,7 @@ of every agent, printing p50 and p99.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -165,15 +166,25 @@ def _reset_sequence(db: Database, session: Any) -> None:
         session.execute(text("SELECT setval('decisions_id_seq', (SELECT max(id) FROM decisions))"))
 
 
-def _timed(rounds: int, work: Callable[[], int]) -> tuple[float, float, int]:
-    """p50 and p99 in milliseconds of `rounds` runs of `work`, and what the last one returned."""
+def _timed(rounds: int, work: Callable[[], int]) -> tuple[str, int]:
+    """p50 and p99 of `rounds` runs of `work`, with this process's CPU and the load; what work returned.
+
+    The machine is shared: the CPU time per run (this process only, not the
+    PostgreSQL server's) and the load average say how much of the wall
+    time was this code's.
+    """
     work()
     timings, result = [], 0
+    cpu = time.process_time()
     for _ in range(rounds):
         started = time.perf_counter()
         result = work()
         timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings), statistics.quantiles(timings, n=100)[98], result
+    cpu_ms = (time.process_time() - cpu) * 1000 / rounds
+    p50, p99 = statistics.median(timings), statistics.quantiles(timings, n=100)[98]
+    load = os.getloadavg()[0]
+    cost = f"client CPU {cpu_ms:.1f} ms per read, load {load:.1f}"
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({cost})", result
 
 
 def measure(db: Database, backend: str, household: int) -> None:
@@ -185,18 +196,10 @@ def measure(db: Database, backend: str, household: int) -> None:
         with db.reader() as s:
             return len(agent_board.board(s, now=datetime.now(UTC), zone=MOSCOW))
 
-    p50, p99, events = _timed(ROUNDS_TIMELINE, read_timeline)
-    print(
-        f"timeline ({backend}): {events:,} events ({TIMELINE_CALLS:,} calls): "
-        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-        flush=True,
-    )
-    p50, p99, agents = _timed(ROUNDS_BOARD, read_board)
-    print(
-        f"agents board ({backend}): {agents} agents, {TODAY_CALLS:,} calls today: "
-        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-        flush=True,
-    )
+    figures, events = _timed(ROUNDS_TIMELINE, read_timeline)
+    print(f"timeline ({backend}): {events:,} events ({TIMELINE_CALLS:,} calls): {figures}", flush=True)
+    figures, agents = _timed(ROUNDS_BOARD, read_board)
+    print(f"agents board ({backend}): {agents} agents, {TODAY_CALLS:,} calls today: {figures}", flush=True)
 
 
 def _bench(url: str, backend: str, size: int) -> None:
