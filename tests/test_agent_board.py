@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from router.cli.main import main
 from router.config import load
 from router.directory import offices
-from router.cli.main import main
 from router.errors import ConfigError, ExitCode
 from router.routing import agent_board
 from router.storage.db import Database
