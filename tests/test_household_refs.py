@@ -51,3 +51,15 @@ def test_a_missing_household_is_exit_3_with_a_clear_message(
     result = run_cli(capsys, db.url, *argv)
     assert result.code == ExitCode.NOT_FOUND
     assert result.err.startswith("error: no household") and "Traceback" not in result.err
+
+
+def test_a_household_merged_away_still_names_its_trail(
+    db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    center(db)
+    keep = household(db, "m1", NUMBER)
+    other = household(db, "m1", SPOUSE)
+    assert run_cli(capsys, db.url, "household", "merge", str(keep), str(other)).code == 0
+    result = run_cli(capsys, db.url, "audit", "--household", str(other), "--json")
+    assert result.code == 0, result.err
+    assert [e["action"] for e in json.loads(result.out)] == ["create", "merge"]

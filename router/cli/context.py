@@ -48,8 +48,8 @@ class Context:
         return None if text is None else dates.parse(text, self.zone, datetime.now(UTC))
 
     def household(self, session: Session, ref: str | None) -> int | None:
-        """A --household as typed: an id or any of its numbers; a missing one is NotFound (exit 3)."""
-        return None if ref is None else household_reads.resolve(session, ref, self.region).id
+        """A --household as typed: an id (merged away too) or any of its numbers; else NotFound (exit 3)."""
+        return None if ref is None else household_reads.resolve_id(session, ref, self.region)
 
     def close(self) -> None:
         if "db" in self.__dict__:
