@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class Settings:
     db: str = DEFAULT_DB_URL
     region: str = "RU"
     default_office: str = ""
+    timezone: str = "Europe/Moscow"
     # The call front (agi).
     listen: str = "127.0.0.1:4573"
     mode: str = "dial"
@@ -81,7 +83,18 @@ def load(
     settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
     if not is_region(settings.region):
         raise ConfigError(f"setting region: {settings.region!r} is not a region code such as RU or DE")
+    agency_zone(settings)
     return settings
+
+
+def agency_zone(settings: Settings) -> zoneinfo.ZoneInfo:
+    """The agency's time zone: where "today" begins and ends for the ledger's readers."""
+    try:
+        return zoneinfo.ZoneInfo(settings.timezone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ConfigError(
+            f"setting timezone: {settings.timezone!r} is not a time zone name such as Europe/Moscow"
+        ) from None
 
 
 def _read_file(path: Path) -> dict[str, Any]:

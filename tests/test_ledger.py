@@ -24,13 +24,17 @@ def test_ledger_entry_has_the_issue_json_shape(db: Database) -> None:
         "at": "2026-03-02T09:00:00+00:00",
         "number": NUMBER,
         "line": decision.call.line,
+        "office": "msk",
         "household": hid,
         "owner": "m2",
         "route": "owner",
+        "decide_ms": round(decision.decide_ms, 3),
         "answered_by": decision.plan.attempts[1].agent,
         "attempts": [
             {
                 "agent": "m2",
+                "reason": "owner",
+                "started_at": "2026-03-02T09:00:00+00:00",
                 "status": "NOANSWER",
                 "ring_seconds": 4.0,
                 "talk_seconds": 0.0,
@@ -38,6 +42,8 @@ def test_ledger_entry_has_the_issue_json_shape(db: Database) -> None:
             },
             {
                 "agent": decision.plan.attempts[1].agent,
+                "reason": decision.plan.attempts[1].reason,
+                "started_at": "2026-03-02T09:00:20+00:00",
                 "status": "ANSWER",
                 "ring_seconds": 4.0,
                 "talk_seconds": 42.5,

@@ -54,3 +54,35 @@ def _index_names(db: Database, table: str) -> set[str]:
     }[db.backend]
     with db.engine.connect() as connection:
         return {str(name) for name in connection.execute(text(query), {"table": table}).scalars()}
+
+
+def test_a_0005_database_with_data_upgrades_to_take_bookings(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from router.directory import household_reads, households, offices
+    from router.splits import bookings
+
+    command.downgrade(alembic_config(db.url), "0005")
+    with db.unit_of_work() as s:
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "m1", office="msk", dial="PJSIP/101")
+        hid = households.add_household(
+            s, owner="m1", actor="t", numbers=[household_reads.NumberSpec("+79161234567")]
+        ).id
+    assert "bookings" not in _tables(db)
+    db.upgrade()
+    with db.unit_of_work() as s:
+        bookings.add_booking(
+            s, hid, ref="T-1", amount=150, closed_at=datetime(2026, 3, 1, tzinfo=UTC), actor="t"
+        )
+    with db.reader() as s:
+        assert household_reads.resolve(s, "+79161234567", "RU").id == hid
+        assert [(b.household, b.amount) for b in bookings.list_bookings(s)] == [(hid, 150)]
+    assert "ix_bookings_household_closed" in _index_names(db, "bookings")
+
+
+def _tables(db: Database) -> set[str]:
+    from sqlalchemy import inspect
+
+    with db.engine.connect() as connection:
+        return set(inspect(connection).get_table_names())

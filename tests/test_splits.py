@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from router.directory import audit
-from router.errors import InvalidInput
+from router.errors import InvalidInput, NotFound
 from router.routing.service import Router
 from router.splits import split_report
 from router.splits.shares import Contact, allocate, parse_amount, parse_override, split
@@ -158,26 +158,42 @@ def test_override_replaces_the_policy_and_is_audited(db: Database, tmp_path: Pat
     router = center(db)
     hid = household(db, "m1", NUMBER)
     answered(router, "m1", CLOSED - timedelta(days=1))
+    path = write_bookings(tmp_path, f"B1,{hid},100.01,{CLOSED.isoformat()}")
     with db.unit_of_work() as s:
         split_report.save_override(
-            s, "B1", parse_override(["m1=70", "m2=30"]), reason="m2 closed the deal", actor="boss"
+            s,
+            "B1",
+            parse_override(["m1=70", "m2=30"]),
+            reason="m2 closed the deal",
+            actor="boss",
+            region="RU",
+            file_bookings=split_report.read_bookings(path),
         )
-    path = write_bookings(tmp_path, f"B1,{hid},100.01,{CLOSED.isoformat()}")
     with db.reader() as s:
         results = split_report.report(s, split_report.read_bookings(path), policy="equal", region="RU")
-        trail = [e for e in audit.trail(s) if e.action == "split-override"]
+        trail = [e for e in audit.trail(s, hid) if e.action == "override"]
     data = results[0].as_json()
     assert data["policy"] == "override" and data["reason"] == "m2 closed the deal"
     assert {x["agent"]: x["amount"] for x in data["shares"]} == {"m1": "70.01", "m2": "30.00"}
     assert len(trail) == 1 and json.loads(trail[0].after) == {"m1": "70", "m2": "30"}
 
 
-def test_override_naming_an_unknown_agent_is_refused_and_writes_nothing(db: Database) -> None:
+def test_override_naming_an_unknown_agent_is_refused_and_writes_nothing(db: Database, tmp_path: Path) -> None:
     center(db)
-    with pytest.raises(InvalidInput, match="no agent ghost"), db.unit_of_work() as s:
-        split_report.save_override(s, "B1", parse_override(["m1=50", "ghost=50"]), reason="x", actor="boss")
+    hid = household(db, "m1", NUMBER)
+    path = write_bookings(tmp_path, f"B1,{hid},100.01,{CLOSED.isoformat()}")
+    with pytest.raises(NotFound, match="no agent ghost"), db.unit_of_work() as s:
+        split_report.save_override(
+            s,
+            "B1",
+            parse_override(["m1=50", "ghost=50"]),
+            reason="x",
+            actor="boss",
+            region="RU",
+            file_bookings=split_report.read_bookings(path),
+        )
     with db.reader() as s:
-        assert audit.trail(s) == []
+        assert [e for e in audit.trail(s) if e.action == "override"] == []
 
 
 def test_many_households_read_in_one_pass_give_the_same_split(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from router.cli import evidence
 from router.cli.context import Context, print_json, print_table
 from router.directory import audit, handover, household_csv, household_reads, households, offices
 from router.errors import InvalidInput
@@ -114,6 +115,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", default="", help="required unless --dry-run; recorded on every family")
     p.add_argument("--dry-run", action="store_true", help="show who gets what; change nothing")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    evidence.add_board(agent, common)
 
     household = group("household", "households: a family or a person, their numbers and owner")
     p = add(household, "add", "add a household; prints its id", run_household_add)
@@ -165,7 +167,9 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p = add(commands, "export", "export households to CSV ('-' for stdout)", run_export)
     p.add_argument("file", metavar="FILE.csv")
     p = add(commands, "audit", "the audit trail of links, merges and ownership", run_audit)
-    p.add_argument("--household", type=int, metavar="ID")
+    p.add_argument(
+        "--household", metavar="ID|NUMBER", help="only this household's: its id or any of its numbers"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -399,7 +403,7 @@ def run_export(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_audit(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        entries = audit.trail(s, args.household)
+        entries = audit.trail(s, ctx.household(s, args.household))
     if args.json:
         print_json([e.as_json() for e in entries])
         return

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from router import config
+from sqlalchemy.orm import Session
+
+from router import config, dates
+from router.directory import household_reads
 from router.directory.audit import default_actor
 from router.storage.db import Database
 
@@ -33,9 +38,30 @@ class Context:
     def region(self) -> str:
         return self.settings.region
 
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The agency's time zone (the `timezone` setting)."""
+        return config.agency_zone(self.settings)
+
+    def when(self, text: str | None) -> datetime | None:
+        """A --since or --until as typed (checked by `time_option`), as UTC; None if not given."""
+        return None if text is None else dates.parse(text, self.zone, datetime.now(UTC))
+
+    def household(self, session: Session, ref: str | None) -> int | None:
+        """A --household as typed: an id (merged away too) or any of its numbers; else NotFound (exit 3)."""
+        return None if ref is None else household_reads.resolve_id(session, ref, self.region)
+
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+
+
+def time_option(text: str) -> str:
+    """argparse type of --since and --until: refused at once (exit 2) unless `dates` can read it."""
+    try:
+        return dates.check(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def print_json(data: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from router import __version__
-from router.cli import admin, leads, routing, suggest
+from router.cli import admin, evidence, leads, routing, suggest
 from router.cli.context import Context
 from router.errors import CallkeeperError, ExitCode
 from router.storage.db import describe_db_error
@@ -29,7 +29,7 @@ class CommandModule(Protocol):
     def register(self, commands: Any, common: argparse.ArgumentParser) -> None: ...
 
 
-COMMAND_MODULES = [admin, routing, suggest, leads]
+COMMAND_MODULES = [admin, routing, evidence, suggest, leads]
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router.cli.context import Context, print_json, print_table
-from router.errors import InvalidInput
+from router.cli.context import Context, print_json, print_table, time_option
+from router.errors import ExitCode, InvalidInput
 from router.routing import ledger
 from router.routing.service import Router
-from router.splits import split_report
+from router.splits import bookings, split_report
 from router.splits.shares import POLICIES, parse_override
 
 Sub = Any  # argparse's private _SubParsersAction
@@ -25,7 +24,8 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="explain who a call from NUMBER would be routed to now",
         description="The plan a call from NUMBER on LINE would get now, with the reason of "
-        "each attempt. Claims no agent and writes nothing.",
+        "each attempt, and why each agent left out was skipped (busy, paused, offline, wrap-up, "
+        "lapsed-owner, excluded, already-rung, plan-full). Claims no agent and writes nothing.",
     )
     p.add_argument("number", help="caller number, any usual spelling, or 'anonymous'")
     p.add_argument("--line", metavar="LINE", help="inbound number or office code (default: default_office)")
@@ -38,8 +38,8 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
         help="routed calls and how each attempt ended",
         description="The ledger of decisions and attempts, oldest first.",
     )
-    _time_window(p)
-    p.add_argument("--household", type=int, metavar="ID", help="only this household's calls")
+    time_window(p)
+    household_option(p, "only this household's calls")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run_ledger)
 
@@ -47,12 +47,19 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
         "splits",
         parents=[common],
         help="split bookings among the agents who worked each household",
-        description="For each booking in FILE.csv (columns booking,household,amount,closed_at), "
-        "share the amount among the agents who answered the household's calls in the window "
-        "before closing. Bad rows are marked in the report; nothing is written.",
+        description="For each stored booking (`booking add`, `booking import`), or each booking in "
+        "FILE.csv with --bookings (columns booking,household,amount,closed_at), share the amount "
+        "among the agents who answered the household's calls in the window before closing. Bad "
+        "rows are marked in the report; nothing is written. Exit 5 when every row is an error.",
     )
-    _time_window(p)
-    p.add_argument("--bookings", type=Path, metavar="FILE.csv", help="the bookings to split")
+    time_window(p)
+    household_option(p, "only this household's bookings")
+    p.add_argument(
+        "--bookings",
+        type=Path,
+        metavar="FILE.csv",
+        help="split the bookings of this file, not the stored ones",
+    )
     p.add_argument("--policy", choices=POLICIES, default="equal", help="how to share (default equal)")
     p.add_argument(
         "--window",
@@ -69,37 +76,43 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="set how one booking is split, with a reason (audited)",
         description="Replace the policy's split of BOOKING by explicit percentages that total "
-        "100, e.g. ivanova=60 petrov=40.",
+        "100, e.g. ivanova=60 petrov=40. BOOKING is a stored booking's reference, or one of the "
+        "file given with --bookings; a booking that exists nowhere or an unknown agent is exit 3.",
     )
     o.add_argument("booking")
     o.add_argument("shares", nargs="+", metavar="LOGIN=PERCENT")
     o.add_argument("--reason", required=True, help="why; kept in the audit")
+    o.add_argument(
+        "--bookings", dest="override_bookings", type=Path, metavar="FILE.csv",
+        help="the bookings file BOOKING is in, when it is not stored",
+    )  # fmt: skip
     o.set_defaults(handler=run_splits_override)
 
 
-def _time_window(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", type=_when, metavar="T", help="from this ISO date or time (UTC)")
-    parser.add_argument("--until", type=_when, metavar="T", help="before this ISO date or time (UTC)")
+def time_window(parser: argparse.ArgumentParser) -> None:
+    """--since and --until, read by the one parser (`router.dates`)."""
+    words = "an ISO date or time (UTC if no zone), or today or yesterday (the agency's day)"
+    parser.add_argument("--since", type=time_option, metavar="T", help=f"from T: {words}")
+    parser.add_argument("--until", type=time_option, metavar="T", help=f"before T: {words}")
 
 
-def _when(text: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time") from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+def household_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--household", metavar="ID|NUMBER", help=f"{help_text}: its id or any of its numbers")
 
 
 def run_route(ctx: Context, args: argparse.Namespace) -> None:
-    decision, plan = Router(ctx.db, ctx.settings).explain(args.number, args.line)
+    explained = Router(ctx.db, ctx.settings).explain_why(args.number, args.line)
+    decision, plan = explained.decision, explained.plan
     if args.json:
         print_json(
             {
                 "number": str(decision.call.caller),
                 "household": decision.household_id,
                 "owner": decision.owner,
+                "office": decision.office or None,
                 "plan": [{"agent": a.agent, "timeout": a.timeout, "reason": a.reason} for a in plan.attempts],
                 "then": plan.then,
+                "skipped": [s.as_json() for s in explained.skipped],
             }
         )
         return
@@ -114,11 +127,14 @@ def run_route(ctx: Context, args: argparse.Namespace) -> None:
     ]
     print_table(rows, ["#", "agent", "dial", "timeout", "reason", "wait"])
     print(f"then: {plan.then}")
+    if explained.skipped:
+        print("skipped: " + ", ".join(f"{s.agent} ({s.why})" for s in explained.skipped))
 
 
 def run_ledger(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        found = ledger.entries(s, since=args.since, until=args.until, household=args.household)
+        household = ctx.household(s, args.household)
+        found = ledger.entries(s, since=ctx.when(args.since), until=ctx.when(args.until), household=household)
     if args.json:
         print_json([e.as_json() for e in found])
         return
@@ -138,34 +154,57 @@ def run_ledger(ctx: Context, args: argparse.Namespace) -> None:
     print_table(rows, ["at", "call", "number", "household", "owner", "route", "answered", "attempts"])
 
 
-def run_splits(ctx: Context, args: argparse.Namespace) -> None:
-    if args.bookings is None:
-        raise InvalidInput("splits needs --bookings FILE.csv")
+def run_splits(ctx: Context, args: argparse.Namespace) -> int:
     if args.window < 0:
         raise InvalidInput(f"--window must be 0 or more days, not {args.window}")
-    bookings = split_report.read_bookings(args.bookings)
+    since, until = ctx.when(args.since), ctx.when(args.until)
     with ctx.db.reader() as s:
+        household = ctx.household(s, args.household)
+        if args.bookings is not None:
+            listed = split_report.read_bookings(args.bookings)
+        else:
+            stored = bookings.list_bookings(s, household=household, since=since, until=until)
+            listed = [b.for_report() for b in stored]
         results = split_report.report(
             s,
-            bookings,
+            listed,
             policy=args.policy,
             window_days=args.window,
-            since=args.since,
-            until=args.until,
+            since=since,
+            until=until,
             region=ctx.region,
         )
+    if household is not None:
+        results = [r for r in results if r.household == household]
     if args.format == "json":
         print_json([r.as_json() for r in results])
     elif args.format == "csv":
         csv.writer(sys.stdout, lineterminator="\n").writerows(split_report.csv_rows(results))
     else:
+        reasons = {r.booking: r.reason for r in results if r.reason}
         rows = list(split_report.csv_rows(results))
-        print_table([r[:7] + r[7:9] + [r[9] and f"ERROR {r[9]}"] for r in rows[1:]], rows[0])
+        print_table(
+            [[*r[:9], reasons.get(r[0], ""), r[9] and f"ERROR {r[9]}"] for r in rows[1:]],
+            [*rows[0][:9], "override reason", "error"],
+        )
+    if results and all(r.error is not None for r in results):
+        return ExitCode.INVALID
+    return ExitCode.OK
 
 
 def run_splits_override(ctx: Context, args: argparse.Namespace) -> None:
     shares = parse_override(args.shares)
+    path = args.override_bookings or args.bookings
+    in_file = split_report.read_bookings(path) if path else ()
     with ctx.db.unit_of_work() as s:
-        split_report.save_override(s, args.booking, shares, reason=args.reason, actor=ctx.actor)
+        split_report.save_override(
+            s,
+            args.booking,
+            shares,
+            reason=args.reason,
+            actor=ctx.actor,
+            region=ctx.region,
+            file_bookings=in_file,
+        )
     listed = ", ".join(f"{login} {percent}%" for login, percent in shares.items())
     print(f"booking {args.booking}: split {listed}")

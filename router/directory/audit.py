@@ -150,10 +150,21 @@ def recording_params(
     return {f"audit_{field}": value for field, value in fields.items()}
 
 
-def trail(session: Session, household: int | None = None) -> list[AuditView]:
+def trail(
+    session: Session,
+    household: int | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AuditView]:
+    """Audit rows in the order written, of one household and a period if given."""
     query = select(AuditEntry).order_by(AuditEntry.id)
     if household is not None:
         query = query.where(AuditEntry.household_id == household)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     return [
         AuditView(
             at=e.at,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from identity.numbers import CallerNumber, NumberKind, normalize
 from router.directory.offices import get_agent
 from router.errors import InvalidInput, NotFound
-from router.storage.models import NUMBER_LABELS, Agent, Household, PhoneNumber
+from router.storage.models import NUMBER_LABELS, Agent, AuditEntry, Household, PhoneNumber
 from router.storage.prepared import Prepared
 from router.storage.views import HouseholdView, NumberView, Owner
 
@@ -89,6 +89,27 @@ def resolve(session: Session, ref: str, region: str) -> Household:
     if found is None:
         raise NotFound(f"no household has number {text}")
     return get_household(session, found.household_id)
+
+
+def resolve_id(session: Session, ref: str, region: str) -> int:
+    """`resolve`'s household id, for reading evidence: an id merged away still names its trail.
+
+    A household merged into another is gone, but its audit rows (and the
+    calls of the ledger) keep its id; `audit --household` and the timeline
+    of that id still show them. An id that never named a household is NotFound.
+    """
+    text = ref.strip()
+    if not (text.isdigit() and len(text) <= _MAX_ID_DIGITS):
+        return resolve(session, text, region).id
+    household_id = int(text)
+    if session.get(Household, household_id) is None and not _has_trail(session, household_id):
+        raise NotFound(f"no household {household_id}")
+    return household_id
+
+
+def _has_trail(session: Session, household_id: int) -> bool:
+    found = session.scalar(select(AuditEntry.id).where(AuditEntry.household_id == household_id).limit(1))
+    return found is not None
 
 
 def list_households(session: Session, owner: str | None = None) -> list[HouseholdView]:

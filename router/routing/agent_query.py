@@ -255,3 +255,14 @@ def agents_query(shape: Shape) -> Prepared:
     """The pool (after the owner and backup when there is an owner), built once per shape."""
     pool = _pool(shape)
     return Prepared(_owner_then(pool, shape.excluded, shape.tried) if shape.owner else pool)
+
+
+# Every agent, flagged if excluded from the household or already rung for the
+# call: what `callkeeper route` needs to say why each agent was left out.
+# Never on a live call's path (the live statement reads only whom it can plan).
+EVERY_AGENT = Prepared(
+    _agent_rows(
+        Agent.id.in_(_EXCLUDED).label("excluded"),
+        Agent.id.in_(_TRIED).label("tried"),
+    ).order_by(Office.code, Agent.login)
+)

@@ -20,11 +20,20 @@ from router.routing.plan import (
     OVERFLOW,
     OWNER,
     OWNER_BACKUP,
+    SKIP_BUSY,
+    SKIP_EXCLUDED,
+    SKIP_LAPSED,
+    SKIP_OFFLINE,
+    SKIP_PAUSED,
+    SKIP_PLAN_FULL,
+    SKIP_TRIED,
+    SKIP_WRAPUP,
     AgentState,
     Call,
     OfficeSettings,
     Plan,
     PlannedAttempt,
+    Skipped,
     Snapshot,
 )
 
@@ -85,6 +94,50 @@ def decide(call: Call, snapshot: Snapshot, rng: random.Random | None = None) -> 
         for seq, (agent, reason, wait) in enumerate(chosen[:MAX_ATTEMPTS], start=1)
     )
     return Plan(attempts=attempts)
+
+
+def skipped(
+    call: Call, snapshot: Snapshot, plan: Plan, *, lapsed_owner: str | None = None
+) -> tuple[Skipped, ...]:
+    """Why each agent of `snapshot` is not in `plan`: the owner first, then by office and login.
+
+    Pure like `decide`, and given the snapshot of every agent (the live
+    router's leaves out those it could never plan). `lapsed_owner` is the
+    owner this call's lapse of ownership leaves out: listed as skipped as
+    owner even when the pool then rings them. The first reason that
+    applies is given: excluded, already rung, paused, offline, busy, wrap-up;
+    an agent free and not planned was beyond the plan's most attempts.
+    """
+    offices = {o.code: o for o in snapshot.offices}
+    planned = {a.agent for a in plan.attempts}
+    found: list[Skipped] = []
+    if lapsed_owner is not None:
+        found.append(Skipped(lapsed_owner, SKIP_LAPSED))
+    first = [a for a in snapshot.agents if a.login == snapshot.owner]
+    rest = sorted(
+        (a for a in snapshot.agents if a.login != snapshot.owner), key=lambda a: (a.office, a.login)
+    )
+    for agent in first + rest:
+        if agent.login in planned or agent.login == lapsed_owner:
+            continue
+        found.append(Skipped(agent.login, _why_not(agent, call.at, snapshot, offices)))
+    return tuple(found)
+
+
+def _why_not(agent: AgentState, at: datetime, snapshot: Snapshot, offices: dict[str, OfficeSettings]) -> str:
+    if agent.login in snapshot.excluded:
+        return SKIP_EXCLUDED
+    if agent.login in snapshot.tried:
+        return SKIP_TRIED
+    if agent.state == "paused":
+        return SKIP_PAUSED
+    if agent.state != "available":
+        return SKIP_OFFLINE
+    if is_busy(agent, at):
+        return SKIP_BUSY
+    if not _is_free(agent, at, offices.get(agent.office, _DEFAULT_OFFICE)):
+        return SKIP_WRAPUP
+    return SKIP_PLAN_FULL
 
 
 def is_busy(agent: AgentState, at: datetime) -> bool:

@@ -241,10 +241,14 @@ class AttemptEntry:
     ring_seconds: float
     talk_seconds: float
     covering_for: str | None
+    # Why this agent was in the plan (owner, owner-backup, office-pool, overflow).
+    reason: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "agent": self.agent,
+            "reason": self.reason,
+            "started_at": iso(self.started_at),
             "status": self.status,
             "ring_seconds": self.ring_seconds,
             "talk_seconds": self.talk_seconds,
@@ -262,6 +266,9 @@ class LedgerEntry:
     owner: str | None
     route: str
     attempts: tuple[AttemptEntry, ...]
+    # The line's office as the call was decided, and how long deciding took.
+    office: str | None = None
+    decide_ms: float = 0.0
 
     @property
     def answered_by(self) -> str | None:
@@ -274,9 +281,11 @@ class LedgerEntry:
             "at": iso(self.at),
             "number": self.number or "anonymous",
             "line": self.line,
+            "office": self.office,
             "household": self.household,
             "owner": self.owner,
             "route": self.route,
+            "decide_ms": self.decide_ms,
             "answered_by": self.answered_by,
             "attempts": [a.as_json() for a in self.attempts],
         }
@@ -299,6 +308,7 @@ def entries(
         query = query.where(DecisionRow.household_id == household)
     rows = list(session.scalars(query))
     logins: dict[int, str] = {i: login for i, login in session.execute(select(Agent.id, Agent.login))}
+    codes: dict[int, str] = {i: code for i, code in session.execute(select(Office.id, Office.code))}
     by_decision: dict[int, list[AttemptEntry]] = defaultdict(list)
     for attempt in _attempts_of(session, [r.id for r in rows]):
         by_decision[attempt.decision_id].append(
@@ -309,6 +319,7 @@ def entries(
                 ring_seconds=attempt.ring_seconds,
                 talk_seconds=attempt.talk_seconds,
                 covering_for=logins.get(attempt.covering_for_id) if attempt.covering_for_id else None,
+                reason=attempt.reason,
             )
         )
     return [
@@ -321,6 +332,8 @@ def entries(
             owner=logins.get(r.owner_id) if r.owner_id else None,
             route=r.route,
             attempts=tuple(by_decision.get(r.id, ())),
+            office=codes.get(r.office_id) if r.office_id else None,
+            decide_ms=r.decide_ms,
         )
         for r in rows
     ]

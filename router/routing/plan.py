@@ -22,6 +22,20 @@ OVERFLOW = "overflow"
 FALLBACK = "fallback"
 REASONS = (OWNER, OWNER_BACKUP, OFFICE_POOL, OVERFLOW, FALLBACK)
 
+# Why an agent the call could have reached is not in its plan (`decision.skipped`):
+# what `callkeeper route` and the console's "why would a call go there" show.
+SKIP_BUSY = "busy"  # claimed by another live call (ringing or talking)
+SKIP_PAUSED = "paused"
+SKIP_OFFLINE = "offline"
+SKIP_WRAPUP = "wrap-up"  # resting after a call, for the office's wrap-up time
+SKIP_LAPSED = "lapsed-owner"  # the owner, whose ownership this call lapses
+SKIP_EXCLUDED = "excluded"  # never to be rung for this household
+SKIP_TRIED = "already-rung"  # rung for this call already
+SKIP_PLAN_FULL = "plan-full"  # free, but the plan had its most attempts before them
+SKIP_REASONS = (
+    SKIP_BUSY, SKIP_PAUSED, SKIP_OFFLINE, SKIP_WRAPUP, SKIP_LAPSED, SKIP_EXCLUDED, SKIP_TRIED, SKIP_PLAN_FULL,
+)  # fmt: skip
+
 # How a dial ended, as Asterisk's DIALSTATUS says it; HANGUP is the caller
 # hanging up while the agent's phone rang.
 ANSWER = "ANSWER"
@@ -90,6 +104,17 @@ class Plan:
 def attempt_numbered(attempts: Iterable[PlannedAttempt], seq: int) -> PlannedAttempt | None:
     """The attempt numbered `seq` (its own number, not its position) of a plan, stored or not."""
     return next((a for a in attempts if a.seq == seq), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An agent left out of a plan, and why (one of `SKIP_REASONS`)."""
+
+    agent: str
+    why: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"agent": self.agent, "why": self.why}
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from identity.numbers import normalize
 from router.config import Settings
 from router.errors import Abandoned, InvalidInput, NotFound
 from router.routing import claims, ledger, ownership, recording, snapshot
-from router.routing.decision import decide
+from router.routing.decision import decide, skipped
 from router.routing.plan import (
     DIAL_STATUSES,
     Call,
@@ -31,10 +31,11 @@ from router.routing.plan import (
     Plan,
     PlannedAttempt,
     RecordedAttempt,
+    Skipped,
 )
 from router.storage.db import Database, utcnow
 
-__all__ = ["Call", "Decision", "DialOutcome", "Plan", "RecordedAttempt", "Router"]
+__all__ = ["Call", "Decision", "DialOutcome", "Explanation", "Plan", "RecordedAttempt", "Router"]
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +250,11 @@ class Router:
             return claims.extend(connection, uids, utcnow() + timedelta(seconds=seconds))
 
     def explain(self, number: str, line: str | None) -> tuple[Decision, Plan]:
+        """`explain_why` without the agents left out."""
+        explanation = self.explain_why(number, line)
+        return explanation.decision, explanation.plan
+
+    def explain_why(self, number: str, line: str | None) -> Explanation:
         """The decision a call from `number` on `line` would get now; claims and writes nothing.
 
         An unknown `line` is an error here (an admin typed it); without one the
@@ -265,6 +271,10 @@ class Router:
         started = time.perf_counter()
         with self.db.read_transaction() as connection:
             subject, office, plan = self._plan(connection, call, apply_lapse=False, line_required=bool(line))
+            # Read again for what `_plan` keeps to itself: the owner before any lapse.
+            context = snapshot.load_context(connection, call, self.settings.region)
+            every = snapshot.load_every_agent(connection, call, subject, office, context.offices.all)
+        lapsed = context.subject.owner if context.subject.owner != subject.owner else None
         decision = Decision(
             id=0,
             call=call,
@@ -274,7 +284,16 @@ class Router:
             owner=subject.owner,
             decide_ms=(time.perf_counter() - started) * 1000,
         )
-        return decision, plan
+        return Explanation(decision, plan, skipped(call, every, plan, lapsed_owner=lapsed))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Explanation:
+    """What `callkeeper route` shows: the decision a call would get now, and who was left out and why."""
+
+    decision: Decision
+    plan: Plan
+    skipped: tuple[Skipped, ...]
 
 
 def _stored(connection: Connection, decision_id: int, decision: Decision | None) -> ledger.StoredDecision:

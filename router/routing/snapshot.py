@@ -214,3 +214,37 @@ def load_snapshot(
         excluded=frozenset(excluded),
         tried=frozenset(tried),
     )
+
+
+def load_every_agent(
+    connection: Connection,
+    call: Call,
+    subject: Subject,
+    office: str | None,
+    offices: tuple[OfficeSettings, ...],
+) -> Snapshot:
+    """Every agent, with the household's exclusions and the call's agents already rung.
+
+    For explaining a plan (`decision.skipped`), not for deciding one: the
+    live snapshot leaves out the agents it could never plan.
+    """
+    params = {"household_id": subject.household_id, "uid": call.uid}
+    width = len(agent_query.COLUMNS)
+    agents: list[AgentState] = []
+    excluded: set[str] = set()
+    tried: set[str] = set()
+    for row in agent_query.EVERY_AGENT.rows(connection, params):
+        agents.append(AgentState(*row[:width]))
+        if row[width]:
+            excluded.add(row[0])
+        if row[width + 1]:
+            tried.add(row[0])
+    return Snapshot(
+        office=office,
+        offices=offices,
+        agents=tuple(agents),
+        household_id=subject.household_id,
+        owner=subject.owner,
+        excluded=frozenset(excluded),
+        tried=frozenset(tried),
+    )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from identity.numbers import NumberKind, normalize
 from router.directory import audit
-from router.errors import InvalidInput
+from router.errors import Conflict, InvalidInput, NotFound
 from router.routing.plan import ANSWER
 from router.splits.shares import (
     OVERRIDE,
@@ -35,7 +35,10 @@ from router.splits.shares import (
     parse_amount,
     split,
 )
+from router.storage.db import utcnow
 from router.storage.models import Agent, Attempt, Decision, Household, PhoneNumber, SplitOverride
+from router.storage.models import Booking as BookingRow
+from router.storage.views import iso
 
 COLUMNS = ("booking", "household", "amount", "closed_at")
 DEFAULT_WINDOW_DAYS = 90
@@ -55,6 +58,11 @@ class Booking:
     closed_at: datetime | None = None
     error: str | None = None
 
+    @property
+    def where(self) -> str:
+        """Where the booking came from, for its errors: its line in the file, or its reference."""
+        return f"line {self.line}" if self.line else f"booking {self.booking}"
+
 
 @dataclass(frozen=True, slots=True)
 class BookingSplit:
@@ -65,6 +73,9 @@ class BookingSplit:
     shares: tuple[Share, ...] = ()
     error: str | None = None
     reason: str | None = None
+    # An override's author and time; None under a policy.
+    override_by: str | None = None
+    override_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -76,6 +87,9 @@ class BookingSplit:
         }
         if self.reason is not None:
             data["reason"] = self.reason
+        if self.override_by is not None:
+            data["override_by"] = self.override_by
+            data["override_at"] = iso(self.override_at)
         if self.error is not None:
             data["error"] = self.error
         return data
@@ -131,7 +145,7 @@ def report(
         if b.closed_at is None
         or ((since is None or b.closed_at >= since) and (until is None or b.closed_at < until))
     ]
-    refs = _resolve(session, {b.household for b in chosen if b.error is None}, region)
+    refs = resolve_households(session, {b.household for b in chosen if b.error is None}, region)
     households = {h for h in refs.values() if h is not None}
     owners = _owners(session, households)
     owner_changes = audit.owners_before_changes(session, households)
@@ -147,9 +161,9 @@ def report(
         household = refs.get(b.household)
         if b.error is not None or duplicate or household is None:
             error = b.error or (
-                f"line {b.line}: booking {b.booking} appears twice"
+                f"{b.where}: booking {b.booking} appears twice"
                 if duplicate
-                else f"line {b.line}: no household {b.household}"
+                else f"{b.where}: no household {b.household}"
             )
             results.append(BookingSplit(b.booking, household, b.amount, policy, error=error))
             continue
@@ -166,12 +180,10 @@ def report(
                 window_calls,
                 policy,
                 owner=audit.owner_at(owner_changes.get(household, []), owners.get(household), b.closed_at),
-                override=override[0] if override else None,
+                override=override.shares if override else None,
             )
         except InvalidInput as exc:
-            results.append(
-                BookingSplit(b.booking, household, b.amount, policy, error=f"line {b.line}: {exc}")
-            )
+            results.append(BookingSplit(b.booking, household, b.amount, policy, error=f"{b.where}: {exc}"))
             continue
         results.append(
             BookingSplit(
@@ -180,26 +192,41 @@ def report(
                 b.amount,
                 OVERRIDE if override else policy,
                 tuple(shares),
-                reason=override[1] if override else None,
+                reason=override.reason if override else None,
+                override_by=override.actor if override else None,
+                override_at=override.at if override else None,
             )
         )
     return results
 
 
 def save_override(
-    session: Session, booking: str, shares: dict[str, Decimal], *, reason: str, actor: str
-) -> None:
-    """Store an admin's split of one booking (replacing an earlier one), audited."""
+    session: Session,
+    booking: str,
+    shares: dict[str, Decimal],
+    *,
+    reason: str,
+    actor: str,
+    region: str,
+    file_bookings: Sequence[Booking] = (),
+) -> int:
+    """Store an admin's split of one booking (replacing an earlier one), audited; returns its household.
+
+    The booking must exist: stored (`booking add`, `booking import`) or in
+    `file_bookings`, the file the report is run on. An override of a
+    reference nothing knows would silently never apply.
+    """
     booking = booking.strip()
     if not booking:
         raise InvalidInput("a booking id cannot be empty")
     if not reason.strip():
         raise InvalidInput("an override needs a reason")
     check_override(shares)
+    household = _household_of_booking(session, booking, file_bookings, region)
     known = set(session.scalars(select(Agent.login).where(Agent.login.in_(list(shares)))))
     unknown = sorted(set(shares) - known)
     if unknown:
-        raise InvalidInput(f"no agent {', '.join(unknown)}")
+        raise NotFound(f"no agent {', '.join(unknown)}")
     stored = {login: str(p) for login, p in shares.items()}
     existing = session.get(SplitOverride, booking)
     before = json.dumps(existing.shares, sort_keys=True) if existing else ""
@@ -207,10 +234,11 @@ def save_override(
         session.add(SplitOverride(booking=booking, shares=stored, reason=reason.strip(), actor=actor))
     else:
         existing.shares, existing.reason, existing.actor = stored, reason.strip(), actor
+        existing.at = utcnow()
     audit.record(
         session,
-        "split-override",
-        household=None,
+        OVERRIDE,
+        household=household,
         subject=f"booking {booking}",
         before=before,
         after=json.dumps(stored, sort_keys=True),
@@ -218,6 +246,30 @@ def save_override(
         actor=actor,
     )
     session.flush()
+    return household
+
+
+def _household_of_booking(
+    session: Session, booking: str, file_bookings: Sequence[Booking], region: str
+) -> int:
+    """The household of the booking `booking` names, stored or in the file; NotFound if neither."""
+    stored = set(session.scalars(select(BookingRow.household_id).where(BookingRow.ref == booking)))
+    if len(stored) > 1:
+        raise Conflict(f"booking {booking} is stored for households {', '.join(map(str, sorted(stored)))}")
+    if stored:
+        return stored.pop()
+    in_file = next((b for b in file_bookings if b.booking == booking and b.error is None), None)
+    household = (
+        resolve_households(session, {in_file.household}, region).get(in_file.household) if in_file else None
+    )
+    if household is None:
+        where = (
+            " nor in the bookings file"
+            if file_bookings
+            else " (add it with `booking add` or give --bookings FILE)"
+        )
+        raise NotFound(f"booking {booking} exists nowhere: it is not stored{where}")
+    return household
 
 
 def csv_rows(results: Iterable[BookingSplit]) -> Iterator[list[Any]]:
@@ -240,7 +292,7 @@ def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
         yield listed[start : start + _CHUNK]
 
 
-def _resolve(session: Session, refs: set[str], region: str) -> dict[str, int | None]:
+def resolve_households(session: Session, refs: set[str], region: str) -> dict[str, int | None]:
     """Each household reference (an id or any of its numbers) to a household id, or None."""
     ids = {r: int(r) for r in refs if r.isdigit() and len(r) <= _MAX_ID_DIGITS}
     numbers: dict[str, str] = {}
@@ -312,9 +364,20 @@ def _contacts(
     return found
 
 
-def _overrides(session: Session, bookings: set[str]) -> dict[str, tuple[dict[str, Decimal], str]]:
-    found: dict[str, tuple[dict[str, Decimal], str]] = {}
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An admin's split of one booking as stored: percentages by login, why, who and when."""
+
+    shares: dict[str, Decimal]
+    reason: str
+    actor: str
+    at: datetime
+
+
+def _overrides(session: Session, bookings: set[str]) -> dict[str, Override]:
+    found: dict[str, Override] = {}
     for chunk in _chunks(bookings):
         for row in session.scalars(select(SplitOverride).where(SplitOverride.booking.in_(chunk))):
-            found[row.booking] = ({a: Decimal(str(p)) for a, p in row.shares.items()}, row.reason)
+            shares = {a: Decimal(str(p)) for a, p in row.shares.items()}
+            found[row.booking] = Override(shares, row.reason, row.actor, row.at)
     return found

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -229,6 +230,33 @@ class SplitOverride(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Booking(Base):
+    """A sale to a household, as the agency's booking system knows it: what a split divides.
+
+    `ref` is the booking's id in its `source` (a CRM, a booking form, a
+    file), unique there. `household_id` is a plain column, like the audit's,
+    so a booking outlives a household merged away. The amount is in kopecks.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("source", "ref"),
+        CheckConstraint("amount >= 0", name="ck_bookings_amount_not_negative"),
+        # The timeline and `booking list --household` read one household's bookings in time order.
+        Index("ix_bookings_household_closed", "household_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    ref: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime] = mapped_column(index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(100), default="")
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LeadSource(Base):

@@ -1,0 +1,203 @@
+"""The evidence timeline of one household: what a supervisor reads when two managers argue.
+
+Every call (its decision and attempts: when, line, office, route, who rang
+and how long, who answered, talk time, covering for whom), every audit event
+about the household (links, moves, merges, transfers, lapses, overrides) and
+every stored booking with its proposed split (or its override), as frozen
+values in time order. It is read in a handful of queries however many calls
+the household has (the ledger's three, the audit's one, the bookings' one,
+the split report's four), never one per call or per booking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from router.directory import audit
+from router.routing import ledger
+from router.splits import bookings, split_report
+from router.splits.shares import format_amount
+from router.storage.views import AuditView, iso
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """A routed call of the household, with its attempts."""
+
+    at: datetime
+    entry: ledger.LedgerEntry
+    kind: str = "call"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.entry.as_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """A change to the household: a link, move, merge, transfer, lapse, override..."""
+
+    at: datetime
+    entry: AuditView
+    kind: str = "audit"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.entry.as_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class BookingEvent:
+    """A booking at its closing time, with the split the policy proposes or the override."""
+
+    at: datetime
+    booking: bookings.BookingView
+    split: split_report.BookingSplit
+    kind: str = "booking"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "at": iso(self.at),
+            **self.booking.as_json(),
+            "split": self.split.as_json(),
+        }
+
+
+Event = CallEvent | AuditEvent | BookingEvent
+# Same instant: the change first (a household created by a call's answer), then the call, then a booking.
+_ORDER = {"audit": 0, "call": 1, "booking": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    household: int
+    since: datetime | None
+    until: datetime | None
+    policy: str
+    events: tuple[Event, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "household": self.household,
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "policy": self.policy,
+            "events": [e.as_json() for e in self.events],
+        }
+
+
+def timeline(
+    session: Session,
+    household: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    policy: str = "equal",
+    window_days: int = split_report.DEFAULT_WINDOW_DAYS,
+    region: str,
+) -> Timeline:
+    """The household's events in [since, until), oldest first.
+
+    A booking's split counts the calls of its own attribution window
+    (`window_days` before closing), whatever the period shown.
+    """
+    calls = ledger.entries(session, since=since, until=until, household=household)
+    changes = audit.trail(session, household, since=since, until=until)
+    sales = bookings.list_bookings(session, household=household, since=since, until=until)
+    splits = split_report.report(
+        session, [b.for_report() for b in sales], policy=policy, window_days=window_days, region=region
+    )
+    events: list[Event] = [CallEvent(c.at, c) for c in calls]
+    events.extend(AuditEvent(a.at, a) for a in changes)
+    events.extend(BookingEvent(b.closed_at, b, s) for b, s in zip(sales, splits, strict=True))
+    events.sort(key=lambda e: (e.at, _ORDER[e.kind]))
+    return Timeline(household, since, until, policy, tuple(events))
+
+
+CSV_COLUMNS = (
+    "at",
+    "kind",
+    "call",
+    "line",
+    "office",
+    "route",
+    "agent",
+    "status",
+    "ring_seconds",
+    "talk_seconds",
+    "covering_for",
+    "action",
+    "subject",
+    "before",
+    "after",
+    "booking",
+    "amount",
+    "policy",
+    "percent",
+    "reason",
+    "actor",
+)
+
+
+def csv_rows(found: Timeline) -> Iterator[list[Any]]:
+    """Flat rows: a call, then one per attempt; an audit event; a booking, then one per share."""
+    yield list(CSV_COLUMNS)
+    for event in found.events:
+        for row in _rows(event):
+            yield [row.get(c, "") for c in CSV_COLUMNS]
+
+
+def _rows(event: Event) -> Iterator[dict[str, Any]]:
+    if isinstance(event, CallEvent):
+        e = event.entry
+        call = {"call": e.call, "line": e.line, "office": e.office or "", "route": e.route}
+        yield {"at": iso(e.at), "kind": "call", **call, "agent": e.answered_by or ""}
+        for a in e.attempts:
+            yield {
+                "at": iso(a.started_at),
+                "kind": "attempt",
+                **call,
+                "agent": a.agent or "",
+                "status": a.status,
+                "ring_seconds": a.ring_seconds,
+                "talk_seconds": a.talk_seconds,
+                "covering_for": a.covering_for or "",
+                "reason": a.reason,
+            }
+    elif isinstance(event, AuditEvent):
+        x = event.entry
+        yield {
+            "at": iso(x.at),
+            "kind": "audit",
+            "action": x.action,
+            "subject": x.subject,
+            "before": x.before,
+            "after": x.after,
+            "reason": x.reason,
+            "actor": x.actor,
+        }
+    else:
+        b, s = event.booking, event.split
+        yield {
+            "at": iso(b.closed_at),
+            "kind": "booking",
+            "booking": b.ref,
+            "amount": format_amount(b.amount),
+            "policy": s.policy,
+            "reason": s.error or s.reason or "",
+            "actor": s.override_by or "",
+        }
+        for share in s.shares:
+            yield {
+                "at": iso(b.closed_at),
+                "kind": "share",
+                "booking": b.ref,
+                "agent": share.agent,
+                "amount": format_amount(share.amount),
+                "percent": share.percent,
+                "policy": s.policy,
+            }
