@@ -14,10 +14,10 @@ from collections.abc import Callable
 from agi.callflow import CallFlow, Decider
 from agi.observe import CallObserver
 from agi.ops_http import OpsServer
-from agi.server import AgiServer, parse_listen
+from agi.server import AgiServer
 from agi.spool import LedgerSpool
 from router import health
-from router.config import Settings
+from router.config import METRICS_OFF, Settings, address
 from router.metrics import Metrics
 from router.routing.service import Router
 from router.storage.db import CHECKPOINT_SECONDS, Database
@@ -29,7 +29,6 @@ HOUSEKEEPING_SECONDS = 10.0
 # a call may talk for an hour, while a dead process frees its agents in 30 s.
 CLAIM_HEARTBEAT_SECONDS = 5.0
 CLAIM_HEARTBEAT_TTL = 30.0
-METRICS_OFF = ("", "off", "none")
 
 
 class FrontEnd:
@@ -45,7 +44,7 @@ class FrontEnd:
         self.flow = CallFlow(self.router, settings, self.decider, self.spool)
         self.server = AgiServer(
             self.flow,
-            parse_listen(settings.listen),
+            address("listen", settings.listen),
             max_calls=settings.max_calls,
             env_timeout=settings.env_timeout_seconds,
             allow_peers=settings.allow_peers,
@@ -55,7 +54,7 @@ class FrontEnd:
         )
         self.ops: OpsServer | None = None
         if self.metrics is not None:
-            self.ops = OpsServer(parse_listen(settings.metrics), self.metrics, self.ready)
+            self.ops = OpsServer(address("metrics", settings.metrics), self.metrics, self.ready)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 

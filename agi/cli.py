@@ -80,8 +80,6 @@ def settle_heap() -> None:
 
 def run_serve(ctx: Context, args: argparse.Namespace) -> int:
     settings = serve_settings(ctx, args)
-    if settings.mode not in ("dial", "advise"):
-        raise ConfigError(f"mode must be dial or advise, not {settings.mode!r}")
     configure_logging(settings.log_level, settings.log_format)
     try:
         front = FrontEnd(settings)

@@ -34,13 +34,6 @@ log = logging.getLogger(__name__)
 ReportSink = Callable[[CallReport], None]
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"listen address must be HOST:PORT, not {text!r}")
-    return host.strip("[]"), int(port)
-
-
 class AgiServer:
     def __init__(
         self,
