@@ -18,6 +18,7 @@ from agi.server import AgiServer
 from agi.spool import LedgerSpool
 from router import health
 from router.config import METRICS_OFF, Settings, address
+from router.logs import escaped
 from router.metrics import Metrics
 from router.routing.service import Router
 from router.storage.db import CHECKPOINT_SECONDS, Database
@@ -51,6 +52,7 @@ class FrontEnd:
             on_report=self.observer,
             on_start=self.observer.session_started,
             on_end=self.observer.session_ended,
+            on_refused=self.observer.refused,
         )
         self.ops: OpsServer | None = None
         if self.metrics is not None:
@@ -92,9 +94,15 @@ class FrontEnd:
     def stop(self, grace: float | None = None) -> int:
         """Stop accepting, let calls finish up to `grace` seconds; returns calls cut short."""
         remaining = self.server.stop(self.settings.stop_grace_seconds if grace is None else grace)
+        if remaining:
+            log.warning(
+                "stop grace over with %d call(s) still in progress: uid %s",
+                remaining,
+                " ".join(escaped(uid) for uid in self.server.calls_in_progress()),
+            )
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=1)
         if self.ops is not None:
             self.ops.stop()
         self.decider.shutdown()

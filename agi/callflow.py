@@ -347,18 +347,27 @@ class CallFlow:
     # -- advise ------------------------------------------------------------------
 
     def _advise(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
-        """Hand the dialplan the agents claimed with the decision, in plan order."""
-        n = 0
-        for attempt in decision.plan.attempts:
-            if attempt.seq not in decision.claimed:
-                continue
-            n += 1
-            channel.set(var.target(n), attempt.dial)
-            channel.set(var.timeout(n), attempt.timeout)
-            channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
-        channel.set(var.COUNT, n)
-        report.result = Result.ADVISED
-        self._set_final(channel, decision, var.Status.ADVISED)
+        """Hand the dialplan the agents claimed with the decision, in plan order.
+
+        If the peer hangs up or stops answering before the last variable, the
+        dialplan dials none of them: their claims are released at once.
+        """
+        try:
+            n = 0
+            for attempt in decision.plan.attempts:
+                if attempt.seq not in decision.claimed:
+                    continue
+                n += 1
+                channel.set(var.target(n), attempt.dial)
+                channel.set(var.timeout(n), attempt.timeout)
+                channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
+            channel.set(var.COUNT, n)
+            report.result = Result.ADVISED
+            self._set_final(channel, decision, var.Status.ADVISED)
+        except AgiError:
+            for seq in decision.claimed:
+                self._release(decision.id, seq)
+            raise
 
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
         """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did.
