@@ -190,9 +190,9 @@ class AgiServer:
                     log.warning("accept failed, retrying: %s", exc)
                     time.sleep(backoff)
                     continue
-                self._out_of_descriptors()
-                time.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
+                if not self._out_of_descriptors():
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
                 continue
             backoff = BACKOFF_FIRST_SECONDS
             if self._stopping.is_set():
@@ -229,20 +229,25 @@ class AgiServer:
                     os.close(self._spare)
                 self._spare = None
 
-    def _out_of_descriptors(self) -> None:
-        """EMFILE: free the spare descriptor, accept one waiting call and close it (the queue takes it)."""
+    def _out_of_descriptors(self) -> bool:
+        """EMFILE: free the spare descriptor, accept one waiting call and close it (the queue takes it).
+
+        True when a call was turned away so: more may be waiting, and each
+        should hear "no" at once rather than after a back-off.
+        """
         with self._listener_lock:
             if self._spare is None or self._stopping.is_set():
-                return
+                return False
             os.close(self._spare)
             self._spare = None
             try:
-                conn, _peer = self._sock.accept()
+                conn: socket.socket | None = self._sock.accept()[0]
             except OSError:
                 conn = None
             if conn is not None:
                 self._refuse(conn, "descriptors")
             self._spare = _spare_descriptor()
+            return conn is not None
 
     def _refuse(self, conn: socket.socket, reason: str) -> None:
         self.on_refused(reason)

@@ -5,6 +5,8 @@ the process exits 0."""
 from __future__ import annotations
 
 import os
+import resource
+import socket
 import signal
 import subprocess
 import threading
@@ -112,3 +114,66 @@ def test_the_stop_grace_is_a_deadline_then_the_process_exits(
             proc.wait()
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     assert "1700000000.77" in stderr and "still in progress" in stderr
+
+
+def _open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.slow
+def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serving(
+    db_url: str, agency: dict[str, int], tmp_path: Path
+) -> None:
+    port = free_port()
+    probe = _serve(db_url, tmp_path, port)
+    try:
+        wait_for_port(port, probe)
+        FakePbx("127.0.0.1", port, scripted({}, Answer())).call(IVANOV_MOBILE, args=["msk"])
+        needed = _open_descriptors(probe.pid)
+    finally:
+        probe.terminate()
+        probe.wait(10)
+    limit = needed + 12
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "callkeeper"), "serve", "--db", db_url, "--listen", f"127.0.0.1:{port}"]
+        + ["--metrics", "off"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "CALLKEEPER_ENV_TIMEOUT_SECONDS": "60"},
+        preexec_fn=low_limit,
+    )
+    idle: list[socket.socket] = []
+    try:
+        wait_for_port(port, proc)
+        for _ in range(30):  # each holds a descriptor in the server until it ends its environment
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        time.sleep(0.5)
+        beyond = FakePbx("127.0.0.1", port, scripted({}, Answer())).call(
+            IVANOV_MOBILE, args=["msk"], timeout=10
+        )
+        assert beyond.status != "ANSWERED"  # failed open: the dialplan's queue takes it
+        assert proc.poll() is None
+        for peer in idle:
+            peer.close()
+        idle.clear()
+        routed = None
+        for _ in range(50):
+            routed = FakePbx("127.0.0.1", port, scripted({}, Answer())).call(IVANOV_MOBILE, args=["msk"])
+            if routed.status == "ANSWERED":
+                break
+            time.sleep(0.1)
+        assert routed is not None and routed.status == "ANSWERED"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        for peer in idle:
+            peer.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
