@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from agi.callflow import CallFlow, Decider
@@ -30,6 +31,8 @@ HOUSEKEEPING_SECONDS = 10.0
 # a call may talk for an hour, while a dead process frees its agents in 30 s.
 CLAIM_HEARTBEAT_SECONDS = 5.0
 CLAIM_HEARTBEAT_TTL = 30.0
+# A decision first renews the live calls' claims if no renewal began this long ago.
+CLAIM_RENEW_OVERDUE_SECONDS = 2 * CLAIM_HEARTBEAT_SECONDS
 
 
 class FrontEnd:
@@ -40,7 +43,7 @@ class FrontEnd:
         self.metrics = None if settings.metrics.lower() in METRICS_OFF else Metrics()
         self.observer = CallObserver(self.metrics)
         self.router = Router(self.db, settings)
-        self.decider = Decider(self.router, settings.decision_deadline_ms)
+        self.decider = Decider(self.router, settings.decision_deadline_ms, before=self.renew_if_overdue)
         self.spool = LedgerSpool(settings.spool_dir)
         self.flow = CallFlow(self.router, settings, self.decider, self.spool)
         self.server = AgiServer(
@@ -59,6 +62,8 @@ class FrontEnd:
             self.ops = OpsServer(address("metrics", settings.metrics), self.metrics, self.ready)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._renewed_at = time.monotonic()
+        self._renew_lock = threading.Lock()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -106,6 +111,7 @@ class FrontEnd:
         if self.ops is not None:
             self.ops.stop()
         self.decider.shutdown()
+        self.flow.steps.shutdown()
         self.db.dispose()
         return remaining
 
@@ -123,9 +129,29 @@ class FrontEnd:
     def heartbeat(self) -> None:
         """Keep the claims of this process's calls in progress from lapsing."""
         try:
-            self.router.extend_claims(self.flow.live_calls(), CLAIM_HEARTBEAT_TTL)
+            self._renew()
         except Exception as exc:
             log.warning("claim heartbeat failed (claims lapse by themselves): %s", exc)
+
+    def renew_if_overdue(self) -> None:
+        """Before a decision: if the heartbeat has not renewed in time (the database hung), renew now.
+
+        After a hang longer than a claim's TTL the claims of calls still
+        talking have lapsed; the first decision of this process after it
+        renews them before it claims anyone, so it cannot hand a talking
+        agent to a new call. A renewal counts from when it began: one that
+        waited out the hang set a time already past.
+        """
+        if time.monotonic() - self._renewed_at <= CLAIM_RENEW_OVERDUE_SECONDS:
+            return
+        with self._renew_lock:
+            if time.monotonic() - self._renewed_at > CLAIM_RENEW_OVERDUE_SECONDS:
+                self._renew()
+
+    def _renew(self) -> None:
+        began = time.monotonic()
+        self.router.extend_claims(self.flow.live_calls(), CLAIM_HEARTBEAT_TTL)
+        self._renewed_at = max(self._renewed_at, began)
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(CLAIM_HEARTBEAT_SECONDS):

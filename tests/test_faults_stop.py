@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 import signal
+import socket
 import subprocess
 import threading
 import time
