@@ -19,6 +19,8 @@ from agi.fake.fakepbx import Answer, CallRecord, FakePbx, scripted
 from tests.agency import IVANOV_MOBILE
 from tests.test_serve_process import BIN, free_port, wait_for_port
 
+_SERVE = (str(BIN / "callkeeper"), "serve")
+
 
 def _serve(db_url: str, tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -140,8 +142,7 @@ def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serv
 
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "callkeeper"), "serve", "--db", db_url, "--listen", f"127.0.0.1:{port}"]
-        + ["--metrics", "off"],
+        [*_SERVE, "--db", db_url, "--listen", f"127.0.0.1:{port}", "--metrics", "off"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
