@@ -59,10 +59,11 @@ class FrontEnd:
         )
         self.ops: OpsServer | None = None
         if self.metrics is not None:
-            self.ops = OpsServer(address("metrics", settings.metrics), self.metrics, self.ready)
+            self.ops = OpsServer(address("metrics", settings.metrics), self.metrics, self.not_ready)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._renewed_at = time.monotonic()
+        self._file_problem: str | None = None
         self._renew_lock = threading.Lock()
 
     @property
@@ -70,10 +71,14 @@ class FrontEnd:
         return self.server.address
 
     def ready(self) -> bool:
-        return health.database_ready(self.db, self.settings.decision_deadline_ms / 1000)
+        return self.not_ready() is None
+
+    def not_ready(self) -> str | None:
+        return health.not_ready(self.db, self.settings.decision_deadline_ms / 1000)
 
     def housekeeping(self) -> None:
         """Replay spooled ledger records; refresh the readiness, spool and agents gauges."""
+        self._check_file()
         try:
             remaining = self.spool.replay(self.router)
             if self.metrics is not None:
@@ -114,6 +119,16 @@ class FrontEnd:
         self.flow.steps.shutdown()
         self.db.dispose()
         return remaining
+
+    def _check_file(self) -> None:
+        """Say once in the log when the SQLite file is no longer the one open (and when it is again)."""
+        problem = self.db.file_problem()
+        if problem != self._file_problem:
+            if problem is not None:
+                log.error("%s; /readyz answers 503 until it is back or the process restarts", problem)
+            else:
+                log.warning("database file is back in place")
+            self._file_problem = problem
 
     def _spawn_housekeeping(self) -> None:
         if self.ops is not None:

@@ -57,8 +57,11 @@ class _BoundedHttpServer(ThreadingHTTPServer):
 
 
 class OpsServer:
-    def __init__(self, address: tuple[str, int], metrics: Metrics, ready: Callable[[], bool]) -> None:
-        handler = _handler(metrics, ready)
+    def __init__(
+        self, address: tuple[str, int], metrics: Metrics, not_ready: Callable[[], str | None]
+    ) -> None:
+        """`not_ready` says why the node is not ready, or None when it is."""
+        handler = _handler(metrics, not_ready)
         self.httpd = _BoundedHttpServer(address, handler, MAX_CONNECTIONS)
         self.address: tuple[str, int] = self.httpd.server_address[:2]  # type: ignore[assignment]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ops-http", daemon=True)
@@ -72,7 +75,7 @@ class OpsServer:
         self.httpd.server_close()
 
 
-def _handler(metrics: Metrics, ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+def _handler(metrics: Metrics, not_ready: Callable[[], str | None]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         timeout = IDLE_SECONDS  # the socket's timeout: an idle connection is closed
 
@@ -83,9 +86,12 @@ def _handler(metrics: Metrics, ready: Callable[[], bool]) -> type[BaseHTTPReques
             elif path == "/healthz":
                 self._send(200, b"ok\n")
             elif path == "/readyz":
-                is_ready = ready()
-                metrics.ready.set(1 if is_ready else 0)
-                self._send(200 if is_ready else 503, b"ready\n" if is_ready else b"database not ready\n")
+                problem = not_ready()
+                metrics.ready.set(1 if problem is None else 0)
+                if problem is None:
+                    self._send(200, b"ready\n")
+                else:
+                    self._send(503, f"{problem}\n".encode())
             else:
                 self._send(404, b"not found: try /metrics, /healthz or /readyz\n")
 

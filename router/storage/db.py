@@ -189,6 +189,8 @@ class Database:
         self._writer_lock = threading.Lock() if self.backend == "sqlite" else None
         self._held = HeldConnections(self.engine)
         self._checkpointer: _Checkpointer | None = None
+        self._file = _sqlite_file(self.url)
+        self._file_identity = _identity(self._file) if self._file is not None else None
         if checkpoint_seconds is not None and self.backend == "sqlite":
             event.listen(self.engine, "connect", _no_autocheckpoint)
             self._checkpointer = _Checkpointer(
@@ -198,6 +200,27 @@ class Database:
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    def file_problem(self) -> str | None:
+        """What is wrong with the SQLite file under this process, or None (and always None on PostgreSQL).
+
+        The open connections keep the file they opened: moved, replaced or
+        chmod-ed away, SQLite goes on writing it without a word, and a restart
+        would open another. Compared by device and inode.
+        """
+        if self._file is None:
+            return None
+        try:
+            identity = _identity(self._file)
+        except OSError:
+            return f"database file {self._file} no longer exists: this process writes one moved or deleted"
+        if self._file_identity is None:
+            self._file_identity = identity
+        elif identity != self._file_identity:
+            return f"database file {self._file} no longer names the file this process has open (replaced)"
+        if not os.access(self._file, os.R_OK | os.W_OK):
+            return f"database file {self._file} is no longer readable and writable by this process"
+        return None
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -320,6 +343,19 @@ class Database:
             self._checkpointer.stop()
         self._held.close()
         self.engine.dispose()
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
 def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
