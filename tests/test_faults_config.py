@@ -142,3 +142,15 @@ def test_a_read_only_folder_says_what_is_wrong(capsys: pytest.CaptureFixture[str
         folder.chmod(0o755)
     assert result.code == 6
     assert "folder" in result.err and "writable" in result.err
+
+
+def test_the_postgresql_guide_says_what_the_pool_does() -> None:
+    from router.storage.db import make_engine
+
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    guide = (Path(__file__).parent.parent / "deploy" / "postgres" / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    checked = bool(getattr(engine.pool, "_pre_ping", False))
+    assert checked is False
+    assert "each pooled connection is checked before" not in guide
+    assert "are **not** checked before" in guide and "without a pre-ping" in readme
