@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHES = ["directory", "decision", "suggest", "callfront"]
+BENCHES = ["directory", "decision", "suggest", "callfront", "faults"]
 
 
 def main() -> int:
