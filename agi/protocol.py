@@ -125,14 +125,40 @@ class AgiChannel(AGI):
                 line = self._read_line()
                 if line == "":
                     return self.env
-                if line == "HANGUP":
-                    self.hung_up = True
-                    continue
-                key, sep, value = line.partition(":")
-                if not sep or not key.startswith("agi_"):
-                    raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
-                self.env[key.strip()] = value.strip()
+                self._environment_line(line)
         raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+
+    def take_environment(self, block: bytes, rest: bytes = b"") -> dict[str, str]:
+        """The environment block the server gathered already (up to its blank line), and what followed it.
+
+        Asterisk sends nothing after the block before the first command but a
+        HANGUP line; anything else is not Asterisk.
+        """
+        lines = block.decode("utf-8", errors="replace").split("\n")
+        if len(lines) > MAX_ENV_LINES + 2:
+            raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+        for raw in lines:
+            line = raw.rstrip("\r")
+            if len(line) > MAX_LINE:
+                raise ProtocolError(f"line longer than {MAX_LINE} characters")
+            if line:
+                self._environment_line(line)
+        for raw in rest.decode("utf-8", errors="replace").split("\n"):
+            line = raw.rstrip("\r")
+            if line == "HANGUP":
+                self.hung_up = True
+            elif line:
+                raise ProtocolError(f"data before any command: {line[:60]!r}")
+        return self.env
+
+    def _environment_line(self, line: str) -> None:
+        if line == "HANGUP":
+            self.hung_up = True
+            return
+        key, sep, value = line.partition(":")
+        if not sep or not key.startswith("agi_"):
+            raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
+        self.env[key.strip()] = value.strip()
 
     def check_environment(self) -> None:
         """Refuse a block that is not a call: no request, or no caller field (even "unknown")."""

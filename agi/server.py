@@ -29,10 +29,13 @@ import ipaddress
 import logging
 import os
 import queue
+import re
+import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from agi import variables as var
 from agi.callflow import CallFlow, CallReport, Result
@@ -45,6 +48,10 @@ ReportSink = Callable[[CallReport], None]
 RefusedSink = Callable[[str], None]
 
 SESSION_IDLE_SECONDS = 60.0
+# Connections that may be sending their environment at once, per call slot.
+WAITING_PER_CALL = 4
+MAX_ENV_BYTES = 65536
+_BLOCK_END = re.compile(rb"(?:^|\n)\r?\n")
 REFUSED_LOG_SECONDS = 10.0
 ACCEPT_POLL_SECONDS = 0.2
 # Out of descriptors: wait this long before accepting again, doubling up to the cap.
@@ -90,18 +97,30 @@ class RateLimitedWarning:
         self._log.warning("refused FastAGI connections since the last such line: %s", text)
 
 
+_Work = tuple[socket.socket, bytes, bytes]  # a connection, its environment block, what followed
+
+
+@dataclass
+class _Waiting:
+    """A connection whose environment block is still arriving."""
+
+    conn: socket.socket
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+
+
 class _SessionThreads:
     """Daemon threads running sessions, as many as calls in flight; one idle for SESSION_IDLE_SECONDS ends."""
 
-    def __init__(self, work: Callable[[socket.socket], None], name: str) -> None:
+    def __init__(self, work: Callable[[_Work], None], name: str) -> None:
         self._work = work
         self._name = name
-        self._queue: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0  # threads waiting for work and not yet promised a connection
 
-    def submit(self, conn: socket.socket) -> None:
+    def submit(self, conn: _Work) -> None:
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1
@@ -111,7 +130,7 @@ class _SessionThreads:
             name = f"{self._name}-{self._threads}"
         threading.Thread(target=self._run, args=(conn,), name=name, daemon=True).start()
 
-    def _run(self, conn: socket.socket) -> None:
+    def _run(self, conn: _Work) -> None:
         while True:
             self._work(conn)
             with self._lock:
@@ -152,6 +171,9 @@ class AgiServer:
         self._warn_refused = RateLimitedWarning(log, REFUSED_LOG_SECONDS)
         self._slots = threading.BoundedSemaphore(max_calls)
         self._active: dict[int, CallReport] = {}
+        self._starting = 0  # sessions handed to a thread that has not begun them yet
+        # Connections still sending their environment: a descriptor and a buffer each.
+        self.max_waiting = WAITING_PER_CALL * max_calls
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._listener_lock = threading.Lock()
@@ -160,7 +182,7 @@ class AgiServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(listen)
         self._sock.listen(128)
-        self._sock.settimeout(ACCEPT_POLL_SECONDS)
+        self._sock.setblocking(False)
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
         self._sessions = _SessionThreads(self._session, f"agi-session-{self.address[1]}")
         self._spare: int | None = _spare_descriptor()
@@ -168,7 +190,7 @@ class AgiServer:
     @property
     def active_calls(self) -> int:
         with self._lock:
-            return len(self._active)
+            return len(self._active) + self._starting
 
     def calls_in_progress(self) -> list[str]:
         """Unique ids of the calls in progress (for the log at the end of the stop grace)."""
@@ -176,30 +198,108 @@ class AgiServer:
             return [report.uid or "-" for report in self._active.values()]
 
     def serve_forever(self) -> None:
-        """Accept calls until `stop()`; returns once the listener is closed."""
-        backoff = BACKOFF_FIRST_SECONDS
-        while not self._stopping.is_set():
+        """Accept calls until `stop()`; returns once the listener is closed.
+
+        This thread also gathers each connection's environment block, without
+        a thread or a call slot per connection: a peer dripping its block holds
+        a descriptor and a buffer until its deadline, never a slot a real call
+        needs. A block whole in time gets a slot and a session thread.
+        """
+        selector = selectors.DefaultSelector()
+        selector.register(self._sock, selectors.EVENT_READ, None)
+        backoff = 0.0
+        try:
+            while not self._stopping.is_set():
+                waiting = [key.data for key in selector.get_map().values() if key.data is not None]
+                timeout = ACCEPT_POLL_SECONDS
+                if waiting:
+                    timeout = max(0.0, min(timeout, min(w.deadline for w in waiting) - time.monotonic()))
+                if backoff:
+                    time.sleep(backoff)  # accept failed: give the system a moment
+                for key, _events in selector.select(timeout):
+                    if key.data is None:
+                        backoff = self._accept_waiting(selector, backoff)
+                    else:
+                        self._gather(selector, key.data)
+                self._expire(selector)
+            for key in list(selector.get_map().values()):
+                if key.data is not None:
+                    selector.unregister(key.fileobj)
+                    self.on_refused("stopping")
+                    self._last_word(key.data.conn)
+        finally:
+            selector.close()
+            self._close_listener()
+
+    def _accept_waiting(self, selector: selectors.BaseSelector, backoff: float) -> float:
+        """Accept every connection waiting; returns the back-off before the next try (0: none)."""
+        while True:
             try:
                 conn, peer = self._sock.accept()
-            except TimeoutError:
-                continue
+            except BlockingIOError:
+                return 0.0
             except OSError as exc:
                 if self._stopping.is_set():
-                    break
-                if exc.errno not in _OUT_OF_DESCRIPTORS:
+                    return 0.0
+                if exc.errno in _OUT_OF_DESCRIPTORS:
+                    if self._out_of_descriptors():
+                        continue
+                else:
                     log.warning("accept failed, retrying: %s", exc)
-                    time.sleep(backoff)
-                    continue
-                if not self._out_of_descriptors():
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
-                continue
-            backoff = BACKOFF_FIRST_SECONDS
+                return min(max(backoff * 2, BACKOFF_FIRST_SECONDS), BACKOFF_CAP_SECONDS)
             if self._stopping.is_set():
+                self.on_refused("stopping")
                 self._last_word(conn)
-                break
-            self._admit(conn, peer)
-        self._close_listener()
+                continue
+            if self.allowed and not any(peer_address(str(peer[0])) in n for n in self.allowed):
+                self._refuse(conn, "peer")
+                continue
+            if len(selector.get_map()) > self.max_waiting:
+                self._refuse(conn, "capacity")
+                continue
+            conn.setblocking(False)
+            selector.register(conn, selectors.EVENT_READ, _Waiting(conn, time.monotonic() + self.env_timeout))
+
+    def _gather(self, selector: selectors.BaseSelector, waiting: _Waiting) -> None:
+        """Read what the peer sent; once its block is whole, hand it to a session."""
+        try:
+            data = waiting.conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            selector.unregister(waiting.conn)
+            self._close(waiting.conn)
+            return
+        waiting.buffer += data
+        end = _BLOCK_END.search(waiting.buffer)
+        if end is None:
+            if len(waiting.buffer) > MAX_ENV_BYTES:
+                selector.unregister(waiting.conn)
+                log.warning("dropped a FastAGI connection: environment longer than %d bytes", MAX_ENV_BYTES)
+                self._close(waiting.conn)
+            return
+        selector.unregister(waiting.conn)
+        waiting.conn.setblocking(True)
+        block, rest = bytes(waiting.buffer[: end.end()]), bytes(waiting.buffer[end.end() :])
+        if not self._slots.acquire(blocking=False):
+            self.on_report(CallReport(result=Result.REJECTED))
+            self._refuse(waiting.conn, "capacity")
+            return
+        with self._lock:
+            self._starting += 1
+        self._sessions.submit((waiting.conn, block, rest))
+
+    def _expire(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        for key in list(selector.get_map().values()):
+            waiting = key.data
+            if waiting is not None and waiting.deadline <= now:
+                selector.unregister(waiting.conn)
+                self._close(waiting.conn)
+                self.on_refused("environment")
+                self._warn_refused("environment")
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no call is in progress; False if some still are after `timeout`."""
@@ -221,7 +321,20 @@ class AgiServer:
         return self.active_calls
 
     def _close_listener(self) -> None:
+        """Close the listening socket, first answering the calls queued on it.
+
+        Closing it would reset the connections the kernel accepted and this
+        process had not yet taken: callers whose Asterisk already sent them
+        on. Each gets the last word (FAILED) instead.
+        """
         with self._listener_lock:
+            while self._sock.fileno() != -1:
+                try:
+                    conn = self._sock.accept()[0]
+                except OSError:
+                    break
+                self.on_refused("stopping")
+                self._last_word(conn)
             with contextlib.suppress(OSError):
                 self._sock.close()
             if self._spare is not None:
@@ -254,46 +367,38 @@ class AgiServer:
         self._warn_refused(reason)
         self._close(conn)
 
-    def _admit(self, conn: socket.socket, peer: tuple[str, ...]) -> None:
-        if self.allowed and not any(peer_address(str(peer[0])) in n for n in self.allowed):
-            self._refuse(conn, "peer")
-            return
-        if not self._slots.acquire(blocking=False):
-            self.on_report(CallReport(result=Result.REJECTED))
-            self._refuse(conn, "capacity")
-            return
-        self._sessions.submit(conn)
-
     def _last_word(self, conn: socket.socket) -> None:
         """A call accepted as the server stops: CALLKEEPER_STATUS=FAILED at once, off this thread."""
-        self.on_refused("stopping")
 
         def answer() -> None:
+            # Asterisk reads commands once it has sent its environment: the
+            # command may go first, and the environment is not waited for.
             try:
+                conn.setblocking(True)
                 conn.settimeout(LAST_WORD_SECONDS)
-                channel = AgiChannel.over_socket(conn)
-                try:
-                    channel.read_environment(LAST_WORD_SECONDS)
-                    channel.set(var.STATUS, var.Status.FAILED)
-                finally:
-                    channel.close()
-            except (AgiError, OSError, ValueError) as exc:
+                conn.sendall(f'SET VARIABLE {var.STATUS} "{var.Status.FAILED}"\n'.encode())
+                with contextlib.suppress(OSError):
+                    while b"200 result=" not in conn.recv(65536):
+                        pass
+            except OSError as exc:
                 log.debug("no last word for a call accepted while stopping: %s", exc)
             finally:
                 self._close(conn)
 
         threading.Thread(target=answer, name="agi-last-word", daemon=True).start()
 
-    def _session(self, conn: socket.socket) -> None:
+    def _session(self, work: tuple[socket.socket, bytes, bytes]) -> None:
+        conn, block, rest = work
         report = CallReport()
         key = id(report)
         with self._lock:
+            self._starting -= 1
             self._active[key] = report
         channel = AgiChannel.over_socket(conn)
         if self.on_start:
             self.on_start()
         try:
-            channel.read_environment(self.env_timeout)
+            channel.take_environment(block, rest)
             channel.check_environment()
             report.uid = channel.env.get("agi_uniqueid", "")
             _keepalive(conn)

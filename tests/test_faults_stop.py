@@ -127,32 +127,15 @@ def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serv
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    probe = _serve(db_url, tmp_path, port)
-    try:
-        wait_for_port(port, probe)
-        FakePbx("127.0.0.1", port, scripted({}, Answer())).call(IVANOV_MOBILE, args=["msk"])
-        needed = _open_descriptors(probe.pid)
-    finally:
-        probe.terminate()
-        probe.wait(10)
-    limit = needed + 12
-
-    def low_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [*_SERVE, "--db", db_url, "--listen", f"127.0.0.1:{port}", "--metrics", "off"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-        env={**os.environ, "CALLKEEPER_ENV_TIMEOUT_SECONDS": "60"},
-        preexec_fn=low_limit,
-    )
+    proc = _serve(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60")
     idle: list[socket.socket] = []
     try:
         wait_for_port(port, proc)
-        for _ in range(30):  # each holds a descriptor in the server until it ends its environment
+        # A warm server (modules loaded, pool open), then a descriptor limit a few above its use.
+        assert FakePbx("127.0.0.1", port, scripted({}, Answer())).call(IVANOV_MOBILE, args=["msk"]).status
+        limit = _open_descriptors(proc.pid) + 8
+        resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+        for _ in range(30):  # each holds a descriptor in the server while its environment is awaited
             idle.append(socket.create_connection(("127.0.0.1", port)))
         time.sleep(0.5)
         beyond = FakePbx("127.0.0.1", port, scripted({}, Answer())).call(
@@ -165,7 +148,9 @@ def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serv
         idle.clear()
         routed = None
         for _ in range(50):
-            routed = FakePbx("127.0.0.1", port, scripted({}, Answer())).call(IVANOV_MOBILE, args=["msk"])
+            routed = FakePbx("127.0.0.1", port, scripted({}, Answer())).call(
+                IVANOV_MOBILE, args=["msk"], timeout=10
+            )
             if routed.status == "ANSWERED":
                 break
             time.sleep(0.1)
