@@ -83,6 +83,9 @@ class CallReport:
     new_household: bool = False
     attempts: list[tuple[str, str]] = field(default_factory=list)
     spooled: int = 0
+    # A database step of this call missed its deadline: the rest of the plan
+    # is not claimed (each claim would cost a deadline more); the queue takes over.
+    database_late: bool = False
     # Advise mode's outcome session: whether the dialplan tries no other agent
     # for this call after the attempt it recorded (for reached/missed owners).
     call_over: bool = False
@@ -236,7 +239,9 @@ class CallFlow:
                     break
                 if attempt.seq in unrung:
                     unrung.remove(attempt.seq)
-                elif not self._claim(decision, attempt.seq, attempt.wait_seconds):
+                elif report.database_late or not self._claim(
+                    decision, attempt.seq, attempt.wait_seconds, report
+                ):
                     continue
                 try:
                     outcome = self._ring(channel, decision, attempt, report)
@@ -259,7 +264,7 @@ class CallFlow:
         report.result = Result.NOANSWER
         self._set_final(channel, decision, var.Status.NOANSWER)
 
-    def _claim(self, decision: Decision, seq: int, wait_seconds: int) -> bool:
+    def _claim(self, decision: Decision, seq: int, wait_seconds: int, report: CallReport) -> bool:
         """Claim the agent; a busy owner under the `wait` policy is retried for a while."""
         give_up = time.monotonic() + wait_seconds
         while True:
@@ -271,6 +276,7 @@ class CallFlow:
                     return True
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 log.warning("claim failed, skipping attempt %d: %s", seq, _first_line(exc))
+                report.database_late = isinstance(exc, DeadlinePassed)
                 return False
             if time.monotonic() + CLAIM_RETRY_SECONDS > give_up:
                 return False
@@ -337,6 +343,7 @@ class CallFlow:
                 if_late=self._late_record(decision_id, seq, outcome),
             )
         except DeadlinePassed as exc:
+            report.database_late = True
             if exc.pending:  # the write may still commit; `_late_record` spools it if not
                 log.warning("%s; the call goes on", exc)
             else:

@@ -12,7 +12,11 @@ is settled by whoever finishes last:
 - a step already running cannot be taken back: `DeadlinePassed.pending` says
   so, and its late result goes to the `if_late` callback (release an agent
   claimed too late, spool a record whose write failed), so nothing is done
-  twice and nothing is lost.
+  twice and nothing is lost;
+- while a step is still running past its deadline the database is hung: the
+  steps that follow fail at once rather than each after its own deadline, so
+  a call with several agents left goes to the queue after one deadline, not
+  one per agent.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ class DatabaseSteps:
     def __init__(self, deadline_ms: int, workers: int = 8) -> None:
         self.deadline = deadline_ms / 1000
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db-step")
+        self._overdue = 0  # steps still running past their deadline
+        self._overdue_lock = threading.Lock()
+
+    def _settled(self, _future: Future[Any]) -> None:
+        with self._overdue_lock:
+            self._overdue -= 1
 
     def run(
         self,
@@ -56,7 +66,11 @@ class DatabaseSteps:
         if_late: Callable[[Future[T]], None] | None = None,
         **kwargs: Any,
     ) -> T:
-        """`step(*args, **kwargs)`, or DeadlinePassed once the deadline passes."""
+        """`step(*args, **kwargs)`, or DeadlinePassed once the deadline passes (at once while hung)."""
+        with self._overdue_lock:
+            hung = self._overdue > 0
+        if hung:
+            raise DeadlinePassed(what, self.deadline, pending=False)
         lock = threading.Lock()
         state = [_State.QUEUED]
 
@@ -75,8 +89,12 @@ class DatabaseSteps:
                 pending = state[0] is _State.RUNNING
                 if not pending:
                     state[0] = _State.ABANDONED
-            if pending and if_late is not None:
-                future.add_done_callback(if_late)
+            if pending:
+                with self._overdue_lock:
+                    self._overdue += 1
+                future.add_done_callback(self._settled)
+                if if_late is not None:
+                    future.add_done_callback(if_late)
             raise DeadlinePassed(what, self.deadline, pending=pending) from None
 
     def shutdown(self) -> None:
