@@ -3,22 +3,25 @@
 Threads rather than asyncio: pyst2 and SQLAlchemy's ORM are blocking, a call
 spends minutes idle inside a Dial, and the count of calls in flight is bounded
 (`max_calls`), so a thread per call is simple and cheap enough; the decision
-itself runs on a small pool with a deadline (`callflow.Decider`). Session
-threads are kept for reuse while calls keep coming (starting a thread is a
-fraction of a millisecond every caller would otherwise wait) and end after
-`SESSION_IDLE_SECONDS` without work, so a burst leaves no threads behind.
-They are daemon threads: at the end of the stop grace the process exits
-whatever they are doing.
+itself runs on a small pool with a deadline (`callflow.Decider`). The accept
+thread gathers each connection's environment block itself (a selector, one
+buffer per connection): only a block that is whole takes a call slot and a
+session thread, so peers that connect and dawdle cost a descriptor, not a
+slot. Session threads are kept for reuse while calls keep coming (starting a
+thread is a fraction of a millisecond every caller would otherwise wait) and
+end after `SESSION_IDLE_SECONDS` without work. They are daemon threads: at the
+end of the stop grace the process exits whatever they are doing.
 
 Failure policy: a peer outside the allow-list, or a call beyond `max_calls`, is
 closed at once (Asterisk sees AGISTATUS=SUCCESS without CALLKEEPER_STATUS and
 the dialplan goes to its queue), counted in callkeeper_agi_refused_total and
 logged at most once per `REFUSED_LOG_SECONDS`; an environment block that is
-not whole within `env_timeout_seconds` (one deadline for the block, not per
-read) or lacks the request or the caller frees the slot; out of descriptors,
-the accept loop backs off and retries, and a call it cannot serve is closed
-(the queue takes it); on stop, the listener closes first and a call accepted
-in that instant is answered CALLKEEPER_STATUS=FAILED at once.
+not whole within `env_timeout_seconds` (one deadline for the block) is closed;
+one that lacks the request or the caller is refused; out of descriptors, the
+accept loop backs off and retries, and a call it cannot serve is closed (the
+queue takes it); on stop, the calls queued on the listener and those still
+sending their environment are answered CALLKEEPER_STATUS=FAILED, then the
+listener closes.
 """
 
 from __future__ import annotations
