@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from agi.callflow import CallFlow, Decider
 from agi.observe import CallObserver
 from agi.ops_http import OpsServer
-from agi.server import AgiServer, parse_listen
+from agi.server import AgiServer
 from agi.spool import LedgerSpool
 from router import health
-from router.config import Settings
+from router.config import METRICS_OFF, Settings, address
+from router.logs import escaped
 from router.metrics import Metrics
 from router.routing.service import Router
 from router.storage.db import CHECKPOINT_SECONDS, Database
@@ -29,7 +31,8 @@ HOUSEKEEPING_SECONDS = 10.0
 # a call may talk for an hour, while a dead process frees its agents in 30 s.
 CLAIM_HEARTBEAT_SECONDS = 5.0
 CLAIM_HEARTBEAT_TTL = 30.0
-METRICS_OFF = ("", "off", "none")
+# A decision first renews the live calls' claims if no renewal began this long ago.
+CLAIM_RENEW_OVERDUE_SECONDS = 2 * CLAIM_HEARTBEAT_SECONDS
 
 
 class FrontEnd:
@@ -40,34 +43,42 @@ class FrontEnd:
         self.metrics = None if settings.metrics.lower() in METRICS_OFF else Metrics()
         self.observer = CallObserver(self.metrics)
         self.router = Router(self.db, settings)
-        self.decider = Decider(self.router, settings.decision_deadline_ms)
+        self.decider = Decider(self.router, settings.decision_deadline_ms, before=self.renew_if_overdue)
         self.spool = LedgerSpool(settings.spool_dir)
         self.flow = CallFlow(self.router, settings, self.decider, self.spool)
         self.server = AgiServer(
             self.flow,
-            parse_listen(settings.listen),
+            address("listen", settings.listen),
             max_calls=settings.max_calls,
             env_timeout=settings.env_timeout_seconds,
             allow_peers=settings.allow_peers,
             on_report=self.observer,
             on_start=self.observer.session_started,
             on_end=self.observer.session_ended,
+            on_refused=self.observer.refused,
         )
         self.ops: OpsServer | None = None
         if self.metrics is not None:
-            self.ops = OpsServer(parse_listen(settings.metrics), self.metrics, self.ready)
+            self.ops = OpsServer(address("metrics", settings.metrics), self.metrics, self.not_ready)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._renewed_at = time.monotonic()
+        self._file_problem: str | None = None
+        self._renew_lock = threading.Lock()
 
     @property
     def address(self) -> tuple[str, int]:
         return self.server.address
 
     def ready(self) -> bool:
-        return health.database_ready(self.db, self.settings.decision_deadline_ms / 1000)
+        return self.not_ready() is None
+
+    def not_ready(self) -> str | None:
+        return health.not_ready(self.db, self.settings.decision_deadline_ms / 1000)
 
     def housekeeping(self) -> None:
         """Replay spooled ledger records; refresh the readiness, spool and agents gauges."""
+        self._check_file()
         try:
             remaining = self.spool.replay(self.router)
             if self.metrics is not None:
@@ -93,14 +104,31 @@ class FrontEnd:
     def stop(self, grace: float | None = None) -> int:
         """Stop accepting, let calls finish up to `grace` seconds; returns calls cut short."""
         remaining = self.server.stop(self.settings.stop_grace_seconds if grace is None else grace)
+        if remaining:
+            log.warning(
+                "stop grace over with %d call(s) still in progress: uid %s",
+                remaining,
+                " ".join(escaped(uid) for uid in self.server.calls_in_progress()),
+            )
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=1)
         if self.ops is not None:
             self.ops.stop()
         self.decider.shutdown()
+        self.flow.steps.shutdown()
         self.db.dispose()
         return remaining
+
+    def _check_file(self) -> None:
+        """Say once in the log when the SQLite file is no longer the one open (and when it is again)."""
+        problem = self.db.file_problem()
+        if problem != self._file_problem:
+            if problem is not None:
+                log.error("%s; /readyz answers 503 until it is back or the process restarts", problem)
+            else:
+                log.warning("database file is back in place")
+            self._file_problem = problem
 
     def _spawn_housekeeping(self) -> None:
         if self.ops is not None:
@@ -116,9 +144,29 @@ class FrontEnd:
     def heartbeat(self) -> None:
         """Keep the claims of this process's calls in progress from lapsing."""
         try:
-            self.router.extend_claims(self.flow.live_calls(), CLAIM_HEARTBEAT_TTL)
+            self._renew()
         except Exception as exc:
             log.warning("claim heartbeat failed (claims lapse by themselves): %s", exc)
+
+    def renew_if_overdue(self) -> None:
+        """Before a decision: if the heartbeat has not renewed in time (the database hung), renew now.
+
+        After a hang longer than a claim's TTL the claims of calls still
+        talking have lapsed; the first decision of this process after it
+        renews them before it claims anyone, so it cannot hand a talking
+        agent to a new call. A renewal counts from when it began: one that
+        waited out the hang set a time already past.
+        """
+        if time.monotonic() - self._renewed_at <= CLAIM_RENEW_OVERDUE_SECONDS:
+            return
+        with self._renew_lock:
+            if time.monotonic() - self._renewed_at > CLAIM_RENEW_OVERDUE_SECONDS:
+                self._renew()
+
+    def _renew(self) -> None:
+        began = time.monotonic()
+        self.router.extend_claims(self.flow.live_calls(), CLAIM_HEARTBEAT_TTL)
+        self._renewed_at = max(self._renewed_at, began)
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(CLAIM_HEARTBEAT_SECONDS):

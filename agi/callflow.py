@@ -7,7 +7,10 @@ Failure policy, each tested by name in tests/test_callflow_*.py:
 - the caller hangs up: the attempt in progress is recorded as the caller's
   hang-up, its claim released, the session ends quietly;
 - an attempt cannot be written to the ledger: the call goes on, the record is
-  logged whole (`ledger record lost: …`) for replay.
+  logged whole (`ledger record lost: …`) for replay;
+- a database step after the decision (claim the next agent, record an
+  attempt, release a claim) gets no answer within the decision's deadline:
+  the call goes on (`agi.db_steps`): the agent is skipped, the record spooled.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from agi import variables as var
+from agi.db_steps import DatabaseSteps, DeadlinePassed
 from agi.errors import AgiError, CallerHungUp
 from agi.protocol import AgiChannel
 from agi.spool import LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
-from router.errors import DatabaseUnavailable
+from router.errors import Abandoned, DatabaseUnavailable
 from router.routing.plan import ANSWER, PlannedAttempt
 from router.routing.service import Call, Decision, DialOutcome, RecordedAttempt, Router
 
@@ -78,6 +83,9 @@ class CallReport:
     new_household: bool = False
     attempts: list[tuple[str, str]] = field(default_factory=list)
     spooled: int = 0
+    # A database step of this call missed its deadline: the rest of the plan
+    # is not claimed (each claim would cost a deadline more); the queue takes over.
+    database_late: bool = False
     # Advise mode's outcome session: whether the dialplan tries no other agent
     # for this call after the attempt it recorded (for reached/missed owners).
     call_over: bool = False
@@ -86,9 +94,17 @@ class CallReport:
 class Decider:
     """Runs decisions on a small pool so a slow database cannot hold a call past its deadline."""
 
-    def __init__(self, router: Router, deadline_ms: int, workers: int = 8) -> None:
+    def __init__(
+        self,
+        router: Router,
+        deadline_ms: int,
+        workers: int = 8,
+        before: Callable[[], None] | None = None,
+    ) -> None:
+        """`before` runs ahead of each decision, in its worker and within its deadline."""
         self.router = router
         self.deadline = deadline_ms / 1000
+        self.before = before
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decide")
 
     def decide(self, call: Call, claim: int, wait_for_owner: bool) -> Decision:
@@ -98,13 +114,15 @@ class Decider:
         checks before it starts and before its write, and writes nothing.
         """
         gone = threading.Event()
-        future: Future[Decision] = self._pool.submit(
-            self.router.decide,
-            call,
-            claim=claim,
-            wait_for_owner=wait_for_owner,
-            still_wanted=lambda: not gone.is_set(),
-        )
+
+        def decide() -> Decision:
+            if self.before is not None and not gone.is_set():
+                self.before()
+            return self.router.decide(
+                call, claim=claim, wait_for_owner=wait_for_owner, still_wanted=lambda: not gone.is_set()
+            )
+
+        future: Future[Decision] = self._pool.submit(decide)
         try:
             return future.result(timeout=self.deadline)
         except FutureTimeout:
@@ -136,11 +154,13 @@ class CallFlow:
         decider: Decider,
         spool: LedgerSpool | None = None,
         clock: Callable[[], datetime] | None = None,
+        steps: DatabaseSteps | None = None,
     ) -> None:
         self.router = router
         self.settings = settings
         self.decider = decider
         self.spool = spool
+        self.steps = steps or DatabaseSteps(settings.decision_deadline_ms)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._live: dict[str, int] = {}  # call uid -> agents it holds while ringing or talking
         self._live_lock = threading.Lock()
@@ -219,7 +239,9 @@ class CallFlow:
                     break
                 if attempt.seq in unrung:
                     unrung.remove(attempt.seq)
-                elif not self._claim(decision, attempt.seq, attempt.wait_seconds):
+                elif report.database_late or not self._claim(
+                    decision, attempt.seq, attempt.wait_seconds, report
+                ):
                     continue
                 try:
                     outcome = self._ring(channel, decision, attempt, report)
@@ -242,16 +264,19 @@ class CallFlow:
         report.result = Result.NOANSWER
         self._set_final(channel, decision, var.Status.NOANSWER)
 
-    def _claim(self, decision: Decision, seq: int, wait_seconds: int) -> bool:
+    def _claim(self, decision: Decision, seq: int, wait_seconds: int, report: CallReport) -> bool:
         """Claim the agent; a busy owner under the `wait` policy is retried for a while."""
         give_up = time.monotonic() + wait_seconds
         while True:
             try:
-                if self.router.claim(decision, seq):
+                if self.steps.run(
+                    "claim", self.router.claim, decision, seq, if_late=self._late_claim(decision.id, seq)
+                ):
                     self._hold(decision.call.uid, +1)
                     return True
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 log.warning("claim failed, skipping attempt %d: %s", seq, _first_line(exc))
+                report.database_late = isinstance(exc, DeadlinePassed)
                 return False
             if time.monotonic() + CLAIM_RETRY_SECONDS > give_up:
                 return False
@@ -307,7 +332,24 @@ class CallFlow:
         report.attempts.append((str(seq), outcome.status))
         known, decision_id = (decision, decision.id) if isinstance(decision, Decision) else (None, decision)
         try:
-            recorded = self.router.record(decision_id, seq, outcome, known, free_the_rest=free_the_rest)
+            recorded = self.steps.run(
+                "ledger write",
+                self.router.record,
+                decision_id,
+                seq,
+                outcome,
+                known,
+                free_the_rest=free_the_rest,
+                if_late=self._late_record(decision_id, seq, outcome),
+            )
+        except DeadlinePassed as exc:
+            report.database_late = True
+            if exc.pending:  # the write may still commit; `_late_record` spools it if not
+                log.warning("%s; the call goes on", exc)
+            else:
+                self._keep(decision_id, seq, outcome, exc)
+            report.spooled += 1
+            return
         except Exception as exc:
             self._keep(decision_id, seq, outcome, exc)
             report.spooled += 1
@@ -338,27 +380,55 @@ class CallFlow:
             _first_line(exc),
         )
 
+    def _late_claim(self, decision_id: int, seq: int) -> Callable[[Future[bool]], None]:
+        """A claim that committed after its deadline: the call has moved on, free the agent."""
+
+        def settle(future: Future[bool]) -> None:
+            if future.exception() is None and future.result():
+                self._release(decision_id, seq)
+
+        return settle
+
+    def _late_record(self, decision_id: int, seq: int, outcome: DialOutcome) -> Callable[[Future[Any]], None]:
+        """A ledger write that failed after its deadline: spool it as one that failed in time."""
+
+        def settle(future: Future[Any]) -> None:
+            exc = future.exception()
+            if exc is not None and not isinstance(exc, Abandoned):
+                self._keep(decision_id, seq, outcome, exc)
+
+        return settle
+
     def _release(self, decision_id: int, seq: int) -> None:
         try:
-            self.router.release(decision_id, seq)
+            self.steps.run("claim release", self.router.release, decision_id, seq)
         except Exception as exc:
             log.warning("claim release failed (it expires by itself): %s", _first_line(exc))
 
     # -- advise ------------------------------------------------------------------
 
     def _advise(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
-        """Hand the dialplan the agents claimed with the decision, in plan order."""
-        n = 0
-        for attempt in decision.plan.attempts:
-            if attempt.seq not in decision.claimed:
-                continue
-            n += 1
-            channel.set(var.target(n), attempt.dial)
-            channel.set(var.timeout(n), attempt.timeout)
-            channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
-        channel.set(var.COUNT, n)
-        report.result = Result.ADVISED
-        self._set_final(channel, decision, var.Status.ADVISED)
+        """Hand the dialplan the agents claimed with the decision, in plan order.
+
+        If the peer hangs up or stops answering before the last variable, the
+        dialplan dials none of them: their claims are released at once.
+        """
+        try:
+            n = 0
+            for attempt in decision.plan.attempts:
+                if attempt.seq not in decision.claimed:
+                    continue
+                n += 1
+                channel.set(var.target(n), attempt.dial)
+                channel.set(var.timeout(n), attempt.timeout)
+                channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
+            channel.set(var.COUNT, n)
+            report.result = Result.ADVISED
+            self._set_final(channel, decision, var.Status.ADVISED)
+        except AgiError:
+            for seq in decision.claimed:
+                self._release(decision.id, seq)
+            raise
 
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
         """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from agi.callflow import CallReport, Result
+from router.logs import escaped
 from router.metrics import Metrics
 from router.routing.plan import DIAL_STATUSES
 
@@ -32,6 +33,10 @@ class CallObserver:
         if self.metrics:
             self.metrics.sessions_active.dec()
 
+    def refused(self, reason: str) -> None:
+        if self.metrics:
+            self.metrics.refused.labels(reason).inc()
+
     def __call__(self, report: CallReport) -> None:
         self._log(report)
         if self.metrics:
@@ -45,9 +50,9 @@ class CallObserver:
         log.log(
             level,
             "call uid=%s number=%s script=%s office=%s route=%s answered_by=%s result=%s%s decide_ms=%s",
-            report.uid or "-",
+            escaped(report.uid) or "-",
             report.number,
-            report.script or "-",
+            escaped(report.script) or "-",
             report.office or "-",
             report.route or "-",
             report.answered_by or "-",

@@ -3,14 +3,20 @@
 /healthz says the process is up; /readyz says the database answers within the
 decision deadline (503 otherwise), so a load balancer or an alert can tell a
 node that would only fail open.
+
+Failure policy: at most MAX_CONNECTIONS connections are served at once (one
+beyond is closed at once) and one silent for IDLE_SECONDS is closed, so idle
+or hostile clients cannot hold the descriptors and threads calls need.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -18,12 +24,45 @@ from router.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 16
+IDLE_SECONDS = 10.0
+
+
+class _BoundedHttpServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on connections served at once."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limit: int) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
 
 class OpsServer:
-    def __init__(self, address: tuple[str, int], metrics: Metrics, ready: Callable[[], bool]) -> None:
-        handler = _handler(metrics, ready)
-        self.httpd = ThreadingHTTPServer(address, handler)
-        self.httpd.daemon_threads = True
+    def __init__(
+        self, address: tuple[str, int], metrics: Metrics, not_ready: Callable[[], str | None]
+    ) -> None:
+        """`not_ready` says why the node is not ready, or None when it is."""
+        handler = _handler(metrics, not_ready)
+        self.httpd = _BoundedHttpServer(address, handler, MAX_CONNECTIONS)
         self.address: tuple[str, int] = self.httpd.server_address[:2]  # type: ignore[assignment]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ops-http", daemon=True)
 
@@ -36,8 +75,10 @@ class OpsServer:
         self.httpd.server_close()
 
 
-def _handler(metrics: Metrics, ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+def _handler(metrics: Metrics, not_ready: Callable[[], str | None]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = IDLE_SECONDS  # the socket's timeout: an idle connection is closed
+
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             if path == "/metrics":
@@ -45,9 +86,12 @@ def _handler(metrics: Metrics, ready: Callable[[], bool]) -> type[BaseHTTPReques
             elif path == "/healthz":
                 self._send(200, b"ok\n")
             elif path == "/readyz":
-                is_ready = ready()
-                metrics.ready.set(1 if is_ready else 0)
-                self._send(200 if is_ready else 503, b"ready\n" if is_ready else b"database not ready\n")
+                problem = not_ready()
+                metrics.ready.set(1 if problem is None else 0)
+                if problem is None:
+                    self._send(200, b"ready\n")
+                else:
+                    self._send(503, f"{problem}\n".encode())
             else:
                 self._send(404, b"not found: try /metrics, /healthz or /readyz\n")
 

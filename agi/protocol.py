@@ -13,7 +13,8 @@ import contextlib
 import io
 import re
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 from urllib.parse import parse_qs
 
@@ -31,6 +32,13 @@ from agi.errors import (
 
 MAX_LINE = 8192
 MAX_ENV_LINES = 256
+# Asterisk answers every command but a Dial at once; a peer that says nothing
+# for this long is not Asterisk, and the session (and its claims) ends.
+COMMAND_REPLY_SECONDS = 10.0
+# The keys without which an environment block is not a call: what was asked
+# (a FastAGI script or a classic AGI's request) and who calls.
+REQUEST_KEYS = ("agi_network_script", "agi_request")
+CALLER_KEY = "agi_callerid"
 _RESULT = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -])(?P<rest>.*)$")
 _KEY_VALUE = re.compile(r"(?P<key>\w+)=(?P<value>\S*)(?:\s+\((?P<data>.*)\))?")
 _JOINER = ","  # between the values of one GET FULL VARIABLE
@@ -39,6 +47,33 @@ _JOINER = ","  # between the values of one GET FULL VARIABLE
 class _NullSink(io.TextIOBase):
     def write(self, s: str) -> int:
         return len(s)
+
+
+class _SocketReader(io.RawIOBase):
+    """A socket's receiving side with an optional deadline for the reads to come.
+
+    A socket timeout is per `recv`: a peer sending a byte every second would
+    never meet it. Here each `recv` gets what is left until the deadline.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.deadline: float | None = None
+        self._timeout: float | None = -1.0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        timeout = None
+        if self.deadline is not None:
+            timeout = self.deadline - time.monotonic()
+            if timeout <= 0:
+                raise TimeoutError("deadline passed")
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+        return self.sock.recv_into(buffer)
 
 
 class AgiChannel(AGI):
@@ -52,12 +87,28 @@ class AgiChannel(AGI):
         self._got_sighup = False
         self.env: dict[str, str] = {}
         self.hung_up = False
+        self._raw: _SocketReader | None = None
 
     @classmethod
     def over_socket(cls, sock: socket.socket) -> AgiChannel:
-        reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+        raw = _SocketReader(sock)
+        reader = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace", newline="\n")
         writer = sock.makefile("w", encoding="utf-8", newline="\n")
-        return cls(reader, writer)
+        channel = cls(reader, writer)
+        channel._raw = raw
+        return channel
+
+    @contextlib.contextmanager
+    def _deadline(self, seconds: float | None) -> Iterator[None]:
+        """Reads in the block must all be done within `seconds` (over a socket; None: no limit)."""
+        if self._raw is None or seconds is None:
+            yield
+            return
+        self._raw.deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._raw.deadline = None
 
     def close(self) -> None:
         """Close both streams; the socket's descriptor is freed only once they are closed."""
@@ -67,20 +118,54 @@ class AgiChannel(AGI):
 
     # -- the environment block -------------------------------------------------
 
-    def read_environment(self) -> dict[str, str]:
-        """Read `agi_*: value` lines up to the blank line that ends them."""
-        for _ in range(MAX_ENV_LINES):
-            line = self._read_line()
-            if line == "":
-                return self.env
+    def read_environment(self, timeout: float | None = None) -> dict[str, str]:
+        """Read `agi_*: value` lines up to the blank line that ends them, all within `timeout`."""
+        with self._deadline(timeout):
+            for _ in range(MAX_ENV_LINES):
+                line = self._read_line()
+                if line == "":
+                    return self.env
+                self._environment_line(line)
+        raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+
+    def take_environment(self, block: bytes, rest: bytes = b"") -> dict[str, str]:
+        """The environment block the server gathered already (up to its blank line), and what followed it.
+
+        Asterisk sends nothing after the block before the first command but a
+        HANGUP line; anything else is not Asterisk.
+        """
+        lines = block.decode("utf-8", errors="replace").split("\n")
+        if len(lines) > MAX_ENV_LINES + 2:
+            raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+        for raw in lines:
+            line = raw.rstrip("\r")
+            if len(line) > MAX_LINE:
+                raise ProtocolError(f"line longer than {MAX_LINE} characters")
+            if line:
+                self._environment_line(line)
+        for raw in rest.decode("utf-8", errors="replace").split("\n"):
+            line = raw.rstrip("\r")
             if line == "HANGUP":
                 self.hung_up = True
-                continue
-            key, sep, value = line.partition(":")
-            if not sep or not key.startswith("agi_"):
-                raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
-            self.env[key.strip()] = value.strip()
-        raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+            elif line:
+                raise ProtocolError(f"data before any command: {line[:60]!r}")
+        return self.env
+
+    def _environment_line(self, line: str) -> None:
+        if line == "HANGUP":
+            self.hung_up = True
+            return
+        key, sep, value = line.partition(":")
+        if not sep or not key.startswith("agi_"):
+            raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
+        self.env[key.strip()] = value.strip()
+
+    def check_environment(self) -> None:
+        """Refuse a block that is not a call: no request, or no caller field (even "unknown")."""
+        if not any(key in self.env for key in REQUEST_KEYS):
+            raise ProtocolError(f"environment without {' or '.join(REQUEST_KEYS)}")
+        if CALLER_KEY not in self.env:
+            raise ProtocolError(f"environment without {CALLER_KEY}")
 
     @property
     def script(self) -> str:
@@ -110,7 +195,13 @@ class AgiChannel(AGI):
             self.send_command(command, *args)
         except (BrokenPipeError, ConnectionError, OSError) as exc:
             raise CallerHungUp(f"connection lost while sending {command}: {exc}") from None
-        return self.get_result()
+        # A Dial's reply comes when the call ends, minutes later: no deadline.
+        is_dial = command == "EXEC" and bool(args) and str(args[0]) == "Dial"
+        try:
+            with self._deadline(None if is_dial else COMMAND_REPLY_SECONDS):
+                return self.get_result()
+        except TimeoutError:
+            raise ProtocolError(f"no reply to {command} within {COMMAND_REPLY_SECONDS:g} s") from None
 
     def send_command(self, command: str, *args: Any) -> None:
         line = " ".join([command.strip(), *(str(a) for a in args)]).strip()

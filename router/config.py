@@ -7,6 +7,8 @@ file `deploy/callkeeper.toml` documents the same keys.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import logging
 import os
 import tomllib
 import zoneinfo
@@ -20,6 +22,10 @@ from router.errors import ConfigError
 
 ENV_PREFIX = "CALLKEEPER_"
 DEFAULT_DB_URL = "sqlite:///callkeeper.db"
+# `metrics` set to one of these serves no operations endpoint.
+METRICS_OFF = ("", "off", "none")
+MODES = ("dial", "advise")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,68 @@ def load(
             values[key] = environ[env_name(key)]
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    check(settings)
+    return settings
+
+
+# Lowest value each number may take (a minimum of 0 allows 0, e.g. "off").
+_MINIMUM: dict[str, float] = {
+    "max_calls": 1,
+    "env_timeout_seconds": 0.001,
+    "decision_deadline_ms": 1,
+    "advise_targets": 1,
+    "stop_grace_seconds": 0,
+    "claim_ttl_seconds": 1,
+    "ownership_lapse_days": 0,
+    "lead_duplicate_hours": 0,
+}
+
+
+def check(settings: Settings) -> None:
+    """Refuse a value the process could only misuse, in one line naming the key (exit 7).
+
+    A negative deadline would fail every call open and a malformed address
+    would end in an internal error at start-up: both are an admin's typo.
+    """
+    for key, minimum in _MINIMUM.items():
+        value = getattr(settings, key)
+        if value < minimum:
+            raise ConfigError(f"setting {key}: {value!r} is below its minimum {minimum:g}")
     if not is_region(settings.region):
         raise ConfigError(f"setting region: {settings.region!r} is not a region code such as RU or DE")
+    if settings.mode not in MODES:
+        raise ConfigError(f"setting mode: {settings.mode!r} is not one of {', '.join(MODES)}")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"setting log_format: {settings.log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    if not isinstance(logging.getLevelName(settings.log_level.upper()), int):
+        raise ConfigError(f"setting log_level: {settings.log_level!r} is not a logging level")
+    address("listen", settings.listen)
+    if settings.metrics.lower() not in METRICS_OFF:
+        address("metrics", settings.metrics)
+    for entry in settings.allow_peers:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"setting allow_peers: {entry!r} is not an address or network such as 10.0.0.5 or 10.0.1.0/24"
+            ) from None
     agency_zone(settings)
-    return settings
+
+
+def address(key: str, text: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets) as (host, port); ConfigError naming `key` otherwise."""
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535 or ("[" in host or "]" in host):
+        raise ConfigError(f"setting {key}: {text!r} is not HOST:PORT such as 127.0.0.1:4573 or [::1]:4573")
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigError(f"setting {key}: {host!r} is not an IPv6 address") from None
+    return host, int(port)
 
 
 def agency_zone(settings: Settings) -> zoneinfo.ZoneInfo:
@@ -106,12 +170,15 @@ def _read_file(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     flat: dict[str, Any] = {}
+    where: dict[str, str] = {}
     for key, value in data.items():
-        # Sections ([agi], [router], ...) only group keys for the reader.
-        if isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[key] = value
+        # Sections ([agi], [router], ...) only group keys for the reader; each key once.
+        section = value if isinstance(value, dict) else {key: value}
+        for name, item in section.items():
+            here = f"[{key}]" if isinstance(value, dict) else "the top level"
+            if name in flat:
+                raise ConfigError(f"config file {path}: {name} is set twice, in {where[name]} and in {here}")
+            flat[name], where[name] = item, here
     unknown = sorted(set(flat) - set(FIELDS))
     if unknown:
         raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -125,6 +192,8 @@ def _coerce(key: str, value: Any) -> Any:
     try:
         if isinstance(default, bool):
             return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+        if isinstance(value, bool | dict | list) and not isinstance(default, tuple):
+            raise TypeError(key)
         if isinstance(default, int):
             return int(value)
         if isinstance(default, float):

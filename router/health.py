@@ -14,6 +14,15 @@ from router.storage.models import Agent, Office
 log = logging.getLogger(__name__)
 
 
+def not_ready(db: Database, timeout: float) -> str | None:
+    """Why this process should not be counted on (None when ready): the SQLite
+    file moved or replaced under it, or the database not answering in time."""
+    problem = db.file_problem()
+    if problem is not None:
+        return problem
+    return None if database_ready(db, timeout) else "database not ready"
+
+
 def database_ready(db: Database, timeout: float) -> bool:
     """True when `SELECT 1` returns within `timeout` seconds.
 

@@ -22,6 +22,9 @@ ANSWERED_BY = ("owner", "covering", "pool")
 OWNER_OUTCOMES = ("reached", "missed")
 SESSION_RESULTS = ("answered", "noanswer", "advised", "recorded", "failed", "hangup", "rejected")
 FAILOPEN_REASONS = ("database", "deadline", "error")
+# Why a FastAGI connection was closed unserved: a peer outside allow_peers,
+# max_calls reached, no descriptor left, or the server stopping.
+REFUSED_REASONS = ("peer", "capacity", "descriptors", "stopping")
 # Offices unknown to this process (a line not configured yet) are counted here.
 UNKNOWN_OFFICE = "none"
 DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -68,6 +71,12 @@ class Metrics:
         self.sessions = Counter(
             "callkeeper_agi_sessions", "AGI sessions, by how they ended.", ["result"], registry=r
         )
+        self.refused = Counter(
+            "callkeeper_agi_refused",
+            "FastAGI connections closed unserved (the dialplan's queue takes the call), by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.failopen = Counter(
             "callkeeper_failopen",
             "Calls handed back to the dialplan because routing failed.",
@@ -95,6 +104,8 @@ class Metrics:
             self.sessions.labels(result)
         for reason in FAILOPEN_REASONS:
             self.failopen.labels(reason)
+        for reason in REFUSED_REASONS:
+            self.refused.labels(reason)
         self._offices: set[str] = set()
         self.add_offices([UNKNOWN_OFFICE])
 

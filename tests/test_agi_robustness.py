@@ -112,9 +112,11 @@ def test_calls_beyond_max_calls_are_closed_at_once(
 ) -> None:
     front = start_front(max_calls=1, env_timeout_seconds=5)
     with socket.create_connection(front.address) as holder:
-        holder.sendall(b"agi_network: yes\n")
-        time.sleep(0.2)
+        holder.sendall(_env(front))  # a call in its Dial holds the one slot
+        holder.settimeout(5)
+        assert holder.makefile("rb").readline().startswith(b"EXEC Dial")
         with socket.create_connection(front.address) as extra:
+            extra.sendall(_env(front))
             started = time.monotonic()
             assert _read_all(extra, limit=2) == b""
             assert time.monotonic() - started < 1

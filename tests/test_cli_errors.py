@@ -115,6 +115,7 @@ def test_db_upgrade_on_a_migrated_database_is_a_no_op(
 
 
 def test_any_command_upgrades_an_empty_database_by_itself(tmp_path: Path) -> None:
+    (tmp_path / "callkeeper.db").touch()
     result = callkeeper("office", "list", "--json", cwd=tmp_path)
     assert (result.returncode, result.stdout, result.stderr) == (0, "[]\n", "")
     assert (tmp_path / "callkeeper.db").exists()
@@ -153,6 +154,7 @@ def test_an_unsupported_or_malformed_url_is_invalid_input() -> None:
 
 def test_a_conflict_through_the_installed_script_is_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ck.db'}"
+    assert callkeeper("--db", db, "db", "upgrade").returncode == 0
     assert callkeeper("--db", db, "office", "add", "msk").returncode == 0
     result = callkeeper("--db", db, "office", "add", "msk")
     assert (result.returncode, result.stderr) == (4, "error: office 'msk' already exists\n")

@@ -43,11 +43,11 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path: Pat
     environ = {
         "CALLKEEPER_DB": "sqlite:///env.db",
         "CALLKEEPER_MAX_CALLS": "20",
-        "CALLKEEPER_ALLOW_PEERS": "a, b,",
+        "CALLKEEPER_ALLOW_PEERS": "10.0.0.1, 10.0.1.0/24,",
     }
     settings = config.load(path, environ=environ)
     assert (settings.db, settings.region, settings.max_calls) == ("sqlite:///env.db", "DE", 20)
-    assert settings.allow_peers == ("a", "b")
+    assert settings.allow_peers == ("10.0.0.1", "10.0.1.0/24")
     flagged = config.load(path, environ=environ, overrides={"db": "sqlite:///flag.db", "region": None})
     assert (flagged.db, flagged.region) == ("sqlite:///flag.db", "DE")
 

@@ -29,8 +29,12 @@ class Context:
 
     @cached_property
     def db(self) -> Database:
-        """The database, with an empty one brought to the current schema."""
-        database = Database(self.settings.db)
+        """The database, with an empty one brought to the current schema.
+
+        Only `db upgrade` (and `serve`, `demo`) create a SQLite file: here a
+        missing one is a mistyped path, exit 6.
+        """
+        database = Database(self.settings.db, create=False)
         database.ensure_schema()
         return database
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_SECONDS = 1.0
 WAL_RESTART_PAGES = 10_000
 READ_ONLY_OPTION = "callkeeper_read_only"
+# A new SQLite file: the service's group may read it (backups), nobody else;
+# the umask narrows it further (systemd's UMask=0027 keeps 0640, 0077 gives 0600).
+NEW_SQLITE_FILE_MODE = 0o640
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -69,10 +73,12 @@ def database_url(url: str) -> str:
     return url if "://" in url else f"sqlite:///{url}"
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, create: bool = True) -> Engine:
     """An engine for `url`, tuned per backend; raises InvalidInput for a bad URL.
 
-    A bare path (no `scheme://`) is taken as a SQLite file.
+    A bare path (no `scheme://`) is taken as a SQLite file. Without `create`
+    a SQLite file that does not exist is an error rather than a new empty
+    database (a mistyped `--db` must not look like an empty directory).
     """
     url = database_url(url)
     try:
@@ -82,10 +88,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            parent = Path(database).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise DatabaseUnavailable(f"cannot open {database}: folder {parent} does not exist")
+        if database and database != ":memory:" and not database.startswith("file:"):
+            sqlite_file_usable(Path(database).expanduser(), create=create)
         kwargs["connect_args"] = {
             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
             "check_same_thread": False,
@@ -103,6 +107,34 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"connect_timeout": 3}
         return create_engine(parsed, **kwargs)
     raise InvalidInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def sqlite_file_usable(path: Path, *, create: bool) -> None:
+    """Say in one line why a SQLite file cannot be used, before SQLite says "unable to open".
+
+    With `create`, a missing file is created empty, mode NEW_SQLITE_FILE_MODE
+    under the umask (SQLite's own default is 0644).
+    """
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise DatabaseUnavailable(f"cannot open {path}: folder {parent} does not exist")
+    folder_writable = os.access(parent, os.W_OK | os.X_OK)
+    if not path.exists():
+        if not create:
+            raise DatabaseUnavailable(
+                f"database file {path} does not exist (`callkeeper db upgrade --db {path}` creates one)"
+            )
+        if not folder_writable:
+            raise DatabaseUnavailable(f"cannot create {path}: folder {parent} is not writable by this user")
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, NEW_SQLITE_FILE_MODE))
+        return
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseUnavailable(f"cannot open {path}: permission denied (it must be readable and writable)")
+    if not folder_writable and not Path(f"{path}-shm").exists():
+        raise DatabaseUnavailable(
+            f"cannot open {path}: folder {parent} is not writable (SQLite writes {path.name}-wal beside it)"
+        )
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -139,6 +171,7 @@ class Database:
         pool_size: int = 10,
         checkpoint_seconds: float | None = None,
         wal_restart_pages: int = WAL_RESTART_PAGES,
+        create: bool = True,
     ) -> None:
         """With `checkpoint_seconds` (SQLite only; the call front's choice), the
         WAL is checkpointed by a thread of its own that often, instead of by
@@ -146,7 +179,7 @@ class Database:
         file's fsync, and the caller whose call it decides with it.
         """
         self.url = database_url(url)
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.engine = make_engine(url, pool_size=pool_size, create=create)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
@@ -156,6 +189,8 @@ class Database:
         self._writer_lock = threading.Lock() if self.backend == "sqlite" else None
         self._held = HeldConnections(self.engine)
         self._checkpointer: _Checkpointer | None = None
+        self._file = _sqlite_file(self.url)
+        self._file_identity = _identity(self._file) if self._file is not None else None
         if checkpoint_seconds is not None and self.backend == "sqlite":
             event.listen(self.engine, "connect", _no_autocheckpoint)
             self._checkpointer = _Checkpointer(
@@ -165,6 +200,27 @@ class Database:
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    def file_problem(self) -> str | None:
+        """What is wrong with the SQLite file under this process, or None (and always None on PostgreSQL).
+
+        The open connections keep the file they opened: moved, replaced or
+        chmod-ed away, SQLite goes on writing it without a word, and a restart
+        would open another. Compared by device and inode.
+        """
+        if self._file is None:
+            return None
+        try:
+            identity = _identity(self._file)
+        except OSError:
+            return f"database file {self._file} no longer exists: this process writes one moved or deleted"
+        if self._file_identity is None:
+            self._file_identity = identity
+        elif identity != self._file_identity:
+            return f"database file {self._file} no longer names the file this process has open (replaced)"
+        if not os.access(self._file, os.R_OK | os.W_OK):
+            return f"database file {self._file} is no longer readable and writable by this process"
+        return None
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -287,6 +343,19 @@ class Database:
             self._checkpointer.stop()
         self._held.close()
         self.engine.dispose()
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
 
 
 def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
