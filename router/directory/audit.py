@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import CTE, ColumnElement, Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from router.directory import merges
 from router.storage.db import utcnow
 from router.storage.models import AuditEntry
 from router.storage.prepared import Prepared
@@ -89,7 +90,8 @@ def recording_params(
 def trail(session: Session, household: int | None = None) -> list[AuditView]:
     query = select(AuditEntry).order_by(AuditEntry.id)
     if household is not None:
-        query = query.where(AuditEntry.household_id == household)
+        ids = merges.evidence_ids(session, [merges.survivor(session, household)])
+        query = query.where(AuditEntry.household_id.in_(ids))
     return [
         AuditView(
             at=e.at,

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from router.directory import merges
 from router.errors import Conflict, NotFound
 from router.routing import claims
 from router.routing.plan import ANSWER, Call, Decision, DialOutcome, Plan, PlannedAttempt, attempt_numbered
@@ -296,7 +297,8 @@ def entries(
     if until is not None:
         query = query.where(DecisionRow.at < until)
     if household is not None:
-        query = query.where(DecisionRow.household_id == household)
+        ids = merges.evidence_ids(session, [merges.survivor(session, household)])
+        query = query.where(DecisionRow.household_id.in_(ids))
     rows = list(session.scalars(query))
     logins: dict[int, str] = {i: login for i, login in session.execute(select(Agent.id, Agent.login))}
     by_decision: dict[int, list[AttemptEntry]] = defaultdict(list)
