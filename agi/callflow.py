@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from agi import variables as var
+from agi.callid import call_id
 from agi.errors import AgiError, CallerHungUp
 from agi.protocol import AgiChannel
 from agi.spool import LedgerSpool
@@ -161,7 +162,7 @@ class CallFlow:
     def handle(self, channel: AgiChannel, report: CallReport) -> None:
         """Run the script Asterisk asked for; never raises but CallerHungUp."""
         report.script = channel.script or var.SCRIPT_ROUTE
-        report.uid = channel.env.get("agi_uniqueid", "")
+        report.uid = call_id(channel.env.get("agi_uniqueid", ""), channel.peer)
         if report.script == var.SCRIPT_ROUTE:
             self._route(channel, report)
         elif report.script == var.SCRIPT_OUTCOME:

@@ -5,6 +5,12 @@
 stderr chatter, quotes escaped, no fixed command timeout, and every reply
 mapped to a typed error. A `HANGUP` line may arrive between a command and its
 reply; it is remembered in `hung_up` and reading goes on to the reply.
+
+Bytes that are not UTF-8 are kept recoverable rather than replaced with
+U+FFFD: each such byte reads as the four characters `\\xNN`. In the unique id,
+which the ledger must match against Asterisk's CDRs byte for byte, a
+backslash reads as two backslashes too, so the text maps back to exactly one byte string
+(`raw_unique_id`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ MAX_ENV_LINES = 256
 _RESULT = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -])(?P<rest>.*)$")
 _KEY_VALUE = re.compile(r"(?P<key>\w+)=(?P<value>\S*)(?:\s+\((?P<data>.*)\))?")
 _JOINER = ","  # between the values of one GET FULL VARIABLE
+UNIQUE_ID = "agi_uniqueid"
 
 
 class _NullSink(io.TextIOBase):
@@ -52,12 +59,16 @@ class AgiChannel(AGI):
         self._got_sighup = False
         self.env: dict[str, str] = {}
         self.hung_up = False
+        self.peer = ""  # the address Asterisk connected from; "" when not over a socket
 
     @classmethod
     def over_socket(cls, sock: socket.socket) -> AgiChannel:
-        reader = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+        reader = sock.makefile("r", encoding="utf-8", errors="surrogateescape", newline="\n")
         writer = sock.makefile("w", encoding="utf-8", newline="\n")
-        return cls(reader, writer)
+        channel = cls(reader, writer)
+        with contextlib.suppress(OSError):
+            channel.peer = str(sock.getpeername()[0])
+        return channel
 
     def close(self) -> None:
         """Close both streams; the socket's descriptor is freed only once they are closed."""
@@ -70,7 +81,7 @@ class AgiChannel(AGI):
     def read_environment(self) -> dict[str, str]:
         """Read `agi_*: value` lines up to the blank line that ends them."""
         for _ in range(MAX_ENV_LINES):
-            line = self._read_line()
+            line = self._read_line(raw=True)
             if line == "":
                 return self.env
             if line == "HANGUP":
@@ -79,7 +90,10 @@ class AgiChannel(AGI):
             key, sep, value = line.partition(":")
             if not sep or not key.startswith("agi_"):
                 raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
-            self.env[key.strip()] = value.strip()
+            key, value = key.strip(), value.strip()
+            if key == UNIQUE_ID:
+                value = value.replace("\\", "\\\\")
+            self.env[key] = _escaped(value)
         raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
 
     @property
@@ -153,7 +167,8 @@ class AgiChannel(AGI):
             lines.append(self._read_line())
         return "\n".join(lines)
 
-    def _read_line(self) -> str:
+    def _read_line(self, *, raw: bool = False) -> str:
+        """The next line; undecodable bytes as `\\xNN`, unless `raw` (kept as surrogates)."""
         try:
             line = self.stdin.readline(MAX_LINE + 1)
         except (ConnectionError, OSError) as exc:
@@ -164,7 +179,8 @@ class AgiChannel(AGI):
             raise CallerHungUp("connection closed by Asterisk")
         if len(line) > MAX_LINE:
             raise ProtocolError(f"line longer than {MAX_LINE} characters")
-        return line.rstrip("\r\n")
+        line = line.rstrip("\r\n")
+        return line if raw else _escaped(line)
 
     # -- the few commands the call flow uses, with typed results ---------------
 
@@ -202,3 +218,17 @@ class AgiChannel(AGI):
             return int(code)
         except ValueError:
             raise ProtocolError(f"EXEC {application} answered result={code!r}") from None
+
+
+def _escaped(text: str) -> str:
+    """Each byte that was not UTF-8 (read as a lone surrogate) as `\\xNN`; the rest as it is."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def raw_unique_id(text: str) -> bytes:
+    """The bytes Asterisk sent as `agi_uniqueid`, from the text the ledger holds."""
+    return re.sub(
+        rb"\\\\|\\x([0-9a-f]{2})",
+        lambda m: bytes([int(m.group(1), 16)]) if m.group(1) else b"\\",
+        text.encode("utf-8"),
+    )

@@ -140,8 +140,11 @@ class FakePbx:
         version: str = "22.10.1",
         astdb: Mapping[str, str] | None = None,
         device_states: Mapping[str, str] | None = None,
+        source: str = "",
     ) -> None:
         self.address = (host, port)
+        # The loopback address this PBX connects from (127.0.0.2, …): another Asterisk server.
+        self.source = source
         self.agents = agents or scripted({}, Answer())
         self.time_scale = time_scale
         self.sighup = sighup
@@ -207,7 +210,9 @@ class FakePbx:
         """Place one call through AGI() and return what the dialplan would see."""
         started = time.perf_counter()
         try:
-            sock = socket.create_connection(self.address, timeout=timeout)
+            sock = socket.create_connection(
+                self.address, timeout=timeout, source_address=(self.source, 0) if self.source else None
+            )
         except OSError:
             return CallRecord(agistatus="FAILURE")
         with sock:
