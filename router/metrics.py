@@ -83,6 +83,11 @@ class Metrics:
             ["office"],
             registry=r,
         )
+        self.ledger_spool_rejected = Counter(
+            "callkeeper_ledger_spool_rejected",
+            "Spooled ledger records the database refused for good, set aside with their reason.",
+            registry=r,
+        )
         self.ledger_spooled = Gauge(
             "callkeeper_ledger_spooled", "Ledger records waiting to be written to the database.", registry=r
         )
