@@ -265,7 +265,12 @@ class CallFlow:
         started_at = self.clock()
         started = time.monotonic()
         try:
-            result = channel.exec_app("Dial", f"{attempt.dial},{attempt.timeout}")
+            # The started row is written while Asterisk begins the Dial: it costs the caller no time.
+            result = channel.exec_app(
+                "Dial",
+                f"{attempt.dial},{attempt.timeout}",
+                meanwhile=lambda: self._start(decision, seq, started_at),
+            )
             gone_before_ringing = channel.hung_up
             status, answered_text, dialed_text = channel.variables(
                 var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
@@ -281,13 +286,21 @@ class CallFlow:
         if gone_before_ringing or (result == -1 and status is None):
             # The caller hung up before this Dial began: Asterisk's HANGUP line came
             # ahead of the EXEC result, or (AGISIGHUP=no) Dial on a dead channel
-            # returned at once without a DIALSTATUS. The agent never rang.
-            self._release(decision.id, seq)
+            # returned at once without a DIALSTATUS. The agent never rang; the
+            # attempt started is recorded as the caller's hang-up (which ends its claim).
+            self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, 0.0, 0.0), report)
             raise CallerHungUp("caller hung up before the agent rang")
         ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
         outcome = DialOutcome(status or "CHANUNAVAIL", started_at, ring_seconds=ring, talk_seconds=answered)
         self._record(decision, seq, outcome, report)
         return outcome
+
+    def _start(self, decision: Decision, seq: int, started_at: datetime) -> None:
+        """The attempt's started row; if it cannot be written the call goes on (its end still will be)."""
+        try:
+            self.router.start(decision, seq, started_at)
+        except Exception as exc:
+            log.warning("attempt start not written, the Dial goes on: %s", _first_line(exc))
 
     def _record(
         self,

@@ -19,7 +19,7 @@ import contextlib
 import io
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 from urllib.parse import parse_qs
 
@@ -119,11 +119,16 @@ class AgiChannel(AGI):
         text = str(string).replace("\\", "\\\\").replace('"', '\\"')
         return f'"{text}"'
 
-    def execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
+    def execute(
+        self, command: str, *args: Any, meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, tuple[str, str]]:
+        """Send a command and read its reply; `meanwhile` runs in between, while Asterisk works."""
         try:
             self.send_command(command, *args)
         except (BrokenPipeError, ConnectionError, OSError) as exc:
             raise CallerHungUp(f"connection lost while sending {command}: {exc}") from None
+        if meanwhile is not None:
+            meanwhile()
         return self.get_result()
 
     def send_command(self, command: str, *args: Any) -> None:
@@ -208,9 +213,9 @@ class AgiChannel(AGI):
     def set(self, name: str, value: object) -> None:
         self.execute("SET VARIABLE", self._quote(name), self._quote(value))
 
-    def exec_app(self, application: str, options: str) -> int:
+    def exec_app(self, application: str, options: str, *, meanwhile: Callable[[], None] | None = None) -> int:
         """EXEC an application; its integer result (Dial: -1 when the call ended answered)."""
-        result = self.execute("EXEC", application, self._quote(options))
+        result = self.execute("EXEC", application, self._quote(options), meanwhile=meanwhile)
         code = result["result"][0]
         if code == "-2":
             raise AppNotFound(application)

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -191,6 +191,20 @@ class Router:
             return claims.claim(
                 connection, planned.agent, decision.call.uid, utcnow(), self._claim_ttl(planned)
             )
+
+    def start(self, decision: Decision, seq: int, at: datetime) -> None:
+        """Write attempt `seq` as started (UNKNOWN), just before its Dial.
+
+        A crash during the call (kill -9, SIGKILL after the stop grace) then
+        leaves the attempt in the ledger as UNKNOWN with its start time,
+        instead of no trace of who was rung; `record` writes its end over it.
+        One statement that commits by itself on PostgreSQL.
+        """
+        planned = decision.plan.attempt(seq)
+        if planned is None:
+            raise NotFound(f"decision {decision.id} has no attempt {seq}")
+        with self.db.statements() as connection:
+            ledger.write_started(connection, ledger.StoredDecision.of(decision), planned, at)
 
     def record(
         self,

@@ -12,9 +12,12 @@
   ledger or the audit ever named, so a removed or merged id is never reused.
 - `attempts.decision_id` no longer cascades a decision's delete.
 - Triggers refuse UPDATE and DELETE of ledger rows (decisions, attempts,
-  audit, household_merges) and TRUNCATE on PostgreSQL. The one column the app
-  writes later is `decisions.household_id`, from NULL only: a first call's
-  answer puts the call in the household it created.
+  audit, household_merges) and TRUNCATE on PostgreSQL, as an integrity
+  error (a refused write fails like a duplicate row). What the app writes
+  later: `decisions.household_id`, from NULL only (a first call's answer puts
+  the call in the household it created), and an attempt started but not yet
+  ended (status UNKNOWN, written before its Dial): its status, ring and talk
+  time and whom it covered for, once.
 
 Revision ID: 0006
 Revises: 0005
@@ -39,6 +42,9 @@ _LEDGER = ("decisions", "attempts", "audit", "household_merges")
 # What may change in a decision row: its household, once, from none.
 _FIXED = ("id", "call_uid", "at", "number", "line", "office_id", "owner_id", "route", "then", "decide_ms")
 _DECISION_CHANGED = " OR ".join(f'NEW."{c}" IS DISTINCT FROM OLD."{c}"' for c in _FIXED)
+_ATTEMPT_FIXED = ("id", "decision_id", "seq", "agent_id", "reason", "started_at")
+_ATTEMPT_CHANGED = " OR ".join(f'NEW."{c}" IS DISTINCT FROM OLD."{c}"' for c in _ATTEMPT_FIXED)
+_STARTED = "UNKNOWN"
 
 
 def upgrade() -> None:
@@ -133,7 +139,7 @@ def _append_only_triggers() -> None:
                 f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}"
                 f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never deleted'); END"
             )
-            if table != "decisions":
+            if table not in ("decisions", "attempts"):
                 op.execute(
                     f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}"
                     f" BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never changed'); END"
@@ -145,13 +151,32 @@ def _append_only_triggers() -> None:
             " BEGIN SELECT RAISE(ABORT, 'decisions is append-only: only a first call''s household"
             " is written later'); END"
         )
+        op.execute(
+            "CREATE TRIGGER attempts_no_update BEFORE UPDATE ON attempts"
+            f" WHEN OLD.status <> '{_STARTED}' OR NEW.status = '{_STARTED}' OR "
+            + _ATTEMPT_CHANGED.replace("IS DISTINCT FROM", "IS NOT")
+            + " BEGIN SELECT RAISE(ABORT, 'attempts is append-only: only a started attempt''s end"
+            " is written later'); END"
+        )
         return
     op.execute(
         """
         CREATE FUNCTION callkeeper_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-                USING ERRCODE = 'insufficient_privilege';
+                USING ERRCODE = 'restrict_violation';
+        END $$
+        """
+    )
+    op.execute(
+        f"""
+        CREATE FUNCTION callkeeper_attempt_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.status <> '{_STARTED}' OR NEW.status = '{_STARTED}' OR {_ATTEMPT_CHANGED} THEN
+                RAISE EXCEPTION 'attempts is append-only: only a started attempt''s end is written later'
+                    USING ERRCODE = 'restrict_violation';
+            END IF;
+            RETURN NEW;
         END $$
         """
     )
@@ -162,7 +187,7 @@ def _append_only_triggers() -> None:
             IF {_DECISION_CHANGED} OR NEW.plan::text IS DISTINCT FROM OLD.plan::text
                OR OLD.household_id IS NOT NULL THEN
                 RAISE EXCEPTION 'decisions is append-only: only a first call''s household is written later'
-                    USING ERRCODE = 'insufficient_privilege';
+                    USING ERRCODE = 'restrict_violation';
             END IF;
             RETURN NEW;
         END $$
@@ -177,7 +202,9 @@ def _append_only_triggers() -> None:
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
             " FOR EACH STATEMENT EXECUTE FUNCTION callkeeper_append_only()"
         )
-        function = "callkeeper_decision_update" if table == "decisions" else "callkeeper_append_only"
+        function = {"decisions": "callkeeper_decision_update", "attempts": "callkeeper_attempt_update"}.get(
+            table, "callkeeper_append_only"
+        )
         op.execute(
             f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}"
             f" FOR EACH ROW EXECUTE FUNCTION {function}()"
@@ -192,3 +219,4 @@ def _drop_triggers() -> None:
     if not sqlite:
         op.execute("DROP FUNCTION IF EXISTS callkeeper_append_only()")
         op.execute("DROP FUNCTION IF EXISTS callkeeper_decision_update()")
+        op.execute("DROP FUNCTION IF EXISTS callkeeper_attempt_update()")
