@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from agi import variables as var
 from agi.callid import call_id
 from agi.errors import AgiError, CallerHungUp
+from agi.outcome_gate import OutcomeGate
 from agi.protocol import AgiChannel
 from agi.spool import LedgerSpool
 from identity.numbers import normalize
@@ -82,6 +83,8 @@ class CallReport:
     # Advise mode's outcome session: whether the dialplan tries no other agent
     # for this call after the attempt it recorded (for reached/missed owners).
     call_over: bool = False
+    # Advise mode's outcome session refused (`agi.outcome_gate`): the reason, else "".
+    refused: str = ""
 
 
 class Decider:
@@ -140,6 +143,7 @@ class CallFlow:
     ) -> None:
         self.router = router
         self.settings = settings
+        self.outcomes = OutcomeGate(router, advise_mode=settings.mode == "advise")
         self.decider = decider
         self.spool = spool
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -399,6 +403,12 @@ class CallFlow:
             or int(args[1]) >= int(count_text or 0)
         )
         answered, dialed = _seconds(answered_text), _seconds(dialed_text)
+        report.refused = self.outcomes.refusal(report.uid, decision_id, seq, dialed) or ""
+        if report.refused:
+            report.result = Result.REJECTED
+            if status == ANSWER:
+                channel.set(var.STATUS, var.Status.ANSWERED)
+            return
         outcome = DialOutcome(
             status=status,
             started_at=self.clock(),

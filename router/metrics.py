@@ -21,6 +21,15 @@ ANSWERED_BY = ("owner", "covering", "pool")
 OWNER_OUTCOMES = ("reached", "missed")
 SESSION_RESULTS = ("answered", "noanswer", "advised", "recorded", "failed", "hangup", "rejected")
 FAILOPEN_REASONS = ("database", "deadline", "error")
+# router.routing.outcome_check.REASONS, by name here as every label value is.
+OUTCOME_REFUSALS = (
+    "dial_mode",
+    "unknown_decision",
+    "other_call",
+    "not_planned",
+    "recorded",
+    "too_late",
+)
 AGENT_STATES = ("available", "paused", "offline")
 # Offices unknown to this process (a line not configured yet) are counted here.
 UNKNOWN_OFFICE = "none"
@@ -83,6 +92,12 @@ class Metrics:
             ["office"],
             registry=r,
         )
+        self.outcome_refused = Counter(
+            "callkeeper_outcome_refused",
+            "Outcome sessions refused (not this server's advised call, replayed, too late, dial mode).",
+            ["reason"],
+            registry=r,
+        )
         self.ledger_spool_rejected = Counter(
             "callkeeper_ledger_spool_rejected",
             "Spooled ledger records the database refused for good, set aside with their reason.",
@@ -100,6 +115,8 @@ class Metrics:
             self.sessions.labels(result)
         for reason in FAILOPEN_REASONS:
             self.failopen.labels(reason)
+        for reason in OUTCOME_REFUSALS:
+            self.outcome_refused.labels(reason)
         self._offices: set[str] = set()
         self.add_offices([UNKNOWN_OFFICE])
 

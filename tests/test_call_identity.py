@@ -39,8 +39,8 @@ def test_two_pbxs_with_the_same_unique_id_do_not_share_already_rung_agents(
     assert uids == [f"127.0.0.1/{SAME_UID}", f"127.0.0.2/{SAME_UID}"]
 
 
-def test_a_unique_id_with_asterisks_systemname_is_unique_by_itself() -> None:
-    assert call_id("pbx-east-1795807259.67", "10.0.0.5") == "pbx-east-1795807259.67"
+def test_a_call_id_is_the_pbxs_address_and_its_unique_id() -> None:
+    assert call_id("pbx-east-1795807259.67", "10.0.0.5") == "10.0.0.5/pbx-east-1795807259.67"
     assert call_id("1795807259.67", "10.0.0.5") == "10.0.0.5/1795807259.67"
 
 

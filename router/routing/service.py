@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import Abandoned, InvalidInput, NotFound
-from router.routing import claims, ledger, ownership, recording, snapshot
+from router.routing import claims, ledger, outcome_check, ownership, recording, snapshot
 from router.routing.decision import decide
 from router.routing.plan import (
     DIAL_STATUSES,
@@ -250,6 +250,19 @@ class Router:
             office=row.office,
             owner=row.owner,
         )
+
+    def outcome_refusal(self, decision_id: int, seq: int, call_uid: str, dialed_seconds: float) -> str | None:
+        """Why an advise-mode outcome may not be written, or None (`router.routing.outcome_check`)."""
+        with self.db.read_transaction() as connection:
+            return outcome_check.refusal(
+                connection,
+                decision_id=decision_id,
+                seq=seq,
+                call_uid=call_uid,
+                now=utcnow(),
+                dialed_seconds=dialed_seconds,
+                claim_cap_seconds=self.settings.claim_ttl_seconds,
+            )
 
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""

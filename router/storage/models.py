@@ -96,7 +96,7 @@ class Household(Base):
     merged or removed is never handed to a new one, which would inherit its calls."""
 
     __tablename__ = "households"
-    __table_args__: ClassVar[dict[str, bool]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
