@@ -82,8 +82,10 @@ def test_an_outcome_for_an_attempt_the_server_did_not_plan_is_refused(
     front = start_front(mode="advise")
     pbx = FakePbx(*front.address)
     advised = _advised(front, pbx)
+    before = scrape(front)
     _outcome(pbx, advised, target="9")
     assert attempts(db, front) == []
+    assert change(before, scrape(front))("callkeeper_outcome_refused_total", reason="not_planned") == 1
 
 
 def test_the_outcome_script_is_refused_in_dial_mode(
