@@ -67,7 +67,8 @@ class AgiChannel(AGI):
         writer = sock.makefile("w", encoding="utf-8", newline="\n")
         channel = cls(reader, writer)
         with contextlib.suppress(OSError):
-            channel.peer = str(sock.getpeername()[0])
+            address = sock.getpeername()  # (host, port, …) over TCP; a path or "" over a Unix socket
+            channel.peer = str(address[0]) if isinstance(address, tuple) else ""
         return channel
 
     def close(self) -> None:
