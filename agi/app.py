@@ -80,8 +80,10 @@ class FrontEnd:
         """Replay spooled ledger records; refresh the readiness, spool and agents gauges."""
         self._check_file()
         try:
+            rejected_before = self.spool.rejected
             remaining = self.spool.replay(self.router)
             if self.metrics is not None:
+                self.metrics.ledger_spool_rejected.inc(self.spool.rejected - rejected_before)
                 # Prometheus reads /metrics, not /readyz: keep the gauge current here.
                 self.metrics.ready.set(1 if self.ready() else 0)
                 self.metrics.ledger_spooled.set(remaining)

@@ -29,8 +29,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from agi import variables as var
+from agi.callid import call_id
 from agi.db_steps import DatabaseSteps, DeadlinePassed
 from agi.errors import AgiError, CallerHungUp
+from agi.outcome_gate import OutcomeGate
 from agi.protocol import AgiChannel
 from agi.spool import LedgerSpool
 from identity.numbers import normalize
@@ -89,6 +91,8 @@ class CallReport:
     # Advise mode's outcome session: whether the dialplan tries no other agent
     # for this call after the attempt it recorded (for reached/missed owners).
     call_over: bool = False
+    # Advise mode's outcome session refused (`agi.outcome_gate`): the reason, else "".
+    refused: str = ""
 
 
 class Decider:
@@ -158,6 +162,7 @@ class CallFlow:
     ) -> None:
         self.router = router
         self.settings = settings
+        self.outcomes = OutcomeGate(router, advise_mode=settings.mode == "advise")
         self.decider = decider
         self.spool = spool
         self.steps = steps or DatabaseSteps(settings.decision_deadline_ms)
@@ -181,7 +186,7 @@ class CallFlow:
     def handle(self, channel: AgiChannel, report: CallReport) -> None:
         """Run the script Asterisk asked for; never raises but CallerHungUp."""
         report.script = channel.script or var.SCRIPT_ROUTE
-        report.uid = channel.env.get("agi_uniqueid", "")
+        report.uid = call_id(channel.env.get("agi_uniqueid", ""), channel.peer)
         if report.script == var.SCRIPT_ROUTE:
             self._route(channel, report)
         elif report.script == var.SCRIPT_OUTCOME:
@@ -289,7 +294,12 @@ class CallFlow:
         started_at = self.clock()
         started = time.monotonic()
         try:
-            result = channel.exec_app("Dial", f"{attempt.dial},{attempt.timeout}")
+            # The started row is written while Asterisk begins the Dial: it costs the caller no time.
+            result = channel.exec_app(
+                "Dial",
+                f"{attempt.dial},{attempt.timeout}",
+                meanwhile=lambda: self._start(decision, seq, started_at),
+            )
             gone_before_ringing = channel.hung_up
             status, answered_text, dialed_text = channel.variables(
                 var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
@@ -305,13 +315,21 @@ class CallFlow:
         if gone_before_ringing or (result == -1 and status is None):
             # The caller hung up before this Dial began: Asterisk's HANGUP line came
             # ahead of the EXEC result, or (AGISIGHUP=no) Dial on a dead channel
-            # returned at once without a DIALSTATUS. The agent never rang.
-            self._release(decision.id, seq)
+            # returned at once without a DIALSTATUS. The agent never rang; the
+            # attempt started is recorded as the caller's hang-up (which ends its claim).
+            self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, 0.0, 0.0), report)
             raise CallerHungUp("caller hung up before the agent rang")
         ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
         outcome = DialOutcome(status or "CHANUNAVAIL", started_at, ring_seconds=ring, talk_seconds=answered)
         self._record(decision, seq, outcome, report)
         return outcome
+
+    def _start(self, decision: Decision, seq: int, started_at: datetime) -> None:
+        """The attempt's started row; if it cannot be written the call goes on (its end still will be)."""
+        try:
+            self.router.start(decision, seq, started_at)
+        except Exception as exc:
+            log.warning("attempt start not written, the Dial goes on: %s", _first_line(exc))
 
     def _record(
         self,
@@ -455,6 +473,12 @@ class CallFlow:
             or int(args[1]) >= int(count_text or 0)
         )
         answered, dialed = _seconds(answered_text), _seconds(dialed_text)
+        report.refused = self.outcomes.refusal(report.uid, decision_id, seq, dialed) or ""
+        if report.refused:
+            report.result = Result.REJECTED
+            if status == ANSWER:
+                channel.set(var.STATUS, var.Status.ANSWERED)
+            return
         outcome = DialOutcome(
             status=status,
             started_at=self.clock(),

@@ -64,6 +64,8 @@ class CallObserver:
     @staticmethod
     def _count(m: Metrics, report: CallReport) -> None:
         m.sessions.labels(report.result.value).inc()
+        if report.refused:
+            m.outcome_refused.labels(report.refused).inc()
         office = m.office(report.office)
         if report.fail_reason is not None:
             m.failopen.labels(report.fail_reason.value).inc()

@@ -5,6 +5,12 @@
 stderr chatter, quotes escaped, no fixed command timeout, and every reply
 mapped to a typed error. A `HANGUP` line may arrive between a command and its
 reply; it is remembered in `hung_up` and reading goes on to the reply.
+
+Bytes that are not UTF-8 are kept recoverable rather than replaced with
+U+FFFD: each such byte reads as the four characters `\\xNN`. In the unique id,
+which the ledger must match against Asterisk's CDRs byte for byte, a
+backslash reads as two backslashes too, so the text maps back to exactly one byte string
+(`raw_unique_id`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import io
 import re
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 from urllib.parse import parse_qs
 
@@ -42,6 +48,7 @@ CALLER_KEY = "agi_callerid"
 _RESULT = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -])(?P<rest>.*)$")
 _KEY_VALUE = re.compile(r"(?P<key>\w+)=(?P<value>\S*)(?:\s+\((?P<data>.*)\))?")
 _JOINER = ","  # between the values of one GET FULL VARIABLE
+UNIQUE_ID = "agi_uniqueid"
 
 
 class _NullSink(io.TextIOBase):
@@ -88,14 +95,21 @@ class AgiChannel(AGI):
         self.env: dict[str, str] = {}
         self.hung_up = False
         self._raw: _SocketReader | None = None
+        self.peer = ""  # the address Asterisk connected from; "" when not over a socket
 
     @classmethod
     def over_socket(cls, sock: socket.socket) -> AgiChannel:
         raw = _SocketReader(sock)
-        reader = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace", newline="\n")
+        # Bytes that are not UTF-8 are kept as surrogates, then written as \xNN (`_escaped`).
+        reader = io.TextIOWrapper(
+            io.BufferedReader(raw), encoding="utf-8", errors="surrogateescape", newline="\n"
+        )
         writer = sock.makefile("w", encoding="utf-8", newline="\n")
         channel = cls(reader, writer)
         channel._raw = raw
+        with contextlib.suppress(OSError):
+            address = sock.getpeername()  # (host, port, …) over TCP; a path or "" over a Unix socket
+            channel.peer = str(address[0]) if isinstance(address, tuple) else ""
         return channel
 
     @contextlib.contextmanager
@@ -122,7 +136,7 @@ class AgiChannel(AGI):
         """Read `agi_*: value` lines up to the blank line that ends them, all within `timeout`."""
         with self._deadline(timeout):
             for _ in range(MAX_ENV_LINES):
-                line = self._read_line()
+                line = self._read_line(raw=True)
                 if line == "":
                     return self.env
                 self._environment_line(line)
@@ -134,7 +148,7 @@ class AgiChannel(AGI):
         Asterisk sends nothing after the block before the first command but a
         HANGUP line; anything else is not Asterisk.
         """
-        lines = block.decode("utf-8", errors="replace").split("\n")
+        lines = block.decode("utf-8", errors="surrogateescape").split("\n")
         if len(lines) > MAX_ENV_LINES + 2:
             raise ProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
         for raw in lines:
@@ -152,13 +166,18 @@ class AgiChannel(AGI):
         return self.env
 
     def _environment_line(self, line: str) -> None:
+        """One raw line (undecodable bytes as surrogates); the unique id's backslashes are doubled
+        so that `raw_unique_id` can give back the exact bytes."""
         if line == "HANGUP":
             self.hung_up = True
             return
         key, sep, value = line.partition(":")
         if not sep or not key.startswith("agi_"):
-            raise ProtocolError(f"not an AGI environment line: {line[:60]!r}")
-        self.env[key.strip()] = value.strip()
+            raise ProtocolError(f"not an AGI environment line: {_escaped(line)[:60]!r}")
+        key, value = key.strip(), value.strip()
+        if key == UNIQUE_ID:
+            value = value.replace("\\", "\\\\")
+        self.env[key] = _escaped(value)
 
     def check_environment(self) -> None:
         """Refuse a block that is not a call: no request, or no caller field (even "unknown")."""
@@ -190,11 +209,16 @@ class AgiChannel(AGI):
         text = str(string).replace("\\", "\\\\").replace('"', '\\"')
         return f'"{text}"'
 
-    def execute(self, command: str, *args: Any) -> dict[str, tuple[str, str]]:
+    def execute(
+        self, command: str, *args: Any, meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, tuple[str, str]]:
+        """Send a command and read its reply; `meanwhile` runs in between, while Asterisk works."""
         try:
             self.send_command(command, *args)
         except (BrokenPipeError, ConnectionError, OSError) as exc:
             raise CallerHungUp(f"connection lost while sending {command}: {exc}") from None
+        if meanwhile is not None:
+            meanwhile()
         # A Dial's reply comes when the call ends, minutes later: no deadline.
         is_dial = command == "EXEC" and bool(args) and str(args[0]) == "Dial"
         try:
@@ -244,7 +268,8 @@ class AgiChannel(AGI):
             lines.append(self._read_line())
         return "\n".join(lines)
 
-    def _read_line(self) -> str:
+    def _read_line(self, *, raw: bool = False) -> str:
+        """The next line; undecodable bytes as `\\xNN`, unless `raw` (kept as surrogates)."""
         try:
             line = self.stdin.readline(MAX_LINE + 1)
         except (ConnectionError, OSError) as exc:
@@ -255,7 +280,8 @@ class AgiChannel(AGI):
             raise CallerHungUp("connection closed by Asterisk")
         if len(line) > MAX_LINE:
             raise ProtocolError(f"line longer than {MAX_LINE} characters")
-        return line.rstrip("\r\n")
+        line = line.rstrip("\r\n")
+        return line if raw else _escaped(line)
 
     # -- the few commands the call flow uses, with typed results ---------------
 
@@ -283,9 +309,9 @@ class AgiChannel(AGI):
     def set(self, name: str, value: object) -> None:
         self.execute("SET VARIABLE", self._quote(name), self._quote(value))
 
-    def exec_app(self, application: str, options: str) -> int:
+    def exec_app(self, application: str, options: str, *, meanwhile: Callable[[], None] | None = None) -> int:
         """EXEC an application; its integer result (Dial: -1 when the call ended answered)."""
-        result = self.execute("EXEC", application, self._quote(options))
+        result = self.execute("EXEC", application, self._quote(options), meanwhile=meanwhile)
         code = result["result"][0]
         if code == "-2":
             raise AppNotFound(application)
@@ -293,3 +319,17 @@ class AgiChannel(AGI):
             return int(code)
         except ValueError:
             raise ProtocolError(f"EXEC {application} answered result={code!r}") from None
+
+
+def _escaped(text: str) -> str:
+    """Each byte that was not UTF-8 (read as a lone surrogate) as `\\xNN`; the rest as it is."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def raw_unique_id(text: str) -> bytes:
+    """The bytes Asterisk sent as `agi_uniqueid`, from the text the ledger holds."""
+    return re.sub(
+        rb"\\\\|\\x([0-9a-f]{2})",
+        lambda m: bytes([int(m.group(1), 16)]) if m.group(1) else b"\\",
+        text.encode("utf-8"),
+    )

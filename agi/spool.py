@@ -2,10 +2,19 @@
 
 A call never waits for the ledger: when `Router.record` fails, the attempt is
 appended to a JSON-lines file (flushed and fsynced) and replayed later by the
-server's housekeeping; a record that the database refuses for good (its
-decision is unknown, say) is moved to a `.rejected` file rather than retried
-forever. Nothing is lost and nothing is written twice: a line leaves the spool
-only after its replay committed.
+server's housekeeping. Each record's replay ends one of three ways:
+
+- written: it leaves the spool;
+- the database is away (busy or locked, connection lost, down): it and every
+  record after it stay, in order, for the next round;
+- refused for good, for this record alone (its decision is unknown, it is
+  recorded already, a value the column cannot hold): it goes, alone and with
+  its `reason`, to `ledger-spool.rejected.jsonl`, and the records after it
+  are replayed as usual.
+
+Anything else (a bug) keeps the record spooled and goes on to the next.
+Nothing valid is thrown away and nothing is written twice: a line leaves the
+spool only after its replay committed, or with its reason in the rejected file.
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from router.errors import CallkeeperError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as DbInterfaceError
+
+from router.errors import CallkeeperError, DatabaseUnavailable
 from router.routing.service import DialOutcome, Router
 
 log = logging.getLogger(__name__)
@@ -32,6 +44,7 @@ class LedgerSpool:
         self.folder = Path(folder)
         self.path = self.folder / SPOOL_FILE
         self._lock = threading.Lock()
+        self._rejected = 0
 
     def add(self, decision_id: int, seq: int, outcome: DialOutcome) -> None:
         entry = {
@@ -63,17 +76,32 @@ class LedgerSpool:
             for index, entry in enumerate(entries):
                 try:
                     router.record(int(entry["decision"]), int(entry["seq"]), _outcome(entry))
-                except CallkeeperError as exc:
-                    log.error("spooled ledger record rejected for good: %s (%s)", entry, exc)
-                    self._append(self.folder / REJECTED_FILE, [entry])
-                except Exception as exc:
+                except (DatabaseUnavailable, OperationalError, DbInterfaceError) as exc:
                     log.warning(
                         "ledger still unavailable, %d record(s) stay spooled: %s", len(entries) - index, exc
                     )
                     remaining.extend(entries[index:])
                     break
+                except (CallkeeperError, DataError, IntegrityError, KeyError, ValueError) as exc:
+                    self._reject(entry, exc)
+                except Exception:
+                    log.exception("spooled ledger record kept for the next round after a bug: %s", entry)
+                    remaining.append(entry)
             self._rewrite(remaining)
             return len(remaining)
+
+    @property
+    def rejected(self) -> int:
+        """Records set aside for good since this spool was opened (the metric's counter)."""
+        return self._rejected
+
+    def _reject(self, entry: dict[str, Any], exc: BaseException) -> None:
+        reason = (
+            str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+        )
+        log.error("spooled ledger record rejected for good: %s (%s)", entry, reason)
+        self._append(self.folder / REJECTED_FILE, [entry | {"reason": reason}])
+        self._rejected += 1
 
     def _read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -85,7 +113,8 @@ class LedgerSpool:
                     entries.append(json.loads(line))
                 except json.JSONDecodeError:
                     log.error("unreadable spool line kept aside: %r", line[:200])
-                    self._append(self.folder / REJECTED_FILE, [{"raw": line}])
+                    self._append(self.folder / REJECTED_FILE, [{"raw": line, "reason": "not JSON"}])
+                    self._rejected += 1
         return entries
 
     def _rewrite(self, entries: list[dict[str, Any]]) -> None:

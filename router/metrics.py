@@ -25,6 +25,15 @@ FAILOPEN_REASONS = ("database", "deadline", "error")
 # Why a FastAGI connection was closed unserved: a peer outside allow_peers,
 # max_calls reached, no descriptor left, or the server stopping.
 REFUSED_REASONS = ("peer", "capacity", "descriptors", "stopping")
+# router.routing.outcome_check.REASONS, by name here as every label value is.
+OUTCOME_REFUSALS = (
+    "dial_mode",
+    "unknown_decision",
+    "other_call",
+    "not_planned",
+    "recorded",
+    "too_late",
+)
 # Offices unknown to this process (a line not configured yet) are counted here.
 UNKNOWN_OFFICE = "none"
 DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -92,6 +101,17 @@ class Metrics:
             ["office"],
             registry=r,
         )
+        self.outcome_refused = Counter(
+            "callkeeper_outcome_refused",
+            "Outcome sessions refused (not this server's advised call, replayed, too late, dial mode).",
+            ["reason"],
+            registry=r,
+        )
+        self.ledger_spool_rejected = Counter(
+            "callkeeper_ledger_spool_rejected",
+            "Spooled ledger records the database refused for good, set aside with their reason.",
+            registry=r,
+        )
         self.ledger_spooled = Gauge(
             "callkeeper_ledger_spooled", "Ledger records waiting to be written to the database.", registry=r
         )
@@ -106,6 +126,8 @@ class Metrics:
             self.failopen.labels(reason)
         for reason in REFUSED_REASONS:
             self.refused.labels(reason)
+        for reason in OUTCOME_REFUSALS:
+            self.outcome_refused.labels(reason)
         self._offices: set[str] = set()
         self.add_offices([UNKNOWN_OFFICE])
 

@@ -157,7 +157,7 @@ def test_ledger_write_failure_is_spooled_and_replayed(
     with db.reader() as s:
         attempt = s.scalar(select(Attempt).where(Attempt.decision_id == decision.id))
         assert attempt is not None and attempt.status == "ANSWER" and attempt.talk_seconds == 61.0
-    assert (tmp_path / REJECTED_FILE).read_text().count("999999") == 1
+    assert (tmp_path / REJECTED_FILE).read_text().count('"decision": 999999') == 1
     assert len(spool) == 0
 
 

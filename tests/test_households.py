@@ -247,8 +247,10 @@ def test_merge_moves_numbers_members_and_exclusions_and_deletes_the_other(staffe
         found = household_reads.lookup(s, C)
     assert found is not None and found.household_id == keep
     assert count(staffed, Member) == 2
-    kept_rows = [r for r in trail(staffed, keep) if r.action == "merge"]
-    other_rows = [r for r in trail(staffed, other) if r.action == "merge"]
+    # Each id's trail is the survivor's: the merged household's rows count for it.
+    assert trail(staffed, keep) == trail(staffed, other)
+    kept_rows = [r for r in trail(staffed, keep) if r.action == "merge" and r.household == keep]
+    other_rows = [r for r in trail(staffed, keep) if r.action == "merge" and r.household == other]
     assert len(kept_rows) == len(other_rows) == 1
     assert kept_rows[0].subject == f"household {other}"
     assert other_rows[0].subject == f"into household {keep}"

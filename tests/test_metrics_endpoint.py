@@ -85,11 +85,13 @@ def test_advise_outcome_counts_the_answer_under_its_office_and_owner(
     front = start_front(mode="advise")
     before = scrape(front)
     pbx = FakePbx(*front.address)
-    advised = pbx.call(IVANOV_SPOUSE, args=["spb"])
+    advised = pbx.call(IVANOV_SPOUSE, args=["spb"], uid="1795807259.71")
     assert advised.variables["CALLKEEPER_TARGET_1"] == DIAL["ivanova"]  # the owner
     answered = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42", "DIALEDTIME": "50"}
     decision = advised.variables["CALLKEEPER_DECISION"]
-    outcome = pbx.call(IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=answered)
+    outcome = pbx.call(
+        IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=answered, uid="1795807259.71"
+    )
     assert outcome.status == "ANSWERED"
     after = scrape(front)
 

@@ -16,6 +16,7 @@ file has changed beyond what this runner simulates.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 import time
@@ -26,6 +27,7 @@ from typing import Any
 
 from agi.fake.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall, place_calls
 
+_channel_ids = itertools.count(1)
 _STEP = re.compile(
     r"^(?:exten => (?P<exten>[^,]+),1|\s*same => n(?:\((?P<label>\w+)\))?),(?P<app>\w+)\((?P<args>.*)\)$"
 )
@@ -57,6 +59,8 @@ class Run:
     agi: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)  # script, args, AGISTATUS
     dials: list[tuple[str, str]] = field(default_factory=list)  # target, DIALSTATUS
     queued: bool = False
+    # One channel, one unique id, for every AGI() of the call, as Asterisk gives.
+    uid: str = field(default_factory=lambda: f"{int(time.time())}.{next(_channel_ids)}")
 
 
 def load(path: Path) -> dict[str, list[tuple[str | None, str, str]]]:
@@ -135,7 +139,7 @@ class Dialplan:
         where, _, script = url.removeprefix("agi://").partition("/")
         pbx = FakePbx(*self.servers.get(where, DEAD), self.agents)
         record = pbx.call(
-            caller.number, script=script, args=params, variables=run.variables, dnid=caller.exten
+            caller.number, script=script, args=params, variables=run.variables, dnid=caller.exten, uid=run.uid
         )
         run.variables.update(record.variables)
         run.variables["AGISTATUS"] = record.agistatus

@@ -141,10 +141,13 @@ class FakePbx:
         astdb: Mapping[str, str] | None = None,
         device_states: Mapping[str, str] | None = None,
         pass_time: Callable[[float], None] | None = None,
+        source: str = "",
     ) -> None:
         """`pass_time(seconds)` replaces the scaled sleep of ring and talk time
         (`agi.fake.fakeday` runs calls on a simulated clock with it)."""
         self.address = (host, port)
+        # The loopback address this PBX connects from (127.0.0.2, …): another Asterisk server.
+        self.source = source
         self.agents = agents or scripted({}, Answer())
         self.time_scale = time_scale
         self.sighup = sighup
@@ -211,7 +214,9 @@ class FakePbx:
         """Place one call through AGI() and return what the dialplan would see."""
         started = time.perf_counter()
         try:
-            sock = socket.create_connection(self.address, timeout=timeout)
+            sock = socket.create_connection(
+                self.address, timeout=timeout, source_address=(self.source, 0) if self.source else None
+            )
         except OSError:
             return CallRecord(agistatus="FAILURE")
         with sock:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import CTE, ColumnElement, Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from router.directory import merges
 from router.storage.db import utcnow
 from router.storage.models import AuditEntry
 from router.storage.prepared import Prepared
@@ -160,7 +161,8 @@ def trail(
     """Audit rows in the order written, of one household and a period if given."""
     query = select(AuditEntry).order_by(AuditEntry.id)
     if household is not None:
-        query = query.where(AuditEntry.household_id == household)
+        ids = merges.evidence_ids(session, [merges.survivor(session, household)])
+        query = query.where(AuditEntry.household_id.in_(ids))
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if until is not None:

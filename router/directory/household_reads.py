@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from identity.numbers import CallerNumber, NumberKind, normalize
+from router.directory import merges
 from router.directory.offices import get_agent
 from router.errors import InvalidInput, NotFound
 from router.storage.models import NUMBER_LABELS, Agent, AuditEntry, Household, PhoneNumber
@@ -76,6 +77,12 @@ def lookup_number(connection: Connection, key: str) -> Owner | None:
 def get_household(session: Session, household_id: int) -> Household:
     household = session.get(Household, household_id)
     if household is None:
+        merged = merges.merged_away(session, household_id)
+        if merged is not None:
+            raise NotFound(
+                f"household {household_id} was merged into {merged.into} on {merged.at:%Y-%m-%d}: "
+                f"its calls are household {merged.into}'s"
+            )
         raise NotFound(f"no household {household_id}")
     return household
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from router.directory import audit, household_reads
+from router.directory import audit, household_reads, merges
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
@@ -169,7 +169,11 @@ def merge(
     actor: str,
     reason: str = "",
 ) -> HouseholdView:
-    """Fold OTHER into KEEP: numbers, members and exclusions move, OTHER is deleted."""
+    """Fold OTHER into KEEP: numbers, members and exclusions move, OTHER's row goes.
+
+    OTHER's id is left pointing at KEEP (`router.directory.merges`), so its
+    calls and audit rows count for KEEP, and the id is never reused.
+    """
     if keep_id == other_id:
         raise InvalidInput("cannot merge a household into itself")
     keep, other = (
@@ -212,6 +216,7 @@ def merge(
     session.flush()
     session.expire(other)
     session.execute(delete(Household).where(Household.id == other.id))
+    merges.record(session, other.id, keep.id, actor=actor)
     session.flush()
     session.refresh(keep)
     after = f"{keep.id}: {_summary(keep)}"

@@ -26,11 +26,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from router.directory import merges
 from router.errors import Conflict, NotFound
 from router.routing import claims
 from router.routing.plan import ANSWER, Call, Decision, DialOutcome, Plan, PlannedAttempt, attempt_numbered
@@ -95,14 +99,36 @@ def attempt_row(agent_id: ColumnElement[int], covering_for_id: ColumnElement[Any
     return select(*values, agent_id, covering_for_id)
 
 
-def inserting_attempt(row: Select[Any]) -> Insert:
-    """The INSERT of an attempt's `attempt_row`."""
-    return insert(Attempt).from_select([*_ATTEMPT_VALUES, "agent_id", "covering_for_id"], row)
+def inserting_attempt(row: Select[Any], backend: str = "postgresql") -> Insert:
+    """The INSERT of an attempt's `attempt_row`, or its end written over its started row.
+
+    An attempt of dial mode is written twice: `STARTED` before the Dial
+    (`write_started`), so that a crash during the call leaves evidence of
+    it, and complete after. The second write takes the started row's place
+    (ON CONFLICT DO UPDATE, keeping its start time); the database refuses to
+    change a row that is complete already (schema 0006's trigger), which
+    fails the statement as a duplicate INSERT used to.
+    """
+    dialect_insert = postgresql_insert if backend == "postgresql" else sqlite_insert
+    statement = dialect_insert(Attempt).from_select([*_ATTEMPT_VALUES, "agent_id", "covering_for_id"], row)
+    return statement.on_conflict_do_update(
+        index_elements=[Attempt.decision_id, Attempt.seq],
+        set_={name: statement.excluded[name] for name in _ENDED_VALUES},
+    )
 
 
-_INSERT_ATTEMPT = Prepared(
-    inserting_attempt(attempt_row(_AGENT_BY_LOGIN, bindparam("covering_for_id", type_=Integer())))
-)
+# What completing a started attempt writes: how it ended, and whom the agent covered for.
+_ENDED_VALUES = ("status", "ring_seconds", "talk_seconds", "covering_for_id")
+STARTED = "UNKNOWN"  # an attempt whose end is not (yet) recorded
+
+_INSERT_ATTEMPT = {
+    backend: Prepared(
+        inserting_attempt(
+            attempt_row(_AGENT_BY_LOGIN, bindparam("covering_for_id", type_=Integer())).where(true()), backend
+        )
+    )
+    for backend in ("sqlite", "postgresql")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +254,27 @@ def write_attempt(
 ) -> None:
     params = attempt_params(row, planned, outcome) | {"covering_for_id": covering_for_id}
     try:
-        _INSERT_ATTEMPT.rowcount(connection, params)
+        _INSERT_ATTEMPT[connection.dialect.name].rowcount(connection, params)
     except IntegrityError:
         raise Conflict(f"attempt {planned.seq} of decision {row.id} is already recorded") from None
+
+
+def write_started(connection: Connection, row: StoredDecision, planned: PlannedAttempt, at: datetime) -> None:
+    """The attempt's row before its Dial: `STARTED`, until `write_attempt` writes how it ended."""
+    outcome = DialOutcome(STARTED, at, 0.0, 0.0)
+    params = attempt_params(row, planned, outcome) | {"covering_for_id": None}
+    try:
+        _INSERT_STARTED.rowcount(connection, params)
+    except IntegrityError:
+        raise Conflict(f"attempt {planned.seq} of decision {row.id} is already recorded") from None
+
+
+_INSERT_STARTED = Prepared(
+    insert(Attempt).from_select(
+        [*_ATTEMPT_VALUES, "agent_id", "covering_for_id"],
+        attempt_row(_AGENT_BY_LOGIN, bindparam("covering_for_id", type_=Integer())),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +349,8 @@ def entries(
     if until is not None:
         query = query.where(DecisionRow.at < until)
     if household is not None:
-        query = query.where(DecisionRow.household_id == household)
+        ids = merges.evidence_ids(session, [merges.survivor(session, household)])
+        query = query.where(DecisionRow.household_id.in_(ids))
     rows = list(session.scalars(query))
     logins: dict[int, str] = {i: login for i, login in session.execute(select(Agent.id, Agent.login))}
     codes: dict[int, str] = {i: code for i, code in session.execute(select(Office.id, Office.code))}

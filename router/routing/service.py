@@ -14,14 +14,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import Abandoned, InvalidInput, NotFound
-from router.routing import claims, ledger, ownership, recording, snapshot
+from router.routing import claims, ledger, outcome_check, ownership, recording, snapshot
 from router.routing.decision import decide, skipped
 from router.routing.plan import (
     DIAL_STATUSES,
@@ -193,6 +193,20 @@ class Router:
                 connection, planned.agent, decision.call.uid, utcnow(), self._claim_ttl(planned)
             )
 
+    def start(self, decision: Decision, seq: int, at: datetime) -> None:
+        """Write attempt `seq` as started (UNKNOWN), just before its Dial.
+
+        A crash during the call (kill -9, SIGKILL after the stop grace) then
+        leaves the attempt in the ledger as UNKNOWN with its start time,
+        instead of no trace of who was rung; `record` writes its end over it.
+        One statement that commits by itself on PostgreSQL.
+        """
+        planned = decision.plan.attempt(seq)
+        if planned is None:
+            raise NotFound(f"decision {decision.id} has no attempt {seq}")
+        with self.db.statements() as connection:
+            ledger.write_started(connection, ledger.StoredDecision.of(decision), planned, at)
+
     def record(
         self,
         decision_id: int,
@@ -237,6 +251,19 @@ class Router:
             office=row.office,
             owner=row.owner,
         )
+
+    def outcome_refusal(self, decision_id: int, seq: int, call_uid: str, dialed_seconds: float) -> str | None:
+        """Why an advise-mode outcome may not be written, or None (`router.routing.outcome_check`)."""
+        with self.db.read_transaction() as connection:
+            return outcome_check.refusal(
+                connection,
+                decision_id=decision_id,
+                seq=seq,
+                call_uid=call_uid,
+                now=utcnow(),
+                dialed_seconds=dialed_seconds,
+                claim_cap_seconds=self.settings.claim_ttl_seconds,
+            )
 
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from identity.numbers import NumberKind, normalize
-from router.directory import audit
+from router.directory import audit, merges
 from router.errors import Conflict, InvalidInput, NotFound
 from router.routing.plan import ANSWER
 from router.splits.shares import (
@@ -303,6 +303,10 @@ def resolve_households(session: Session, refs: set[str], region: str) -> dict[st
     found: set[int] = set()
     for chunk in _chunks(set(ids.values())):
         found.update(session.scalars(select(Household.id).where(Household.id.in_(chunk))))
+    # A merged id names the household it was merged into.
+    survivors = {i: merges.survivor(session, i) for i in set(ids.values()) - found}
+    found.update(s for i, s in survivors.items() if s != i)
+    ids.update({r: survivors[i] for r, i in ids.items() if i in survivors})
     by_number: dict[str, int] = {}
     for chunk in _chunks(set(numbers.values())):
         rows = session.execute(
@@ -350,15 +354,17 @@ def _contacts(
         .outerjoin(cover, cover.id == Attempt.covering_for_id)
         .where(Attempt.status == ANSWER, Attempt.started_at >= start, Attempt.started_at <= end)
     )
+    # A household's calls are those of its id and of every id merged into it.
+    counts_for = merges.evidence_ids(session, households)
     if len(households) > _FEW_HOUSEHOLDS:
         queries = [query.where(Decision.household_id.is_not(None))]
     else:
-        queries = [query.where(Decision.household_id.in_(chunk)) for chunk in _chunks(households)]
+        queries = [query.where(Decision.household_id.in_(chunk)) for chunk in _chunks(set(counts_for))]
     found: dict[int, list[Contact]] = defaultdict(list)
     for statement in queries:
         for household, call, login, at, talk, covering in session.execute(statement):
-            if household in households:
-                found[household].append(Contact(call, login, at, float(talk), covering))
+            if household in counts_for:
+                found[counts_for[household]].append(Contact(call, login, at, float(talk), covering))
     for calls in found.values():
         calls.sort(key=lambda c: (c.at, c.call))
     return found

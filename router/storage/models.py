@@ -101,7 +101,11 @@ class Agent(Base):
 
 
 class Household(Base):
+    """A family or a person. On SQLite its id is AUTOINCREMENT: the id of a household
+    merged or removed is never handed to a new one, which would inherit its calls."""
+
     __tablename__ = "households"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -178,6 +182,24 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(100), default="")
 
 
+class HouseholdMerge(Base):
+    """A household merged into another (append-only): the merged id's calls are the survivor's.
+
+    The merged household's row goes (its numbers and members moved), but the
+    ledger and audit rows that carry its id stay as they were written; the
+    evidence of a household is read through these pointers
+    (`router.directory.merges`). Plain columns, not foreign keys: a survivor
+    may be merged in its turn.
+    """
+
+    __tablename__ = "household_merges"
+
+    merged_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    into_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100), default="")
+
+
 class Decision(Base):
     """One routed call: what the router knew and planned (append-only)."""
 
@@ -209,7 +231,8 @@ class Attempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Found through the unique (decision_id, seq) key: it leads with decision_id.
-    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    # No cascade: a decision is never deleted, and its attempts never with it.
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
     seq: Mapped[int] = mapped_column(Integer)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(20))

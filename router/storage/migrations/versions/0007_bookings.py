@@ -6,7 +6,7 @@ plain column, as in `audit` and `decisions`, so a merge never deletes it.
 The (household_id, closed_at) index serves a household's timeline.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 15:20:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
