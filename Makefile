@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/callkeeper demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check router agi identity tests bench
-	$(BIN)/ruff format --check router agi identity tests bench
+	$(BIN)/ruff check router agi identity web tests bench
+	$(BIN)/ruff format --check router agi identity web tests bench
 	$(BIN)/mypy
 
 test: lint

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from router.errors import ConfigError
 
 ENV_PREFIX = "CALLKEEPER_"
 DEFAULT_DB_URL = "sqlite:///callkeeper.db"
+CONSOLE_LANGUAGES = ("ru", "en")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,16 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     spool_dir: str = "spool"
+    # The web console (web).
+    web_listen: str = "127.0.0.1:8080"
+    console_language: str = "ru"
+    timezone: str = "Europe/Moscow"
+    web_tls: bool = False
+    web_idle_minutes: int = 30
+    web_session_hours: int = 12
+    login_window_minutes: int = 15
+    login_max_failures: int = 5
+    login_max_address_failures: int = 20
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -78,6 +90,17 @@ def load(
     settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
     if not is_region(settings.region):
         raise ConfigError(f"setting region: {settings.region!r} is not a region code such as RU or DE")
+    if settings.console_language not in CONSOLE_LANGUAGES:
+        raise ConfigError(
+            f"setting console_language: {settings.console_language!r} "
+            f"is not one of {', '.join(CONSOLE_LANGUAGES)}"
+        )
+    try:
+        zoneinfo.ZoneInfo(settings.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"setting timezone: {settings.timezone!r} is not a time zone such as Europe/Moscow"
+        ) from None
     return settings
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router.cli.context import Context, print_json, print_table
+from router.cli.context import Context, iso_time, print_json, print_table
 from router.errors import InvalidInput
 from router.routing import ledger
 from router.routing.service import Router
@@ -78,16 +77,8 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
 
 
 def _time_window(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", type=_when, metavar="T", help="from this ISO date or time (UTC)")
-    parser.add_argument("--until", type=_when, metavar="T", help="before this ISO date or time (UTC)")
-
-
-def _when(text: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time") from None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    parser.add_argument("--since", type=iso_time, metavar="T", help="from this ISO date or time (UTC)")
+    parser.add_argument("--until", type=iso_time, metavar="T", help="before this ISO date or time (UTC)")
 
 
 def run_route(ctx: Context, args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CTE, ColumnElement, Connection, bindparam, insert, select
@@ -86,10 +87,31 @@ def recording_params(
     return {f"audit_{field}": value for field, value in fields.items()}
 
 
-def trail(session: Session, household: int | None = None) -> list[AuditView]:
-    query = select(AuditEntry).order_by(AuditEntry.id)
+def trail(
+    session: Session,
+    household: int | None = None,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> list[AuditView]:
+    """The audit rows that match every filter given, oldest first (or newest first, for a page)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id)
     if household is not None:
         query = query.where(AuditEntry.household_id == household)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    if limit is not None:
+        query = query.limit(limit)
     return [
         AuditView(
             at=e.at,
