@@ -29,9 +29,11 @@ def add_users(db: Database) -> None:
 
 @contextmanager
 def console(db_url: str, **settings: object) -> Iterator[TestClient]:
-    """The app with its lifespan run (`with TestClient`), redirects not followed so a 303 is seen."""
+    """The app with its lifespan run (`with TestClient`), redirects not followed so a 303 is seen;
+    over https when the `web_tls` setting says the console is served over TLS."""
     app = create_app(Settings(db=db_url, **settings))  # type: ignore[arg-type]
-    with TestClient(app, follow_redirects=False) as client:
+    base_url = "https://testserver" if settings.get("web_tls") else "http://testserver"
+    with TestClient(app, base_url=base_url, follow_redirects=False) as client:
         yield client
 
 
