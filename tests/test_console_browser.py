@@ -40,7 +40,8 @@ FLAGS = [
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="browser tests skipped: /usr/bin/chromium is absent (apt-get install chromium)"
+        not CHROMIUM.exists(),
+        reason="browser tests skipped: /usr/bin/chromium is absent (apt-get install chromium)",
     ),
 ]
 
@@ -69,7 +70,9 @@ def server(db: Database, db_url: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page(server: str) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests skipped: playwright is absent")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="browser tests skipped: playwright is absent"
+    )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="ru-RU")
@@ -78,9 +81,11 @@ def browser_page(server: str) -> Iterator[object]:
         # what must not happen is anything else, such as the CSP refusing a script or a style.
         page.on(
             "console",
-            lambda message: refused.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None,
+            lambda message: (
+                refused.append(message.text)
+                if message.type == "error" and not message.text.startswith("Failed to load resource")
+                else None
+            ),
         )
         page.set_default_timeout(15000)
         page.base = server  # type: ignore[attr-defined]
