@@ -172,3 +172,17 @@ def test_a_0005_database_with_data_upgrades_to_the_console_tables(db: Database) 
         assert offices.list_offices(s)[0].code == "msk"
         users.add_user(s, "anna", role="admin", password=PASSWORD, actor="t")
     assert log_in(db, "anna").user.login == "anna"
+
+
+def test_a_live_session_is_written_back_at_most_once_a_minute(people: Database) -> None:
+    start = utcnow()
+    anna = log_in(people, "anna", at=start)
+    with people.reader() as s:
+        found, must_write = sessions.check(s, anna.token, now=start + timedelta(seconds=30), policy=POLICY)
+    assert found is not None and not must_write
+    with people.reader() as s:
+        found, must_write = sessions.check(s, anna.token, now=start + sessions.TOUCH_EVERY, policy=POLICY)
+    assert found is not None and must_write
+    with people.reader() as s:
+        found, must_write = sessions.check(s, anna.token, now=start + POLICY.idle * 2, policy=POLICY)
+    assert found is None and must_write

@@ -26,11 +26,17 @@ CSRF_HEADER = "x-csrf-token"
 
 
 def current(console: Console, request: Request) -> LoggedIn | None:
+    """The logged-in user of a request; the session row is written only when its clock is due."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if not token:
         return None
+    now = utcnow()
+    with console.db.reader() as s:
+        logged_in, must_write = sessions.check(s, token, now=now, policy=console.policy)
+    if not must_write:
+        return logged_in
     with console.db.unit_of_work() as s:
-        return sessions.resume(s, token, now=utcnow(), policy=console.policy)
+        return sessions.resume(s, token, now=now, policy=console.policy)
 
 
 def csrf_ok(expected: str, request: Request, form_value: str | None) -> bool:

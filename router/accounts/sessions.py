@@ -22,6 +22,10 @@ from router.accounts.users import UserView, find_user, user_view
 from router.errors import CallkeeperError
 from router.storage.models import ConsoleSession, ConsoleUser, LoginFailure
 
+# How often a live session's idle clock is written back: an idle timeout is
+# honoured to within this much.
+TOUCH_EVERY = timedelta(minutes=1)
+
 
 @dataclass(frozen=True, slots=True)
 class SessionPolicy:
@@ -69,8 +73,30 @@ def log_in(
     return LoggedIn(token=token, user=user_view(user), csrf=csrf)
 
 
+def check(
+    session: Session, token: str, *, now: datetime, policy: SessionPolicy
+) -> tuple[LoggedIn | None, bool]:
+    """The session a cookie names if it is alive, and whether `resume` must write (read only).
+
+    Most requests need no write: the idle clock is restarted at most once a
+    minute (`TOUCH_EVERY`), so a page view or the agents board's polling
+    does not take SQLite's write lock from the calls being routed.
+    """
+    if not token:
+        return None, False
+    row = session.get(ConsoleSession, _key(token))
+    if row is None:
+        return None, False
+    user = session.get(ConsoleUser, row.user_id)
+    expired = now - row.last_seen_at > policy.idle or now - row.created_at > policy.absolute
+    if user is None or user.disabled or expired:
+        return None, True
+    return LoggedIn(token=token, user=user_view(user), csrf=row.csrf), now - row.last_seen_at >= TOUCH_EVERY
+
+
 def resume(session: Session, token: str, *, now: datetime, policy: SessionPolicy) -> LoggedIn | None:
-    """The session a cookie names, if it is still alive; touching it restarts its idle clock."""
+    """The session a cookie names, if it is still alive; touching it restarts its idle clock,
+    and a dead one is deleted."""
     if not token:
         return None
     row = session.get(ConsoleSession, _key(token))
