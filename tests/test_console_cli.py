@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import socket
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,12 @@ def test_web_help_names_its_options(capsys: pytest.CaptureFixture[str]) -> None:
         main(["web", "--help"])
     out = capsys.readouterr().out
     assert "--listen HOST:PORT" in out and "127.0.0.1:8080" in out
+
+
+def test_web_says_plainly_when_its_address_is_taken(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--db", db_url, "web", "--listen", f"127.0.0.1:{port}"]) == 7
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

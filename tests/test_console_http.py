@@ -98,6 +98,14 @@ def test_login_sets_a_new_httponly_samesite_session_cookie_each_time(site: Site)
     assert "httponly" in first.lower() and "samesite=lax" in first.lower() and "secure" not in first.lower()
 
 
+def test_a_new_login_ends_the_session_the_browser_brought(site: Site) -> None:
+    log_in(site.client, "anna")
+    log_in(site.client, "sveta")
+    with site.db.reader() as s:
+        assert s.scalar(select(func.count()).select_from(ConsoleSession)) == 1
+    assert "sveta" in text_of(site.client.get("/search").text)
+
+
 def test_the_session_cookie_is_secure_when_the_tls_setting_says_so(db: Database, db_url: str) -> None:
     seed(db)
     add_users(db)

@@ -6,7 +6,6 @@ from starlette.responses import Response
 
 from router.accounts.roles import Right
 from router.directory import offices
-from router.storage.models import AGENT_STATES
 from web.views.base import Page, View, see_other
 
 # How often the board asks for its rows again, in seconds (the `hx-trigger` of the table).
@@ -25,9 +24,8 @@ class BoardView(View):
 class StateView(View):
     def post(self, page: Page) -> Response:
         page.require(Right.SET_AGENT_STATE)
-        state = page.field("state")
         with page.console.db.unit_of_work() as s:
-            offices.set_agent_state(s, page.path("login"), state if state in AGENT_STATES else f"{state!r}")
+            offices.set_agent_state(s, page.path("login"), page.field("state"))
         if page.htmx:
             with page.console.db.reader() as s:
                 agents = offices.list_agents(s)

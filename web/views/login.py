@@ -28,8 +28,11 @@ class LoginView(View):
         given = str(form.get(auth.CSRF_FIELD, ""))
         if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
             return self.form(request, self.console.gettext("The form has expired. Please log in again."), 403)
+        previous = request.cookies.get(auth.SESSION_COOKIE, "")
         try:
-            logged_in = await run_in_threadpool(self.log_in, login, password, auth.client_address(request))
+            logged_in = await run_in_threadpool(
+                self.log_in, login, password, auth.client_address(request), previous
+            )
         except LoginThrottled:
             message = self.console.gettext("Too many failed logins. Wait a few minutes and try again.")
             return self.form(request, message, 429)
@@ -40,12 +43,15 @@ class LoginView(View):
         response.delete_cookie(auth.LOGIN_COOKIE, path="/login")
         return response
 
-    def log_in(self, login: str, password: str, address: str) -> LoggedIn | None:
-        # The current session (if any) is not reused: a login always gets a new id.
+    def log_in(self, login: str, password: str, address: str, previous: str) -> LoggedIn | None:
+        """A new session (never the one the browser brought, which a good login ends)."""
         with self.console.db.unit_of_work() as s:
-            return sessions.log_in(
+            logged_in = sessions.log_in(
                 s, login, password, address=address, now=utcnow(), policy=self.console.policy
             )
+            if logged_in is not None and previous:
+                sessions.log_out(s, previous)
+            return logged_in
 
     def form(self, request: Request, error: str, status: int, login: str = "") -> HTMLResponse:
         token = auth.new_login_token()
