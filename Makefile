@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo console test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/callkeeper demo
 
+# The web console on the database `make demo` left, with a demo admin login it prints.
+DEMO_DB ?= callkeeper-demo.db
+CONSOLE_LISTEN ?= 127.0.0.1:8080
+
+console: $(STAMP)
+	$(BIN)/python -m web.demo_admin $(DEMO_DB) --listen $(CONSOLE_LISTEN)
+	$(BIN)/callkeeper --db $(DEMO_DB) web --listen $(CONSOLE_LISTEN)
+
 lint: $(STAMP)
-	$(BIN)/ruff check router agi identity tests bench
-	$(BIN)/ruff format --check router agi identity tests bench
+	$(BIN)/ruff check router agi identity web tests bench
+	$(BIN)/ruff format --check router agi identity web tests bench
 	$(BIN)/mypy
 
 test: lint

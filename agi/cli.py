@@ -1,4 +1,4 @@
-"""`callkeeper`'s entry point: the router's commands plus serve and demo."""
+"""The call front's commands, serve and demo: the `agi` entry of pyproject.toml's `callkeeper.commands`."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
 from agi.app import FrontEnd
 from agi.demo import demo
 from router import config
-from router.cli import main as router_main
 from router.cli.context import Context
 from router.errors import ConfigError, ExitCode
 from router.logs import configure_logging
@@ -23,30 +21,23 @@ from router.logs import configure_logging
 log = logging.getLogger(__name__)
 
 
-class _Commands:
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """The commands that need the call front; registered beside the router's."""
-
-    @staticmethod
-    def register(commands: Any, common: argparse.ArgumentParser) -> None:
-        text = "run the FastAGI server Asterisk connects to"
-        p = commands.add_parser("serve", help=text, description=text, parents=[common])
-        p.add_argument("--listen", metavar="HOST:PORT", help="FastAGI address (default 127.0.0.1:4573)")
-        p.add_argument(
-            "--mode",
-            choices=("dial", "advise"),
-            help="dial: ring the plan from here (default); advise: hand it to the dialplan",
-        )
-        p.add_argument(
-            "--metrics",
-            metavar="HOST:PORT",
-            help="Prometheus /metrics, /healthz, /readyz (default 127.0.0.1:9464)",
-        )
-        p.set_defaults(handler=run_serve)
-        demo.register(commands, common)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return router_main.main(argv, extra_modules=[_Commands])
+    text = "run the FastAGI server Asterisk connects to"
+    p = commands.add_parser("serve", help=text, description=text, parents=[common])
+    p.add_argument("--listen", metavar="HOST:PORT", help="FastAGI address (default 127.0.0.1:4573)")
+    p.add_argument(
+        "--mode",
+        choices=("dial", "advise"),
+        help="dial: ring the plan from here (default); advise: hand it to the dialplan",
+    )
+    p.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="Prometheus /metrics, /healthz, /readyz (default 127.0.0.1:9464)",
+    )
+    p.set_defaults(handler=run_serve)
+    demo.register(commands, common)
 
 
 def serve_settings(ctx: Context, args: argparse.Namespace) -> config.Settings:

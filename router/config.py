@@ -26,6 +26,7 @@ DEFAULT_DB_URL = "sqlite:///callkeeper.db"
 METRICS_OFF = ("", "off", "none")
 MODES = ("dial", "advise")
 LOG_FORMATS = ("text", "json")
+CONSOLE_LANGUAGES = ("ru", "en")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     spool_dir: str = "spool"
+    # The web console (web).
+    web_listen: str = "127.0.0.1:8080"
+    console_language: str = "ru"
+    web_tls: bool = False
+    web_idle_minutes: int = 30
+    web_session_hours: int = 12
+    login_window_minutes: int = 15
+    login_max_failures: int = 5
+    login_max_address_failures: int = 20
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -134,6 +144,11 @@ def check(settings: Settings) -> None:
             raise ConfigError(
                 f"setting allow_peers: {entry!r} is not an address or network such as 10.0.0.5 or 10.0.1.0/24"
             ) from None
+    if settings.console_language not in CONSOLE_LANGUAGES:
+        raise ConfigError(
+            f"setting console_language: {settings.console_language!r} "
+            f"is not one of {', '.join(CONSOLE_LANGUAGES)}"
+        )
     agency_zone(settings)
 
 

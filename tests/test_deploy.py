@@ -99,7 +99,7 @@ def test_settings_example_loads_and_names_every_setting() -> None:
     settings = config.load(SETTINGS, environ={})
     with SETTINGS.open("rb") as fh:
         sections = tomllib.load(fh)
-    assert set(sections) == {"database", "agi", "routing", "leads", "operations"}
+    assert set(sections) == {"database", "agi", "routing", "leads", "operations", "console"}
     keys = [key for section in sections.values() for key in section]
     assert sorted(keys) == sorted(config.FIELDS)
     text = SETTINGS.read_text(encoding="utf-8")

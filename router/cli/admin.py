@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from router.cli import evidence
-from router.cli.context import Context, print_json, print_table
+from router.cli.context import Context, household_option, print_json, print_table, time_window
 from router.directory import audit, handover, household_csv, household_reads, households, offices
 from router.errors import InvalidInput
 from router.storage.models import NUMBER_LABELS, OWNER_POLICIES, PRESENCE_STATES, STRATEGIES
@@ -151,6 +151,19 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("login", metavar="LOGIN")
     p.add_argument("--reason", default="")
 
+    p = add(
+        household,
+        "include",
+        "undo an exclusion: route a household's calls to an agent again",
+        run_household_include,
+    )
+    p.add_argument("household", type=int, metavar="HOUSEHOLD")
+    p.add_argument("login", metavar="LOGIN")
+    p.add_argument("--reason", default="")
+    p = add(household, "member", "add a person to a household", run_household_member)
+    p.add_argument("household", type=int, metavar="HOUSEHOLD")
+    p.add_argument("name", metavar="NAME", help="full name, e.g. 'Иванова Мария'")
+
     number = group("number", "link phone numbers to households")
     p = add(number, "link", "link a number to a household", run_number_link)
     p.add_argument("number")
@@ -162,14 +175,20 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("number")
     p.add_argument("--reason", default="")
 
+    p = add(number, "relabel", "change the label of a household's number", run_number_relabel)
+    p.add_argument("number")
+    p.add_argument("household", type=int, metavar="HOUSEHOLD")
+    p.add_argument("label", choices=NUMBER_LABELS)
+
     p = add(commands, "import", "import households from CSV (all rows or none)", run_import)
     p.add_argument("file", type=Path, metavar="FILE.csv")
     p = add(commands, "export", "export households to CSV ('-' for stdout)", run_export)
     p.add_argument("file", metavar="FILE.csv")
     p = add(commands, "audit", "the audit trail of links, merges and ownership", run_audit)
-    p.add_argument(
-        "--household", metavar="ID|NUMBER", help="only this household's: its id or any of its numbers"
-    )
+    household_option(p, "only this household's")
+    p.add_argument("--by", metavar="NAME", help="only changes made by NAME (a CLI user or a console login)")
+    p.add_argument("--action", metavar="ACTION", help="only this action, e.g. link, move, merge, transfer")
+    time_window(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -358,6 +377,25 @@ def run_household_exclude(ctx: Context, args: argparse.Namespace) -> None:
     print(f"calls of household {args.household} will not be routed to {args.login}")
 
 
+def run_household_include(ctx: Context, args: argparse.Namespace) -> None:
+    with ctx.db.unit_of_work() as s:
+        households.include(s, args.household, args.login, actor=ctx.actor, reason=args.reason)
+    print(f"calls of household {args.household} may be routed to {args.login} again")
+
+
+def run_household_member(ctx: Context, args: argparse.Namespace) -> None:
+    with ctx.db.unit_of_work() as s:
+        view = households.add_member(s, args.household, args.name, actor=ctx.actor)
+    print(f"household {view.id}: members {'; '.join(view.members)}")
+
+
+def run_number_relabel(ctx: Context, args: argparse.Namespace) -> None:
+    number = household_reads.parse_number(args.number, ctx.region)
+    with ctx.db.unit_of_work() as s:
+        households.relabel(s, number.key, args.household, args.label, actor=ctx.actor)
+    print(f"{number.key} of household {args.household} is now labelled {args.label}")
+
+
 def run_number_link(ctx: Context, args: argparse.Namespace) -> None:
     number = household_reads.parse_number(args.number, ctx.region)
     with ctx.db.unit_of_work() as s:
@@ -403,7 +441,14 @@ def run_export(ctx: Context, args: argparse.Namespace) -> None:
 
 def run_audit(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.reader() as s:
-        entries = audit.trail(s, ctx.household(s, args.household))
+        entries = audit.trail(
+            s,
+            ctx.household(s, args.household),
+            actor=args.by,
+            action=args.action,
+            since=ctx.when(args.since),
+            until=ctx.when(args.until),
+        )
     if args.json:
         print_json([e.as_json() for e in entries])
         return

@@ -80,3 +80,14 @@ def print_table(rows: list[list[Any]], header: list[str]) -> None:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def time_window(parser: argparse.ArgumentParser) -> None:
+    """--since and --until, read by the one parser (`router.dates`)."""
+    words = "an ISO date or time (UTC if no zone), or today or yesterday (the agency's day)"
+    parser.add_argument("--since", type=time_option, metavar="T", help=f"from T: {words}")
+    parser.add_argument("--until", type=time_option, metavar="T", help=f"before T: {words}")
+
+
+def household_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--household", metavar="ID|NUMBER", help=f"{help_text}: its id or any of its numbers")

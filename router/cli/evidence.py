@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router.cli.context import Context, print_json, print_table, time_option
-from router.cli.routing import household_option, time_window
+from router.cli.context import Context, household_option, print_json, print_table, time_option, time_window
 from router.errors import InvalidInput
 from router.routing import agent_board
 from router.splits import bookings, split_report, timeline

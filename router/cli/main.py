@@ -1,12 +1,16 @@
 """Entry point of `callkeeper`: parse, run one command, map errors to exit codes.
 
-Every command module registers itself in `COMMAND_MODULES`; a user sees a
-one-line `error: …` and a documented exit code, never a traceback.
+The router's command modules are listed in `COMMAND_MODULES`; the fronts'
+(`agi`'s serve and demo, `web`'s console) are listed in pyproject.toml's
+`callkeeper.commands` entry-point group and read here, so that `router`
+imports no front. A user sees a one-line `error: …` and a documented exit
+code, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -17,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from router import __version__
-from router.cli import admin, evidence, leads, routing, suggest
+from router.cli import admin, evidence, leads, routing, suggest, users
 from router.cli.context import Context
 from router.errors import CallkeeperError, ExitCode
 from router.storage.db import describe_db_error
@@ -29,7 +33,14 @@ class CommandModule(Protocol):
     def register(self, commands: Any, common: argparse.ArgumentParser) -> None: ...
 
 
-COMMAND_MODULES = [admin, routing, evidence, suggest, leads]
+COMMAND_MODULES = [admin, routing, evidence, suggest, leads, users]
+FRONT_COMMANDS_GROUP = "callkeeper.commands"
+
+
+def front_modules() -> list[CommandModule]:
+    """The fronts' command modules, as pyproject.toml's entry points name them, in name order."""
+    points = importlib.metadata.entry_points(group=FRONT_COMMANDS_GROUP)
+    return [point.load() for point in sorted(points, key=lambda point: point.name)]
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -58,15 +69,13 @@ def build_parser(extra_modules: Sequence[CommandModule] = ()) -> argparse.Argume
     )
     parser.add_argument("--version", action="version", version=f"callkeeper {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in [*COMMAND_MODULES, *extra_modules]:
+    for module in [*COMMAND_MODULES, *front_modules(), *extra_modules]:
         module.register(commands, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, extra_modules: Sequence[CommandModule] = ()) -> int:
-    """Run one command. The `callkeeper` script is `agi.cli:main`, which adds the
-    commands that need the call front (serve, demo) as `extra_modules`, so that
-    `router` never imports `agi`."""
+    """Run one command: the router's, a front's (entry points), or one of `extra_modules` (tests)."""
     parser = build_parser(extra_modules)
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from router.cli.context import Context, print_json, print_table, time_option
+from router.cli.context import Context, household_option, print_json, print_table, time_window
 from router.errors import ExitCode, InvalidInput
 from router.routing import ledger
 from router.routing.service import Router
@@ -87,17 +87,6 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
         help="the bookings file BOOKING is in, when it is not stored",
     )  # fmt: skip
     o.set_defaults(handler=run_splits_override)
-
-
-def time_window(parser: argparse.ArgumentParser) -> None:
-    """--since and --until, read by the one parser (`router.dates`)."""
-    words = "an ISO date or time (UTC if no zone), or today or yesterday (the agency's day)"
-    parser.add_argument("--since", type=time_option, metavar="T", help=f"from T: {words}")
-    parser.add_argument("--until", type=time_option, metavar="T", help=f"before T: {words}")
-
-
-def household_option(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--household", metavar="ID|NUMBER", help=f"{help_text}: its id or any of its numbers")
 
 
 def run_route(ctx: Context, args: argparse.Namespace) -> None:

@@ -155,18 +155,28 @@ def trail(
     session: Session,
     household: int | None = None,
     *,
+    actor: str | None = None,
+    action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> list[AuditView]:
-    """Audit rows in the order written, of one household and a period if given."""
-    query = select(AuditEntry).order_by(AuditEntry.id)
+    """The audit rows that match every filter given, oldest first (or newest first, for a page)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id)
     if household is not None:
         ids = merges.evidence_ids(session, [merges.survivor(session, household)])
         query = query.where(AuditEntry.household_id.in_(ids))
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if until is not None:
         query = query.where(AuditEntry.at < until)
+    if limit is not None:
+        query = query.limit(limit)
     return [
         AuditView(
             at=e.at,

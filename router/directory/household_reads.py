@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
+from identity.names import fold, split_words
 from identity.numbers import CallerNumber, NumberKind, normalize
 from router.directory import merges
 from router.directory.offices import get_agent
 from router.errors import InvalidInput, NotFound
-from router.storage.models import NUMBER_LABELS, Agent, AuditEntry, Household, PhoneNumber
+from router.storage.models import NUMBER_LABELS, Agent, AuditEntry, Exclusion, Household, Member, PhoneNumber
 from router.storage.prepared import Prepared
 from router.storage.views import HouseholdView, NumberView, Owner
 
@@ -152,3 +153,72 @@ def household_view(household: Household) -> HouseholdView:
 def login_of(agent: Agent | None) -> str:
     """An agent's login, or an empty string for no agent."""
     return agent.login if agent is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A search hit: the household, and the member or name that matched."""
+
+    id: int
+    name: str
+    owner: str | None
+    matched: str
+
+
+def search_names(session: Session, text: str, *, limit: int = 50) -> list[Found]:
+    """Households whose name or a member's name has every typed word, in Cyrillic or Latin.
+
+    Words are compared folded (`identity.names.fold`: "Ivanova" and "Иванова"
+    fold alike) as prefixes, so "иван" finds Иванов and Ivanova. The names
+    are read in one pass and folded here: an admin's search, not the call
+    path. (A folded-name column with an index is the way on for millions.)
+    """
+    wanted = [fold(word) for word in split_words(text)]
+    wanted = [w for w in wanted if w]
+    if not wanted:
+        return []
+    names = select(Household.id, Household.name).where(Household.name != "")
+    members = select(Member.household_id, Member.full_name)
+    hits: dict[int, str] = {}
+    for query in (names, members):
+        for household_id, name in session.execute(query.execution_options(yield_per=5000)):
+            if household_id not in hits and _has_words(name, wanted):
+                hits[household_id] = name
+    if not hits:
+        return []
+    ids = sorted(hits)[:limit]
+    rows = session.execute(
+        select(Household.id, Household.name, Agent.login)
+        .outerjoin(Agent, Agent.id == Household.owner_id)
+        .where(Household.id.in_(ids))
+        .order_by(Household.id)
+    )
+    return [Found(id=r[0], name=r[1], owner=r[2], matched=hits[r[0]]) for r in rows]
+
+
+def _has_words(name: str, wanted: list[str]) -> bool:
+    folded = [fold(word) for word in split_words(name)]
+    return all(any(word.startswith(w) for word in folded) for w in wanted)
+
+
+def search(session: Session, text: str, region: str) -> list[Found]:
+    """The one search box: a number in any usual spelling finds its household, anything else is a name."""
+    number = normalize(text, region)
+    if number.kind is NumberKind.E164:
+        owner = lookup(session, number.key)
+        if owner is None:
+            return []
+        household = get_household(session, owner.household_id)
+        return [Found(id=household.id, name=household.name, owner=owner.owner_login, matched=number.key)]
+    return search_names(session, text)
+
+
+def exclusions_of(session: Session, household_id: int) -> list[str]:
+    """The logins of the agents a household's calls must never reach."""
+    query = (
+        select(Agent.login)
+        .join(Exclusion, Exclusion.agent_id == Agent.id)
+        .where(Exclusion.household_id == household_id)
+        .order_by(Agent.login)
+    )
+    return list(session.scalars(query))

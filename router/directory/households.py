@@ -21,6 +21,19 @@ from router.storage.models import Agent, Exclusion, Household, Member, PhoneNumb
 from router.storage.views import HouseholdView
 
 
+class NumberTaken(Conflict):
+    """A number linked to another household: refused, naming that household, unless it is moved."""
+
+    def __init__(self, number: str, household_id: int, name: str, owner: str | None, hint: str) -> None:
+        super().__init__(
+            f"number {number} belongs to household {household_id} (owner {owner or 'none'}); {hint}"
+        )
+        self.number = number
+        self.household_id = household_id
+        self.household_name = name
+        self.owner = owner
+
+
 def add_household(
     session: Session,
     *,
@@ -283,9 +296,14 @@ def transfer(
 
 
 def exclude(session: Session, household_id: int, login: str, *, actor: str, reason: str = "") -> None:
-    """Never route this household's calls to this agent."""
+    """Never route this household's calls to this agent; the household's own owner cannot be excluded
+    (their calls would reach nobody they belong to: transfer the household first)."""
     household = household_reads.get_household(session, household_id)
     agent = get_agent(session, login)
+    if household.owner_id == agent.id:
+        raise Conflict(
+            f"{login} owns household {household.id}: transfer it to someone else before excluding them"
+        )
     if session.get(Exclusion, (household.id, agent.id)) is None:
         session.add(Exclusion(household_id=household.id, agent_id=agent.id))
         audit.record(session, "exclude", household=household.id, subject=login, reason=reason, actor=actor)
@@ -298,8 +316,7 @@ def _refuse_if_linked(
     existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
     if existing is not None and existing.household_id != household_id and not move:
         holder = existing.household
-        owner = login_of(holder.owner) or "none"
-        raise Conflict(f"number {number} belongs to household {holder.id} (owner {owner}); {hint}")
+        raise NumberTaken(number, holder.id, holder.name, login_of(holder.owner) or None, hint)
     return existing
 
 
@@ -314,3 +331,38 @@ def _flush_links(session: Session, numbers: Sequence[str]) -> None:
 def _summary(household: Household) -> str:
     numbers = ",".join(n.number for n in household.numbers)
     return f"owner={login_of(household.owner) or '-'} numbers={numbers or '-'}"
+
+
+def include(session: Session, household_id: int, login: str, *, actor: str, reason: str = "") -> None:
+    """Undo an exclusion: this household's calls may reach this agent again."""
+    household = household_reads.get_household(session, household_id)
+    agent = get_agent(session, login)
+    exclusion = session.get(Exclusion, (household.id, agent.id))
+    if exclusion is None:
+        raise NotFound(f"{login} is not excluded from household {household.id}")
+    session.delete(exclusion)
+    audit.record(session, "include", household=household.id, subject=login, reason=reason, actor=actor)
+    session.flush()
+
+
+def relabel(session: Session, number: str, household_id: int, label: str, *, actor: str) -> HouseholdView:
+    """Change the label of one of this household's numbers (a number of another household is NotFound)."""
+    household_reads.check_label(label)
+    existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
+    if existing is None or existing.household_id != household_id:
+        raise NotFound(f"number {number} is not linked to household {household_id}")
+    return link(session, number, household_id, label=label, actor=actor)
+
+
+def add_member(session: Session, household_id: int, full_name: str, *, actor: str) -> HouseholdView:
+    """Add a person to a household (the spouse, a child who will call one day)."""
+    name = full_name.strip()
+    if not name:
+        raise InvalidInput("a member needs a name")
+    if ";" in name:
+        raise InvalidInput(f"a member's name cannot contain ';' (the CSV separator): {name!r}")
+    household = household_reads.get_household(session, household_id)
+    household.members.append(Member(position=len(household.members), full_name=name))
+    audit.record(session, "member", household=household.id, subject=name, actor=actor)
+    session.flush()
+    return household_reads.household_view(household)

@@ -368,3 +368,51 @@ class WebhookDelivery(Base):
 # A lead is matched to a family by email case-blind; most households have none,
 # and the index keeps the lookup one probe among a million.
 Index("ix_households_email_key", func.lower(Household.email))
+
+
+CONSOLE_ROLES = ("admin", "supervisor", "manager")
+
+
+class ConsoleUser(Base):
+    """A person who logs in to the console; `agent` ties a manager to their own families and calls."""
+
+    __tablename__ = "console_users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'supervisor', 'manager')"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(12))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    # argon2id, in the PHC string form argon2-cffi writes (parameters and salt included).
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship()
+
+
+class ConsoleSession(Base):
+    """A logged-in browser. The row is the session: deleting it logs the browser out in every process.
+
+    `id` is the SHA-256 of the cookie's token, so a copy of the database
+    does not hand out live sessions.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """One refused console login, counted per account and per address to throttle guessing."""
+
+    __tablename__ = "console_login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    login: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)

@@ -1,0 +1,43 @@
+"""What each console role may do: one table, asked first by every console handler.
+
+Admin: everything. Supervisor: families, evidence, suggestions, splits and
+agent states. Manager: read-only, and only the families they own (checked per
+object by `may_see_household`, not only hidden in a menu).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from router.storage.models import CONSOLE_ROLES
+
+ADMIN, SUPERVISOR, MANAGER = CONSOLE_ROLES
+
+
+class Right(enum.StrEnum):
+    SEARCH = "search"
+    SEE_ANY_HOUSEHOLD = "see-any-household"
+    EDIT_HOUSEHOLDS = "edit-households"
+    SEE_AGENTS = "see-agents"
+    SET_AGENT_STATE = "set-agent-state"
+    EXPLAIN_ROUTE = "explain-route"
+    SEE_AUDIT = "see-audit"
+    MANAGE_USERS = "manage-users"
+
+
+RIGHTS: dict[str, frozenset[Right]] = {
+    ADMIN: frozenset(Right),
+    SUPERVISOR: frozenset(Right) - {Right.MANAGE_USERS},
+    MANAGER: frozenset({Right.SEARCH}),
+}
+
+
+def allows(role: str, right: Right) -> bool:
+    return right in RIGHTS.get(role, frozenset())
+
+
+def may_see_household(role: str, own_agent: str | None, household_owner: str | None) -> bool:
+    """A manager sees only the households their own agent owns; the others see every one."""
+    if allows(role, Right.SEE_ANY_HOUSEHOLD):
+        return True
+    return own_agent is not None and household_owner == own_agent

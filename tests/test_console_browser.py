@@ -1,0 +1,172 @@
+"""The console in a real browser: headless Chromium (Debian's `chromium`) driven by Playwright,
+against the real `callkeeper web` server started on a free loopback port.
+
+Nothing downloads a browser: without /usr/bin/chromium these tests are
+skipped with a plain message (`.ci/run` installs it with apt-get). Each run
+keeps its screenshots in tests/screenshots/, which the README shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from router.directory import offices
+from router.storage.db import Database
+from tests.agency import seed
+from tests.console_client import PASSWORD, add_users
+from tests.test_serve_process import free_port, wait_for_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+BIN = Path(sys.executable).parent
+# Chromium's flags for a shared CI machine: no sandbox (root in a container), no GPU, no network of its own.
+FLAGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests skipped: /usr/bin/chromium is absent (apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture
+def server(db: Database, db_url: str, tmp_path: Path) -> Iterator[str]:
+    """`callkeeper web` on a free loopback port, over the small agency and its console users."""
+    seed(db)
+    add_users(db)
+    port = free_port()
+    env = {**os.environ, "CALLKEEPER_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [str(BIN / "callkeeper"), "--db", db_url, "web", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def browser_page(server: str) -> Iterator[object]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="browser tests skipped: playwright is absent"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="ru-RU")
+        refused: list[str] = []
+        # A 409 or 422 is logged as "Failed to load resource" even when htmx shows it as it should:
+        # what must not happen is anything else, such as the CSP refusing a script or a style.
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text)
+                if message.type == "error" and not message.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        page.set_default_timeout(15000)
+        page.base = server  # type: ignore[attr-defined]
+        yield page
+        browser.close()
+        assert refused == [], f"the browser reported errors (a CSP violation?): {refused}"
+
+
+def shot(page: object, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def log_in(page: object, login: str) -> None:
+    p: object = page
+    p.goto(p.base + "/")  # type: ignore[attr-defined]
+    p.fill("input[name=login]", login)  # type: ignore[attr-defined]
+    p.fill("input[name=password]", PASSWORD)  # type: ignore[attr-defined]
+    p.click("button[type=submit]")  # type: ignore[attr-defined]
+    p.wait_for_selector("input[name=q]")  # type: ignore[attr-defined]
+
+
+def test_browser_logs_in_and_finds_the_family_by_the_spouses_number(browser_page: object) -> None:
+    page: object = browser_page
+    page.goto(page.base + "/login")  # type: ignore[attr-defined]
+    shot(page, "login")
+    log_in(page, "anna")
+    page.fill("input[name=q]", "8 (916) 765-43-21")  # type: ignore[attr-defined]
+    page.press("input[name=q]", "Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("h1:has-text('Ивановы')")  # type: ignore[attr-defined]
+    assert "+7 916 765-43-21" in page.inner_text("section.numbers")  # type: ignore[attr-defined]
+    shot(page, "family-card")
+
+
+def test_browser_links_a_second_number_and_sees_the_refusal_for_another_familys_number(
+    browser_page: object,
+) -> None:
+    page: object = browser_page
+    log_in(page, "anna")
+    page.fill("input[name=q]", "Ivanova")  # type: ignore[attr-defined]
+    page.press("input[name=q]", "Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("h1:has-text('Ивановы')")  # type: ignore[attr-defined]
+    page.fill("#link input[name=number]", "8 926 111-22-33")  # type: ignore[attr-defined]
+    page.select_option("#link select[name=label]", "work")  # type: ignore[attr-defined]
+    page.click("#link button")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Номер привязан.")  # type: ignore[attr-defined]
+    assert "+7 926 111-22-33" in page.inner_text("section.numbers")  # type: ignore[attr-defined]
+    page.fill("#link input[name=number]", "8 (903) 555-01-01")  # type: ignore[attr-defined]
+    page.click("#link button")  # type: ignore[attr-defined]
+    refusal = page.wait_for_selector("#taken")  # type: ignore[attr-defined]
+    assert "уже принадлежит семье «Петровы»" in refusal.inner_text()
+    assert "+7 903 555-01-01" not in page.inner_text("section.numbers")  # type: ignore[attr-defined]
+    shot(page, "link-refused")
+
+
+def test_browser_pauses_an_agent_and_sees_the_board_change(browser_page: object, db: Database) -> None:
+    page: object = browser_page
+    log_in(page, "sveta")
+    page.click("nav >> text=Менеджеры")  # type: ignore[attr-defined]
+    row = "tr[data-agent=ivanova]"
+    page.wait_for_selector(f"{row} td.state:has-text('свободен')")  # type: ignore[attr-defined]
+    page.click(f"{row} button:has-text('Пауза')")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"{row}.state-paused td.state:has-text('на паузе')")  # type: ignore[attr-defined]
+    with db.unit_of_work() as s:
+        offices.set_agent_state(s, "orlov", "offline")
+    page.wait_for_selector("tr[data-agent=orlov].state-offline")  # type: ignore[attr-defined]
+    shot(page, "agents-board")
+    with db.reader() as s:
+        assert {a.login: a.state for a in offices.list_agents(s)}["ivanova"] == "paused"
+
+
+def test_browser_shows_the_route_plan_and_the_audit_log(browser_page: object) -> None:
+    page: object = browser_page
+    log_in(page, "anna")
+    page.goto(page.base + "/route?number=8+916+123-45-67&line=msk")  # type: ignore[attr-defined]
+    page.wait_for_selector("td:has-text('владелец')")  # type: ignore[attr-defined]
+    shot(page, "route-plan")
+    page.goto(page.base + "/audit")  # type: ignore[attr-defined]
+    page.wait_for_selector("table.audit")  # type: ignore[attr-defined]
+    shot(page, "audit-log")
+
+
+def test_browser_tests_need_no_downloaded_browser() -> None:
+    assert shutil.which("chromium") == str(CHROMIUM)

@@ -1,0 +1,75 @@
+"""What every page needs, made once per process: settings, the database, templates, texts, formats."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from router.accounts.sessions import SessionPolicy
+from router.config import Settings
+from router.storage.db import Database
+from web.formats import Formats
+from web.words import WORDS
+
+HERE = Path(__file__).parent
+LOCALE_DIR = HERE / "locale"
+# The catalogs' msgids are English: English needs no catalog.
+SOURCE_LANGUAGE = "en"
+
+
+def translations(language: str) -> NullTranslations:
+    if language == SOURCE_LANGUAGE:
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+
+
+class Console:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.db)
+        self.formats = Formats(settings.console_language, settings.timezone)
+        self.texts = translations(settings.console_language)
+        self.policy = SessionPolicy(
+            idle=timedelta(minutes=settings.web_idle_minutes),
+            absolute=timedelta(hours=settings.web_session_hours),
+            window=timedelta(minutes=settings.login_window_minutes),
+            max_account_failures=settings.login_max_failures,
+            max_address_failures=settings.login_max_address_failures,
+        )
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            extensions=["jinja2.ext.i18n"],
+        )
+        self.templates.install_gettext_translations(self.texts, newstyle=True)  # type: ignore[attr-defined]
+        self.templates.globals.update(
+            fmt=self.formats, lang=settings.console_language, word=self.word, role_name=self.role_name
+        )
+
+    def gettext(self, message: str, **values: Any) -> str:
+        """A text of the catalog outside a template (a flash, an error page's line)."""
+        text = self.texts.gettext(message)
+        return text % values if values else text
+
+    def word(self, kind: str, value: str | None) -> str:
+        """A router value (a role, a label, a state, a reason, an audit action) in the console's words."""
+        if not value:
+            return ""
+        known = WORDS[kind].get(value)
+        return self.texts.gettext(known) if known else value
+
+    def role_name(self, role: str) -> str:
+        return self.word("role", role)
+
+    def render(self, template: str, **context: Any) -> str:
+        return self.templates.get_template(template).render(**context)
+
+    def start(self) -> None:
+        self.db.ensure_schema()
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,56 @@
+"""The console's one way to show a time, a date, money and a count: Babel, in the agency's zone and language.
+
+Templates call these (as `fmt.time(...)`); none formats by hand, so a time is
+never shown in UTC by mistake and money is always `1 234 567,89 ₽` in Russian.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+import phonenumbers
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+_LOCALES = {"ru": "ru_RU", "en": "en_GB"}
+CURRENCY = "RUB"
+
+
+class Formats:
+    def __init__(self, language: str, timezone: str) -> None:
+        self.locale = _LOCALES[language]
+        self.zone = zoneinfo.ZoneInfo(timezone)
+
+    def time(self, at: dt.datetime | None) -> str:
+        """A moment, to the minute, in the agency's zone: `5 дек. 2026 г., 18:04`."""
+        if at is None:
+            return "—"
+        return format_datetime(at, "medium", tzinfo=self.zone, locale=self.locale).rsplit(":", 1)[0]
+
+    def date(self, at: dt.datetime | dt.date | None) -> str:
+        """The day of a moment in the agency's zone: `5 декабря 2026 г.`."""
+        if at is None:
+            return "—"
+        day = at.astimezone(self.zone).date() if isinstance(at, dt.datetime) else at
+        return format_date(day, "long", locale=self.locale)
+
+    def money(self, amount: Decimal | float | int) -> str:
+        """Roubles with kopecks: `1 234 567,89 ₽` in Russian."""
+        return format_currency(amount, CURRENCY, locale=self.locale)
+
+    def phone(self, e164: str) -> str:
+        """A stored number as people read it: `+7 916 123-45-67`."""
+        try:
+            parsed = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            return e164
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    def count(self, n: int) -> str:
+        return format_decimal(n, locale=self.locale)
+
+    def day_start(self, day: dt.date) -> dt.datetime:
+        """Midnight of `day` in the agency's zone, as an aware moment (a period filter's bound)."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=self.zone)

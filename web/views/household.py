@@ -1,0 +1,203 @@
+"""The family card and its actions: link, unlink, relabel, add a member, transfer, merge, exclude, include.
+
+Each action is one view with one `post` that checks the right and the
+object first, calls one function of `router.directory.households` inside one
+unit of work (a refusal rolls it back whole: nothing is written), and sends
+the browser back to the card with what was done, or shows the card again
+with the refusal in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from router.accounts.roles import Right
+from router.directory import household_reads, households, offices, owner_history
+from router.errors import CallkeeperError, InvalidInput
+from router.storage.models import NUMBER_LABELS
+from web.views.base import Page, View, describe, see_other
+from web.words import N_
+
+# What the card says after each action (the `done` query parameter), through the catalog.
+DONE = {
+    "linked": N_("The number is linked."),
+    "moved": N_("The number is moved to this family."),
+    "unlinked": N_("The number is unlinked."),
+    "relabelled": N_("The label is changed."),
+    "member": N_("The member is added."),
+    "transferred": N_("The owner is changed."),
+    "merged": N_("The families are merged."),
+    "excluded": N_("The agent will not get this family's calls."),
+    "included": N_("The agent may get this family's calls again."),
+}
+
+
+def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
+    """Everything the card shows, read in the caller's session; the object check comes first."""
+    view = household_reads.household_view(household_reads.get_household(s, household_id))
+    page.require_household(view.owner)
+    return {
+        "household": view,
+        "history": owner_history.owner_history(s, household_id),
+        "exclusions": household_reads.exclusions_of(s, household_id),
+        "agents": [a.login for a in offices.list_agents(s)] if page.may(Right.EDIT_HOUSEHOLDS) else [],
+        "labels": NUMBER_LABELS,
+    }
+
+
+def render_card(page: Page, household_id: int, *, status: int = 200, **extra: Any) -> Response:
+    with page.console.db.reader() as s:
+        context = card_context(s, page, household_id)
+    done = DONE.get(page.query("done"))
+    return page.render(
+        "household.html", status=status, done=page.gettext(done) if done else "", **context, **extra
+    )
+
+
+class CardView(View):
+    def get(self, page: Page) -> Response:
+        page.require(Right.SEARCH)
+        return render_card(page, int(page.path("household")))
+
+
+class ActionView(View):
+    """A card action: `change` does the one router call and names what was done."""
+
+    def post(self, page: Page) -> Response:
+        page.require(Right.EDIT_HOUSEHOLDS)
+        household_id = int(page.path("household"))
+        with page.console.db.reader() as s:
+            page.require_household(
+                household_reads.household_view(household_reads.get_household(s, household_id)).owner
+            )
+        try:
+            with page.console.db.unit_of_work() as s:
+                done = self.change(s, page, household_id)
+        except households.NumberTaken as taken:
+            return render_card(page, household_id, status=409, taken=taken, error="", form=dict(page.form))
+        except CallkeeperError as refused:
+            status, message = describe(page.console, refused)
+            return render_card(
+                page, household_id, status=status, taken=None, error=message, form=dict(page.form)
+            )
+        return see_other(f"/households/{household_id}?done={done}")
+
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        raise NotImplementedError
+
+
+def _number(page: Page) -> str:
+    return household_reads.parse_number(page.field("number"), page.console.settings.region).key
+
+
+class LinkView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        move = page.field("move") == "1"
+        households.link(
+            s,
+            _number(page),
+            household_id,
+            label=page.field("label") or "mobile",
+            move=move,
+            actor=page.actor,
+            reason=page.field("reason"),
+        )
+        return "moved" if move else "linked"
+
+
+class UnlinkView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        number = _number(page)
+        _belongs(s, number, household_id)
+        households.unlink(s, number, actor=page.actor, reason=page.field("reason"))
+        return "unlinked"
+
+
+class RelabelView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        households.relabel(s, _number(page), household_id, page.field("label"), actor=page.actor)
+        return "relabelled"
+
+
+class MemberView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        households.add_member(s, household_id, page.field("name"), actor=page.actor)
+        return "member"
+
+
+class TransferView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        households.transfer(
+            s, household_id, page.field("login") or None, reason=page.field("reason"), actor=page.actor
+        )
+        return "transferred"
+
+
+class ExcludeView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        households.exclude(
+            s, household_id, page.field("login"), actor=page.actor, reason=page.field("reason")
+        )
+        return "excluded"
+
+
+class IncludeView(ActionView):
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        households.include(
+            s, household_id, page.field("login"), actor=page.actor, reason=page.field("reason")
+        )
+        return "included"
+
+
+class MergeView(ActionView):
+    """GET shows what would move from the other family (and asks to confirm); POST merges."""
+
+    def get(self, page: Page) -> Response:
+        page.require(Right.EDIT_HOUSEHOLDS)
+        household_id = int(page.path("household"))
+        other_id = _other(page, page.query)
+        with page.console.db.reader() as s:
+            keep = card_context(s, page, household_id)
+            other = household_reads.household_view(household_reads.get_household(s, other_id))
+            page.require_household(other.owner)
+            other_exclusions = household_reads.exclusions_of(s, other_id)
+        owners = sorted({o for o in (keep["household"].owner, other.owner) if o})
+        return page.render(
+            "merge.html",
+            keep=keep["household"],
+            other=other,
+            other_exclusions=other_exclusions,
+            owners=owners,
+        )
+
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        other_id = _other(page, page.field)
+        other = household_reads.household_view(household_reads.get_household(s, other_id))
+        page.require_household(other.owner)
+        households.merge(
+            s,
+            household_id,
+            other_id,
+            owner=page.field("owner") or None,
+            actor=page.actor,
+            reason=page.field("reason"),
+        )
+        return "merged"
+
+
+def _other(page: Page, value: Callable[[str], str]) -> int:
+    text = value("other")
+    if not text.isdigit():
+        raise InvalidInput(page.gettext("give the number of the other family's card"))
+    return int(text)
+
+
+def _belongs(s: Session, number: str, household_id: int) -> None:
+    """Unlink from this card only a number of this family (the URL names the family checked)."""
+    found = household_reads.lookup(s, number)
+    if found is None or found.household_id != household_id:
+        raise InvalidInput(f"number {number} is not linked to household {household_id}")

@@ -1,0 +1,23 @@
+"""Search: one box for any number in any spelling or a name; one match goes straight to its card."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from router.accounts.roles import Right, may_see_household
+from router.directory import household_reads
+from web.views.base import Page, View, see_other
+
+
+class SearchView(View):
+    def get(self, page: Page) -> Response:
+        page.require(Right.SEARCH)
+        text = page.query("q")
+        found: list[household_reads.Found] = []
+        if text:
+            with page.console.db.reader() as s:
+                found = household_reads.search(s, text, page.console.settings.region)
+            found = [f for f in found if may_see_household(page.user.role, page.user.agent, f.owner)]
+            if len(found) == 1:
+                return see_other(f"/households/{found[0].id}")
+        return page.render("search.html", q=text, found=found, searched=bool(text))
