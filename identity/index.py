@@ -4,7 +4,9 @@ A million households cannot be scanned per question, so every household is
 filed under blocks, and a question reads only the blocks it shares:
 
 - its members' (surname family stem, full given name) pairs, with surname stems
-  one letter away found through a small vocabulary of distinct stems;
+  one letter away found through a small vocabulary of distinct stems; the
+  households of a surname stem are those pairs together, and how many they
+  are is kept per stem (the surname's rarity, `identity.scoring`);
 - its email and its normalized address;
 - its numbers, in one sorted array, so that the same PBX block (all but the
   last two digits) is a range and a number one digit away is a few bisections.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import gc
 import heapq
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Sequence
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -29,30 +31,33 @@ from identity.matching import (
     COMMON_NAME_MAX_PENALTY,
     DEFAULT_THRESHOLD,
     GIVEN_SIMILAR_CUTOFF,
-    MAX_NAME_POINTS,
-    NUMBER_NEAR,
-    SAME_ADDRESS,
-    SAME_EMAIL,
-    SECOND_PERSON,
+    SHOW_THRESHOLD,
     TYPO_MIN_STEM,
     address_key,
-    best_name_matches,
     common_name_penalty,
     email_key,
     father_of,
     given_of,
-    number_relation,
     parse_names,
-    stem_of,
+    stems_of,
 )
-from identity.names import PersonName, family_stem, fold, parse_shapes, word
+from identity.names import PersonName, father_root, fold, is_father, parse_shapes, word
 from identity.records import HouseholdRecord, Pair, Query, Suggestion
+from identity.scoring import Scorer
 
 # A name block this large gives every household in it the full common-name penalty
 # (itself and up to two households of the query's own aside).
 _CROWDED = next(n for n in range(1, 1000) if common_name_penalty(n - 3) >= COMMON_NAME_MAX_PENALTY)
 # Surname stems one letter away are looked for among this many nearest stems.
 _NEAR_STEMS = 8
+# A surname of at most this many households is read whole (all its families ranked by the
+# other signals); of a commoner one, which earns no rarity, only a sample of this size, the
+# households that share another block with the question being read through that block.
+_STEM_READ_ALL = 50
+_SAMPLE = 12
+# The father's block a child's patronymic points at is read up to this size (beyond, it is
+# worth nothing: `father_rarity`).
+_FATHER_READ_MAX = 4
 
 
 class SuggestionIndex:
@@ -68,6 +73,7 @@ class SuggestionIndex:
         self._numbers: list[tuple[int, ...]] = []  # E.164 digits as ints
         self._by_name: dict[str, dict[str, array[int]]] = {}
         self._stems_by_prefix: dict[str, list[str]] = {}
+        self._families: dict[str, int] = {}  # by surname stem: how many households have it
         self._emails = Contacts()
         self._addresses = Contacts()
         self._numbers_near = NumberBlocks()
@@ -117,10 +123,15 @@ class SuggestionIndex:
         slot = self._slot_of.pop(household_id, None)
         if slot is None:
             return
+        for stem in self._stems_of_slot(slot):
+            self._families[stem] -= 1
+            if not self._families[stem]:
+                del self._families[stem]
         for surname, given, _ in self._triples(slot):
-            by_given = self._by_name.get(stem_of(self._words[surname]), {})
-            for key in given_of(self._words[given]) or ("",):
-                _discard(by_given, key, slot)
+            for stem in stems_of(self._words[surname]):
+                by_given = self._by_name.get(stem, {})
+                for key in given_of(self._words[given]) or ("",):
+                    _discard(by_given, key, slot)
         self._emails.remove(slot)
         self._addresses.remove(slot)
         for number in self._numbers[slot]:
@@ -134,13 +145,13 @@ class SuggestionIndex:
         return HouseholdRecord(
             id=household_id,
             owner=self._words[self._owner[slot]] or None,
-            members=tuple(_full_name(p) for p in self._persons(slot)),
+            members=tuple(_full_name(p) for p in self.persons(slot)),
             numbers=tuple(f"+{n}" for n in self._numbers[slot]),
             email=self._emails.key(slot),
             address=self._addresses.key(slot),
         )
 
-    def suggest(self, query: Query, limit: int = 5, min_score: int = DEFAULT_THRESHOLD) -> list[Suggestion]:
+    def suggest(self, query: Query, limit: int = 5, min_score: int = SHOW_THRESHOLD) -> list[Suggestion]:
         """The households the query most probably belongs to, best first.
 
         A household that already holds one of the query's numbers is the
@@ -151,12 +162,10 @@ class SuggestionIndex:
         own = {s for n in numbers for s in self._numbers_near.holding(int(n[1:]))}
         if query.exclude in self._slot_of:
             own.add(self._slot_of[query.exclude])
-        email, address = email_key(query.email), address_key(query.address)
+        scorer = Scorer(self, names, numbers, email_key(query.email), address_key(query.address), own)
         found = []
-        sharing: dict[tuple[str, str, str | None], frozenset[int]] = {}
-        prune = min_score > MAX_NAME_POINTS - COMMON_NAME_MAX_PENALTY
-        for slot in self._candidates(names, numbers, email, address, sharing, prune) - own:
-            suggestion = self._score(slot, names, numbers, email, address, own, sharing)
+        for slot in self._candidates(scorer) - own:
+            suggestion = scorer.score(slot)
             if suggestion.score >= min_score:
                 found.append(suggestion)
         return heapq.nsmallest(limit, found, key=lambda s: (-s.score, s.household))
@@ -164,11 +173,16 @@ class SuggestionIndex:
     def households_named(self, name: PersonName) -> int:
         """How many households list a person of this surname family and given name (and
         this patronymic or none, when it is given): 1 means the name alone points at one."""
-        stem, father = stem_of(name.surname), father_of(name.patronymic)
+        stems, father = stems_of(name.surname), father_of(name.patronymic)
         found: set[int] = set()
         for given in given_of(name.given):
-            found |= self._with_name(stem, given, father)
+            for stem in stems[:1]:
+                found |= self.with_name(stem, given, father)
         return len(found)
+
+    def families(self, stem: str) -> int:
+        """How many households have a member of this surname family stem."""
+        return self._families.get(stem, 0)
 
     def household_pairs(self, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
         """Pairs of indexed households that are probably one family, best first."""
@@ -202,6 +216,8 @@ class SuggestionIndex:
                 triples += (surname, given, wids[patronymic_at] if patronymic_at >= 0 else 0)
                 self._file_name(surname, given, slot)
         self._members.append(tuple(triples))
+        for stem in self._stems_of_slot(slot):
+            self._families[stem] = self._families.get(stem, 0) + 1
         email, address = email_key(record.email), address_key(record.address)
         self._emails.add(email, slot)
         self._addresses.add(address, slot)
@@ -217,49 +233,59 @@ class SuggestionIndex:
     def _file_name(self, surname: int, given: int, slot: int) -> None:
         if not surname:
             return
+        for stem in self._stems_of_word(surname):
+            by_given = self._by_name.get(stem)
+            if by_given is None:
+                by_given = self._by_name[stem] = {}
+                self._stems_by_prefix.setdefault(stem[:2], []).append(stem)
+            for key in given_of(self._words[given]) or ("",):
+                by_given.setdefault(key, array("i")).append(slot)
+
+    def _stems_of_word(self, surname: int) -> tuple[str, ...]:
+        """A surname's family stems; the one stem of a plain surname interned once per word."""
+        text = self._words[surname]
+        if "-" in text:
+            return stems_of(text)
         stem_id = self._stem_id[surname]
         if stem_id == 0:
-            stem_id = self._stem_id[surname] = self._word(family_stem(fold(self._words[surname])))
+            stems = stems_of(text)
+            stem_id = self._stem_id[surname] = self._word(stems[0] if stems else "")
         stem = self._words[stem_id]
-        if not stem:
-            return
-        by_given = self._by_name.get(stem)
-        if by_given is None:
-            by_given = self._by_name[stem] = {}
-            self._stems_by_prefix.setdefault(stem[:2], []).append(stem)
-        for key in given_of(self._words[given]) or ("",):
-            by_given.setdefault(key, array("i")).append(slot)
+        return (stem,) if stem else ()
 
-    def _candidates(
-        self,
-        names: tuple[PersonName, ...],
-        numbers: tuple[str, ...],
-        email: str,
-        address: str,
-        sharing: dict[tuple[str, str, str | None], frozenset[int]],
-        prune: bool,
-    ) -> set[int]:
-        """Households sharing a block with the query.
+    def _stems_of_slot(self, slot: int) -> set[str]:
+        return {stem for s, _, _ in self._triples(slot) if s for stem in self._stems_of_word(s)}
 
-        With `prune`, a name block crowded enough that every household in it
-        takes the full common-name penalty cannot reach the score asked for
-        on the name alone: it is skipped, and only what it shares with the
+    def _candidates(self, scorer: Scorer) -> set[int]:
+        """Households sharing a block with the question.
+
+        A surname family of a few households is read whole; of a commoner one,
+        a sample. A name block crowded enough that every household in it takes
+        the full common-name penalty is sampled too, and what it shares with the
         block of another person of the query (or a contact, a number) is read.
         """
         slots: set[int] = set()
         crowded: list[frozenset[int]] = []
-        for person in names:
+        for person in scorer.names:
+            if not person.surname:
+                continue
+            stems = stems_of(person.surname)
+            root = father_root(fold(person.patronymic)) if person.patronymic else None
+            for stem in stems:
+                self._read_stem(stem, root, slots)
             givens = given_of(person.given)
-            if not (givens and person.surname):
+            if not (givens and stems):
                 continue
             father = father_of(person.patronymic)
-            for stem in self._stems_near(stem_of(person.surname)):
+            for stem in self._stems_near(stems[0]):
                 by_given = self._by_name[stem]
                 for given in self._givens_near(by_given, givens):
-                    if not prune or len(by_given[given]) < _CROWDED:
-                        slots.update(by_given[given])
+                    block = by_given[given]
+                    if len(block) < _CROWDED:
+                        slots.update(block)
                         continue
-                    same = self._sharing(sharing, (stem, given, father))
+                    slots.update(block[:_SAMPLE])
+                    same = scorer.sharing((stem, given, father))
                     if len(same) < _CROWDED:
                         slots.update(same)
                     else:
@@ -267,11 +293,28 @@ class SuggestionIndex:
         for i, crowd in enumerate(crowded):
             for other in crowded[i + 1 :]:
                 slots.update(crowd & other)
-        slots.update(self._emails.slots(email))
-        slots.update(self._addresses.slots(address))
-        for number in numbers:
+        slots.update(self._emails.slots(scorer.email))
+        slots.update(self._addresses.slots(scorer.address))
+        for number in scorer.numbers:
             slots.update(self._numbers_near.near(int(number[1:])))
         return slots
+
+    def _read_stem(self, stem: str, father_root: str | None, slots: set[int]) -> None:
+        """The households of a surname stem (a sample when common), and the families whose
+        member's given name a child's patronymic comes from."""
+        by_given = self._by_name.get(stem)
+        if by_given is None:
+            return
+        whole = self._families.get(stem, 0) <= _STEM_READ_ALL
+        sampled = 0
+        for given, block in by_given.items():
+            if whole:
+                slots.update(block)
+            elif sampled < _SAMPLE:
+                slots.update(block[: _SAMPLE - sampled])
+                sampled += min(len(block), _SAMPLE - sampled)
+            if father_root and given and len(block) <= _FATHER_READ_MAX and is_father(father_root, given):
+                slots.update(block)
 
     def _stems_near(self, stem: str) -> list[str]:
         near = [stem] if stem in self._by_name else []
@@ -303,68 +346,7 @@ class SuggestionIndex:
         )
         return [g for g, _, _ in found]
 
-    def _score(
-        self,
-        slot: int,
-        names: tuple[PersonName, ...],
-        numbers: tuple[str, ...],
-        email: str,
-        address: str,
-        own: set[int],
-        sharing: dict[tuple[str, str, str | None], frozenset[int]],
-    ) -> Suggestion:
-        match, second = best_name_matches(names, self._persons(slot), self._by_name)
-        points, reasons = match.points, list(match.reasons)
-        if second.key is not None:
-            points += SECOND_PERSON
-            reasons += second.reasons
-        email_same = bool(email) and self._emails.key(slot) == email and self._emails.personal(email)
-        address_same = (
-            bool(address) and self._addresses.key(slot) == address and self._addresses.personal(address)
-        )
-        if match.key is not None and not (email_same or address_same):
-            # A name shared by other households points at none of them, unless a contact does.
-            same = self._sharing(sharing, (*match.key, match.patronymic))
-            if second.key is not None:
-                same &= self._sharing(sharing, (*second.key, second.patronymic))
-            others = len(same) - (slot in same) - sum(1 for o in own if o in same)
-            penalty = common_name_penalty(others)
-            if penalty:
-                points -= penalty
-                reasons.append(f"common name: {others + 1} households")
-        if email_same:
-            points += SAME_EMAIL
-            reasons.append(f"same email: {email}")
-        if address_same:
-            points += SAME_ADDRESS
-            reasons.append("same address")
-        relation = next(
-            (
-                r
-                for q in numbers
-                for n in self._numbers[slot]
-                if (r := number_relation(q, f"+{n}")) is not None
-            ),
-            None,
-        )
-        if relation is not None:
-            points += NUMBER_NEAR
-            reasons.append(relation)
-        return Suggestion(
-            household=self._ids[slot],
-            score=max(0, min(100, points)),
-            owner=self._words[self._owner[slot]] or None,
-            reasons=tuple(reasons),
-        )
-
-    def _sharing(
-        self, cache: dict[tuple[str, str, str | None], frozenset[int]], key: tuple[str, str, str | None]
-    ) -> frozenset[int]:
-        if key not in cache:
-            cache[key] = self._with_name(*key)
-        return cache[key]
-
-    def _with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
+    def with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
         """Households with a member of this surname family and given name, and, when `father`
         is set, that father's patronymic or none written."""
         slots = self._by_name.get(stem, {}).get(given, ())
@@ -376,13 +358,43 @@ class SuggestionIndex:
             for slot in slots
             if any(
                 father_of(words[p]) in (father, None)
-                and stem_of(words[s]) == stem
+                and stem in stems_of(words[s])
                 and given in given_of(words[g])
                 for s, g, p in self._triples(slot)
             )
         )
 
-    def _persons(self, slot: int) -> tuple[PersonName, ...]:
+    # What `identity.scoring` reads of a slot (its `Directory`).
+
+    @property
+    def known_stems(self) -> Container[str]:
+        return self._by_name
+
+    def numbers_of(self, slot: int) -> Sequence[int]:
+        return self._numbers[slot]
+
+    def email_of(self, slot: int) -> str:
+        return self._emails.key(slot)
+
+    def address_of(self, slot: int) -> str:
+        return self._addresses.key(slot)
+
+    def shared_email(self, key: str) -> bool:
+        return not self._emails.personal(key)
+
+    def shared_address(self, key: str) -> bool:
+        return not self._addresses.personal(key)
+
+    def household_of(self, slot: int) -> int:
+        return self._ids[slot]
+
+    def owner_of(self, slot: int) -> str | None:
+        return self._words[self._owner[slot]] or None
+
+    def has_stem(self, slot: int, stem: str) -> bool:
+        return stem in self._stems_of_slot(slot)
+
+    def persons(self, slot: int) -> tuple[PersonName, ...]:
         words = self._words
         return tuple(PersonName(words[s], words[g], words[p]) for s, g, p in self._triples(slot))
 
