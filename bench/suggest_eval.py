@@ -110,6 +110,7 @@ def report(outcomes: Sequence[Outcome], title: str) -> None:
     """Print the issue's three cuts and the calibration table measured on `outcomes`."""
     threshold = auto_threshold(outcomes_scored(outcomes))
     print(f"{title}: {len(outcomes):,} labelled questions")
+    _overall(outcomes)
     _unique(outcomes)
     _shared(outcomes, threshold)
     _calibration(outcomes, threshold)
@@ -118,6 +119,19 @@ def report(outcomes: Sequence[Outcome], title: str) -> None:
 def outcomes_scored(outcomes: Iterable[Outcome]) -> list[tuple[int, bool]]:
     """(score, right) of each best suggestion: what the calibration is made of."""
     return [(o.top.score, o.right) for o in outcomes if o.top is not None]
+
+
+def _overall(outcomes: Sequence[Outcome]) -> None:
+    """Every family's caller, unique surname or not, as the previous stops measured it."""
+    families = [o for o in outcomes if o.truth is not None]
+    likely = [o for o in outcomes if o.top is not None and o.top.score >= DEFAULT_THRESHOLD]
+    right = sum(1 for o in likely if o.right)
+    print(
+        f"  every caller, at {DEFAULT_THRESHOLD}: {len(families):,} of a family, "
+        f"{len(outcomes) - len(families):,} new: precision {right / max(1, len(likely)):.3f}  "
+        f"recall {right / max(1, len(families)):.3f}  "
+        f"top-1 {sum(1 for o in families if o.right) / max(1, len(families)):.3f}"
+    )
 
 
 def _unique(outcomes: Sequence[Outcome]) -> None:
@@ -135,7 +149,8 @@ def _unique(outcomes: Sequence[Outcome]) -> None:
         wrong = len(likely) - right + stranger_wrong * share
         precision = right / (right + wrong) if right + wrong else 1.0
         print(
-            f"    {label:<13} {len(rows):>5} cases: precision {precision:.3f}  "
+            f"    {label:<13} {len(rows):>5} cases: precision {precision:.3f} "
+            f"(family callers alone {right / max(1, len(likely)):.3f})  "
             f"recall {right / max(1, len(rows)):.3f}  "
             f"top-1 {sum(1 for o in rows if o.right) / max(1, len(rows)):.3f}"
         )

@@ -3,17 +3,15 @@
 A million households cannot be scanned per question, so every household is
 filed under blocks, and a question reads only the blocks it shares:
 
-- its members' (surname family stem, full given name) pairs, with surname stems
-  one letter away found through a small vocabulary of distinct stems; the
-  households of a surname stem are those pairs together, and how many they
-  are is kept per stem (the surname's rarity, `identity.scoring`);
+- its members' (surname family stem, full given name) pairs, and the whole
+  surname family when it is rare (`identity.postings`);
 - its email and its normalized address;
 - its numbers, in one sorted array, so that the same PBX block (all but the
   last two digits) is a range and a number one digit away is a few bisections.
 
 Storage is columnar and interned (arrays of ints, tuples of word ids) to keep a
 million households well under a gigabyte; `HouseholdRecord` values exist only
-at the edges.
+at the edges. What a question's candidates score is `identity.scoring`.
 """
 
 from __future__ import annotations
@@ -23,16 +21,11 @@ import heapq
 from array import array
 from collections.abc import Container, Iterable, Iterator, Sequence
 
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
-
 from identity.blocks import Contacts, NumberBlocks
 from identity.matching import (
     COMMON_NAME_MAX_PENALTY,
     DEFAULT_THRESHOLD,
-    GIVEN_SIMILAR_CUTOFF,
     SHOW_THRESHOLD,
-    TYPO_MIN_STEM,
     address_key,
     common_name_penalty,
     email_key,
@@ -41,23 +34,14 @@ from identity.matching import (
     parse_names,
     stems_of,
 )
-from identity.names import PersonName, father_root, fold, is_father, parse_shapes, word
+from identity.names import PersonName, father_root, fold, parse_shapes, word
+from identity.postings import SAMPLE, NamePostings
 from identity.records import HouseholdRecord, Pair, Query, Suggestion
 from identity.scoring import Scorer
 
 # A name block this large gives every household in it the full common-name penalty
 # (itself and up to two households of the query's own aside).
 _CROWDED = next(n for n in range(1, 1000) if common_name_penalty(n - 3) >= COMMON_NAME_MAX_PENALTY)
-# Surname stems one letter away are looked for among this many nearest stems.
-_NEAR_STEMS = 8
-# A surname of at most this many households is read whole (all its families ranked by the
-# other signals); of a commoner one, which earns no rarity, only a sample of this size, the
-# households that share another block with the question being read through that block.
-_STEM_READ_ALL = 50
-_SAMPLE = 12
-# The father's block a child's patronymic points at is read up to this size (beyond, it is
-# worth nothing: `father_rarity`).
-_FATHER_READ_MAX = 4
 
 
 class SuggestionIndex:
@@ -71,9 +55,7 @@ class SuggestionIndex:
         self._owner = array("i")
         self._members: list[tuple[int, ...]] = []  # (surname, given, patronymic) word ids, flat
         self._numbers: list[tuple[int, ...]] = []  # E.164 digits as ints
-        self._by_name: dict[str, dict[str, array[int]]] = {}
-        self._stems_by_prefix: dict[str, list[str]] = {}
-        self._families: dict[str, int] = {}  # by surname stem: how many households have it
+        self._names = NamePostings()
         self._emails = Contacts()
         self._addresses = Contacts()
         self._numbers_near = NumberBlocks()
@@ -123,15 +105,10 @@ class SuggestionIndex:
         slot = self._slot_of.pop(household_id, None)
         if slot is None:
             return
-        for stem in self._stems_of_slot(slot):
-            self._families[stem] -= 1
-            if not self._families[stem]:
-                del self._families[stem]
+        self._names.count(self._stems_of_slot(slot), -1)
         for surname, given, _ in self._triples(slot):
             for stem in stems_of(self._words[surname]):
-                by_given = self._by_name.get(stem, {})
-                for key in given_of(self._words[given]) or ("",):
-                    _discard(by_given, key, slot)
+                self._names.discard(stem, given_of(self._words[given]) or ("",), slot)
         self._emails.remove(slot)
         self._addresses.remove(slot)
         for number in self._numbers[slot]:
@@ -162,7 +139,9 @@ class SuggestionIndex:
         own = {s for n in numbers for s in self._numbers_near.holding(int(n[1:]))}
         if query.exclude in self._slot_of:
             own.add(self._slot_of[query.exclude])
-        scorer = Scorer(self, names, numbers, email_key(query.email), address_key(query.address), own)
+        scorer = Scorer(
+            self, names, numbers, email_key(query.email), address_key(query.address), own, query.called_after
+        )
         found = []
         for slot in self._candidates(scorer) - own:
             suggestion = scorer.score(slot)
@@ -182,7 +161,7 @@ class SuggestionIndex:
 
     def families(self, stem: str) -> int:
         """How many households have a member of this surname family stem."""
-        return self._families.get(stem, 0)
+        return self._names.families(stem)
 
     def household_pairs(self, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
         """Pairs of indexed households that are probably one family, best first."""
@@ -216,8 +195,7 @@ class SuggestionIndex:
                 triples += (surname, given, wids[patronymic_at] if patronymic_at >= 0 else 0)
                 self._file_name(surname, given, slot)
         self._members.append(tuple(triples))
-        for stem in self._stems_of_slot(slot):
-            self._families[stem] = self._families.get(stem, 0) + 1
+        self._names.count(self._stems_of_slot(slot), +1)
         email, address = email_key(record.email), address_key(record.address)
         self._emails.add(email, slot)
         self._addresses.add(address, slot)
@@ -234,12 +212,7 @@ class SuggestionIndex:
         if not surname:
             return
         for stem in self._stems_of_word(surname):
-            by_given = self._by_name.get(stem)
-            if by_given is None:
-                by_given = self._by_name[stem] = {}
-                self._stems_by_prefix.setdefault(stem[:2], []).append(stem)
-            for key in given_of(self._words[given]) or ("",):
-                by_given.setdefault(key, array("i")).append(slot)
+            self._names.file(stem, given_of(self._words[given]) or ("",), slot)
 
     def _stems_of_word(self, surname: int) -> tuple[str, ...]:
         """A surname's family stems; the one stem of a plain surname interned once per word."""
@@ -272,19 +245,18 @@ class SuggestionIndex:
             stems = stems_of(person.surname)
             root = father_root(fold(person.patronymic)) if person.patronymic else None
             for stem in stems:
-                self._read_stem(stem, root, slots)
+                self._names.read_stem(stem, root, slots)
             givens = given_of(person.given)
             if not (givens and stems):
                 continue
             father = father_of(person.patronymic)
-            for stem in self._stems_near(stems[0]):
-                by_given = self._by_name[stem]
-                for given in self._givens_near(by_given, givens):
-                    block = by_given[given]
+            for stem in self._names.stems_near(stems[0]):
+                for given in self._names.givens_near(stem, givens):
+                    block = self._names.block(stem, given)
                     if len(block) < _CROWDED:
                         slots.update(block)
                         continue
-                    slots.update(block[:_SAMPLE])
+                    slots.update(block[:SAMPLE])
                     same = scorer.sharing((stem, given, father))
                     if len(same) < _CROWDED:
                         slots.update(same)
@@ -297,59 +269,13 @@ class SuggestionIndex:
         slots.update(self._addresses.slots(scorer.address))
         for number in scorer.numbers:
             slots.update(self._numbers_near.near(int(number[1:])))
+        slots.update(self._slot_of[h] for h in scorer.called_after if h in self._slot_of)
         return slots
-
-    def _read_stem(self, stem: str, father_root: str | None, slots: set[int]) -> None:
-        """The households of a surname stem (a sample when common), and the families whose
-        member's given name a child's patronymic comes from."""
-        by_given = self._by_name.get(stem)
-        if by_given is None:
-            return
-        whole = self._families.get(stem, 0) <= _STEM_READ_ALL
-        sampled = 0
-        for given, block in by_given.items():
-            if whole:
-                slots.update(block)
-            elif sampled < _SAMPLE:
-                slots.update(block[: _SAMPLE - sampled])
-                sampled += min(len(block), _SAMPLE - sampled)
-            if father_root and given and len(block) <= _FATHER_READ_MAX and is_father(father_root, given):
-                slots.update(block)
-
-    def _stems_near(self, stem: str) -> list[str]:
-        near = [stem] if stem in self._by_name else []
-        if len(stem) >= TYPO_MIN_STEM:
-            found = process.extract(
-                stem,
-                self._stems_by_prefix.get(stem[:2], ()),
-                scorer=OSA.distance,
-                processor=None,
-                score_cutoff=1,
-                limit=_NEAR_STEMS,
-            )
-            near += [other for other, _, _ in found if other != stem]
-        return near
-
-    @staticmethod
-    def _givens_near(by_given: dict[str, array[int]], givens: frozenset[str]) -> list[str]:
-        """The given names filed under one surname stem that match, else the closest spellings."""
-        exact = [g for g in givens if g in by_given]
-        if exact:
-            return exact
-        found = process.extract(
-            min(givens),
-            [g for g in by_given if g],
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=GIVEN_SIMILAR_CUTOFF,
-            limit=3,
-        )
-        return [g for g, _, _ in found]
 
     def with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
         """Households with a member of this surname family and given name, and, when `father`
         is set, that father's patronymic or none written."""
-        slots = self._by_name.get(stem, {}).get(given, ())
+        slots = self._names.block(stem, given)
         if father is None:
             return frozenset(slots)
         words = self._words
@@ -368,7 +294,7 @@ class SuggestionIndex:
 
     @property
     def known_stems(self) -> Container[str]:
-        return self._by_name
+        return self._names
 
     def numbers_of(self, slot: int) -> Sequence[int]:
         return self._numbers[slot]
@@ -418,14 +344,6 @@ class SuggestionIndex:
         if self._shape[wid] < 0:
             self._shape[wid] = word(text).shape
         return wid
-
-
-def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
-    slots = postings.get(key)
-    if slots is not None and slot in slots:
-        slots.remove(slot)
-        if not slots:
-            del postings[key]
 
 
 def _full_name(person: PersonName) -> str:

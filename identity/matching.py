@@ -60,6 +60,8 @@ PATRONYMIC_DIFFERENT = -20
 SAME_EMAIL = 60
 SAME_ADDRESS = 35
 NUMBER_NEAR = 15
+# The family's number called the same line minutes before, and no other household did.
+CALLED_AFTER = 20
 # A second person of the query found as another member, by full name.
 SECOND_PERSON = 16
 COMMON_NAME_MAX_PENALTY = 40
@@ -252,6 +254,14 @@ def common_name_penalty(households_with_name: int) -> int:
     if households_with_name <= 0:
         return 0
     return min(COMMON_NAME_MAX_PENALTY, 17 + round(8 * math.log2(households_with_name)))
+
+
+def called_after_points(households_in_window: int) -> int:
+    """Points for having called a line right after a family's number did, when this many
+    households called it in that window: on a busy line, closeness in time says little."""
+    if households_in_window <= 0:
+        return 0
+    return max(0, round(CALLED_AFTER - 8 * math.log2(households_in_window)))
 
 
 def one_letter_away(a: str, b: str) -> bool:

@@ -21,6 +21,7 @@ from identity.matching import (
     SAME_EMAIL,
     SECOND_PERSON,
     best_name_matches,
+    called_after_points,
     common_name_penalty,
     father_rarity,
     number_relation,
@@ -62,8 +63,10 @@ class Scorer:
         email: str,
         address: str,
         own: set[int],
+        called_after: tuple[tuple[int, int, str], ...] = (),
     ) -> None:
         self.directory = directory
+        self.called_after = {household: (minutes, number) for household, minutes, number in called_after}
         self.names = names
         self.numbers = numbers
         self.email = email
@@ -128,8 +131,13 @@ class Scorer:
         if relation is not None:
             points += NUMBER_NEAR
             reasons.append(relation)
+        household = d.household_of(slot)
+        if household in self.called_after:
+            minutes, number = self.called_after[household]
+            points += called_after_points(len(self.called_after))
+            reasons.append(reason(r.CALLED_AFTER, minutes=minutes, number=number))
         return Suggestion(
-            household=d.household_of(slot),
+            household=household,
             score=max(0, min(100, points)),
             owner=d.owner_of(slot),
             reasons=tuple(reasons),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from identity.calibration import AUTO_THRESHOLD
 from identity.numbers import is_region
 from router.errors import ConfigError
 
@@ -40,6 +41,8 @@ class Settings:
     # Routing.
     claim_ttl_seconds: int = 300
     ownership_lapse_days: int = 0
+    # Suggestions: a best suggestion scoring this much may be applied without a person.
+    suggest_auto_threshold: int = AUTO_THRESHOLD
     # Operations.
     metrics: str = "127.0.0.1:9464"
     log_level: str = "INFO"
