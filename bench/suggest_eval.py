@@ -186,8 +186,8 @@ def _calibration(outcomes: Sequence[Outcome], threshold: int) -> None:
     for band in measured:
         kept = stored.get((band.low, band.high))
         print(
-            f"    {band.low:>3}-{band.high:<3} {band.cases:>6} questions: {band.share:.3f}"
-            + (f"  [{kept.share:.3f} of {kept.cases}]" if kept else "")
+            f"    {band.low:>3}-{band.high:<3} {band.cases:>6} questions, {band.right:>6} right: "
+            f"{band.share:.3f}" + (f"  [{kept.share:.3f} of {kept.cases}]" if kept else "")
         )
     print(f"  automatic threshold for {AUTO_TARGET:.0%} right: {threshold} measured here")
     applied = [o for o in outcomes if o.top is not None and o.top.score >= threshold]

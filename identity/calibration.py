@@ -39,7 +39,25 @@ class Band:
 
 
 # Measured by `make bench` at 1,000,000 households (see README, Suggestions).
-BANDS: tuple[Band, ...] = (Band(0, 4, 0, 0),)
+BANDS: tuple[Band, ...] = (
+    Band(15, 19, 30, 0),
+    Band(20, 24, 46, 1),
+    Band(25, 29, 1, 0),
+    Band(30, 34, 15, 3),
+    Band(35, 39, 25, 9),
+    Band(40, 44, 1457, 22),
+    Band(45, 49, 415, 101),
+    Band(50, 54, 196, 64),
+    Band(55, 59, 182, 66),
+    Band(60, 64, 463, 378),
+    Band(65, 69, 256, 209),
+    Band(70, 74, 162, 146),
+    Band(75, 79, 540, 532),
+    Band(80, 84, 230, 227),
+    Band(85, 89, 90, 89),
+    Band(90, 94, 202, 201),
+    Band(95, 100, 691, 691),
+)
 
 
 def bands_of(scored: Iterable[tuple[int, bool]]) -> list[Band]:

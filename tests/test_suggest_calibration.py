@@ -60,7 +60,9 @@ def test_automatic_threshold_setting_defaults_to_the_table() -> None:
 @pytest.mark.slow
 def test_calibration_holds_on_another_labelled_directory() -> None:
     """A directory of another seed and size: what the table says is applied automatically is
-    still right about 98 % of the time, and each well-filled band's share is near the table's."""
+    still right about 98 % of the time, and each well-filled band from the threshold up is
+    near the table's. (Below it the shares move with the directory's size: in a small one
+    more surnames are unique, and more strangers share one with a single family.)"""
     directory = SyntheticDirectory(40_000, seed=11, case_every=10)
     index = SuggestionIndex.build(directory.records())
     scored = outcomes_scored(answer(index, directory.cases))
@@ -70,5 +72,5 @@ def test_calibration_holds_on_another_labelled_directory() -> None:
     stored = {b.low: b for b in BANDS}
     for band in bands_of(scored):
         kept = stored.get(band.low)
-        if band.cases >= 200 and kept is not None and kept.cases >= 200:
-            assert abs(band.share - kept.share) <= 0.12, (band, kept)
+        if band.low >= AUTO_THRESHOLD and band.cases >= 100 and kept is not None:
+            assert abs(band.share - kept.share) <= 0.05, (band, kept)
