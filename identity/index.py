@@ -23,9 +23,15 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 
 from identity.blocks import Contacts, NumberBlocks
 from identity.matching import (
+    CHILD_OF_MEMBER,
     COMMON_NAME_MAX_PENALTY,
     DEFAULT_THRESHOLD,
+    GIVEN_SAME,
+    PATRONYMIC_SAME,
+    SECOND_PERSON,
     SHOW_THRESHOLD,
+    SPOUSE_PAIR,
+    SURNAME_SAME_FAMILY,
     address_key,
     common_name_penalty,
     email_key,
@@ -35,13 +41,19 @@ from identity.matching import (
     stems_of,
 )
 from identity.names import PersonName, father_root, fold, parse_shapes, word
-from identity.postings import SAMPLE, NamePostings
+from identity.postings import NamePostings
 from identity.records import HouseholdRecord, Pair, Query, Suggestion
 from identity.scoring import Scorer
 
 # A name block this large gives every household in it the full common-name penalty
 # (itself and up to two households of the query's own aside).
 _CROWDED = next(n for n in range(1, 1000) if common_name_penalty(n - 3) >= COMMON_NAME_MAX_PENALTY)
+# The most a household read only as a sample of a common name can score: a common surname
+# (no rarity) as a spouse's or a child's, or a crowded full name with everything else named.
+_FILLER_MAX = max(
+    SURNAME_SAME_FAMILY + SPOUSE_PAIR + CHILD_OF_MEMBER,
+    SURNAME_SAME_FAMILY + GIVEN_SAME + PATRONYMIC_SAME + SECOND_PERSON - COMMON_NAME_MAX_PENALTY,
+)
 
 
 class SuggestionIndex:
@@ -142,11 +154,11 @@ class SuggestionIndex:
         scorer = Scorer(
             self, names, numbers, email_key(query.email), address_key(query.address), own, query.called_after
         )
-        found = []
-        for slot in self._candidates(scorer) - own:
-            suggestion = scorer.score(slot)
-            if suggestion.score >= min_score:
-                found.append(suggestion)
+        candidates, filler = self._candidates(scorer, limit)
+        found = [s for s in map(scorer.score, candidates - own) if s.score >= min_score]
+        if sum(1 for s in found if s.score >= _FILLER_MAX) < limit:
+            # Samples of common names, all alike on the name, to fill the list with.
+            found += [s for s in map(scorer.score, filler - candidates - own) if s.score >= min_score]
         return heapq.nsmallest(limit, found, key=lambda s: (-s.score, s.household))
 
     def households_named(self, name: PersonName) -> int:
@@ -182,6 +194,7 @@ class SuggestionIndex:
         self._ids.append(record.id)
         self._owner.append(self._word(record.owner or ""))
         triples: list[int] = []
+        stems: set[str] = set()
         word_ids, shapes = self._word_ids, self._shape
         for full_name in record.members:
             wids = []
@@ -193,9 +206,9 @@ class SuggestionIndex:
             given = wids[given_at] if given_at >= 0 else 0
             if surname or given:
                 triples += (surname, given, wids[patronymic_at] if patronymic_at >= 0 else 0)
-                self._file_name(surname, given, slot)
+                stems.update(self._file_name(surname, given, slot))
         self._members.append(tuple(triples))
-        self._names.count(self._stems_of_slot(slot), +1)
+        self._names.count(stems, +1)
         email, address = email_key(record.email), address_key(record.address)
         self._emails.add(email, slot)
         self._addresses.add(address, slot)
@@ -208,11 +221,14 @@ class SuggestionIndex:
             else:
                 self._numbers_near.add(number, slot)
 
-    def _file_name(self, surname: int, given: int, slot: int) -> None:
+    def _file_name(self, surname: int, given: int, slot: int) -> tuple[str, ...]:
+        """File a member under its surname's stems, and return them."""
         if not surname:
-            return
-        for stem in self._stems_of_word(surname):
+            return ()
+        stems = self._stems_of_word(surname)
+        for stem in stems:
             self._names.file(stem, given_of(self._words[given]) or ("",), slot)
+        return stems
 
     def _stems_of_word(self, surname: int) -> tuple[str, ...]:
         """A surname's family stems; the one stem of a plain surname interned once per word."""
@@ -229,8 +245,8 @@ class SuggestionIndex:
     def _stems_of_slot(self, slot: int) -> set[str]:
         return {stem for s, _, _ in self._triples(slot) if s for stem in self._stems_of_word(s)}
 
-    def _candidates(self, scorer: Scorer) -> set[int]:
-        """Households sharing a block with the question.
+    def _candidates(self, scorer: Scorer, sample: int) -> tuple[set[int], set[int]]:
+        """Households sharing a block with the question, and samples to fill the list with.
 
         A surname family of a few households is read whole; of a commoner one,
         a sample. A name block crowded enough that every household in it takes
@@ -238,6 +254,7 @@ class SuggestionIndex:
         block of another person of the query (or a contact, a number) is read.
         """
         slots: set[int] = set()
+        filler: set[int] = set()
         crowded: list[frozenset[int]] = []
         for person in scorer.names:
             if not person.surname:
@@ -245,7 +262,7 @@ class SuggestionIndex:
             stems = stems_of(person.surname)
             root = father_root(fold(person.patronymic)) if person.patronymic else None
             for stem in stems:
-                self._names.read_stem(stem, root, slots)
+                self._names.read_stem(stem, root, slots, filler, sample)
             givens = given_of(person.given)
             if not (givens and stems):
                 continue
@@ -256,7 +273,7 @@ class SuggestionIndex:
                     if len(block) < _CROWDED:
                         slots.update(block)
                         continue
-                    slots.update(block[:SAMPLE])
+                    filler.update(block[:sample])
                     same = scorer.sharing((stem, given, father))
                     if len(same) < _CROWDED:
                         slots.update(same)
@@ -270,7 +287,7 @@ class SuggestionIndex:
         for number in scorer.numbers:
             slots.update(self._numbers_near.near(int(number[1:])))
         slots.update(self._slot_of[h] for h in scorer.called_after if h in self._slot_of)
-        return slots
+        return slots, filler
 
     def with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
         """Households with a member of this surname family and given name, and, when `father`

@@ -22,11 +22,11 @@ from identity.names import is_father
 
 # Surname stems one letter away are looked for among this many nearest stems.
 _NEAR_STEMS = 8
-# A surname of at most this many households is read whole (all its families ranked by the
-# other signals); of a commoner one, which earns no rarity, only a sample of this size, the
-# households that share another block with the question being read through that block.
-STEM_READ_ALL = 50
-SAMPLE = 12
+# A surname of at most this many households, rare enough to earn points, is read whole;
+# of a commoner one, which earns none (`identity.matching.surname_rarity`), a sample as
+# long as the list asked for fills it when nothing better does: its households are all
+# alike on the surname, and those with another signal come in through that signal's block.
+STEM_READ_ALL = 8
 # The father's block a child's patronymic points at is read up to this size (beyond, it is
 # worth nothing: `identity.matching.father_rarity`).
 _FATHER_READ_MAX = 4
@@ -75,9 +75,11 @@ class NamePostings:
     def block(self, stem: str, given: str) -> array[int] | tuple[()]:
         return self.by_name.get(stem, {}).get(given, ())
 
-    def read_stem(self, stem: str, father_root: str | None, slots: set[int]) -> None:
-        """The households of a surname stem (a sample when common), and the families whose
-        member's given name a child's patronymic comes from."""
+    def read_stem(
+        self, stem: str, father_root: str | None, slots: set[int], filler: set[int], sample: int
+    ) -> None:
+        """The households of a rare surname stem into `slots` (a sample of a common one into
+        `filler`), and the families whose member's given name a child's patronymic comes from."""
         by_given = self.by_name.get(stem)
         if by_given is None:
             return
@@ -86,9 +88,9 @@ class NamePostings:
         for given, block in by_given.items():
             if whole:
                 slots.update(block)
-            elif sampled < SAMPLE:
-                slots.update(block[: SAMPLE - sampled])
-                sampled += min(len(block), SAMPLE - sampled)
+            elif sampled < sample:
+                filler.update(block[: sample - sampled])
+                sampled += min(len(block), sample - sampled)
             if father_root and given and len(block) <= _FATHER_READ_MAX and is_father(father_root, given):
                 slots.update(block)
 
