@@ -126,7 +126,7 @@ def father_of(patronymic: str) -> str | None:
 
 @lru_cache(maxsize=100_000)
 def gender_of(surname: str, given: str) -> str:
-    """ "f", "m" or "" for a person: the surname's form first, else the given name."""
+    """A person's sex, "f", "m" or "": the surname's form first, else the given name."""
     last = fold(surname.rsplit("-", 1)[-1]) if surname else ""
     return surname_gender(last) or given_gender(given_of(given))
 

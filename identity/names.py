@@ -153,8 +153,8 @@ def family_stems(surname: str) -> tuple[str, ...]:
 
 
 def surname_gender(folded: str) -> str:
-    """ "f" or "m" when the surname's form says (Иванова, Толстой), "" when it cannot
-    (Шевченко, Черных, Петросян, Ким)."""
+    """A person's sex, "f" or "m", when the surname's form says (Иванова, Толстой);
+    "" when it cannot (Шевченко, Черных, Петросян, Ким)."""
     if folded.endswith(_FEMININE_SURNAME):
         return "f"
     if folded.endswith(_MASCULINE_SURNAME):
@@ -163,7 +163,8 @@ def surname_gender(folded: str) -> str:
 
 
 def given_gender(fulls: frozenset[str]) -> str:
-    """ "f" or "m" when every full given name a typed one may stand for agrees, else ""."""
+    """A person's sex, "f" or "m", when every full given name a typed one may stand
+    for agrees; else ""."""
     genders = {"m" if f in _MASCULINE_IN_A else "f" if f.endswith("a") or f in _FEMININE_OTHER else "m"
                for f in fulls if is_known_given(f)}  # fmt: skip
     return genders.pop() if len(genders) == 1 else ""
