@@ -40,13 +40,14 @@ class Band:
 
 # Measured by `make bench` at 1,000,000 households (see README, Suggestions).
 BANDS: tuple[Band, ...] = (
-    Band(15, 19, 30, 0),
-    Band(20, 24, 46, 1),
-    Band(25, 29, 1, 0),
-    Band(30, 34, 15, 3),
-    Band(35, 39, 25, 9),
-    Band(40, 44, 1457, 22),
-    Band(45, 49, 415, 101),
+    Band(0, 4, 2, 0),
+    Band(15, 19, 31, 0),
+    Band(20, 24, 48, 1),
+    Band(25, 29, 2, 0),
+    Band(30, 34, 17, 3),
+    Band(35, 39, 21, 8),
+    Band(40, 44, 1454, 23),
+    Band(45, 49, 414, 101),
     Band(50, 54, 196, 64),
     Band(55, 59, 182, 66),
     Band(60, 64, 463, 378),
