@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.synthetic_families import NEW_CALLER, SECOND_PHONE, SPOUSE, UNLISTED_SPOUSE, Case
-from identity.calibration import AUTO_TARGET, BANDS, auto_threshold, bands_of
+from identity.calibration import AUTO_TARGET, AUTO_THRESHOLD, BANDS, auto_threshold, bands_of
 from identity.index import SuggestionIndex
 from identity.matching import DEFAULT_THRESHOLD, number_relation, stem_of
 from identity.names import PersonName, parse_name
@@ -107,13 +107,13 @@ def hard_cases(path: Path = HARD_CASES) -> tuple[list[HouseholdRecord], list[Cas
 
 
 def report(outcomes: Sequence[Outcome], title: str) -> None:
-    """Print the issue's three cuts and the calibration table measured on `outcomes`."""
-    threshold = auto_threshold(outcomes_scored(outcomes))
+    """Print the issue's three cuts (against the automatic threshold in use) and the
+    calibration table measured on `outcomes`."""
     print(f"{title}: {len(outcomes):,} labelled questions")
     _overall(outcomes)
     _unique(outcomes)
-    _shared(outcomes, threshold)
-    _calibration(outcomes, threshold)
+    _shared(outcomes, AUTO_THRESHOLD)
+    _calibration(outcomes, auto_threshold(outcomes_scored(outcomes)))
 
 
 def outcomes_scored(outcomes: Iterable[Outcome]) -> list[tuple[int, bool]]:
