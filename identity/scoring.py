@@ -20,6 +20,8 @@ from identity.matching import (
     SAME_ADDRESS,
     SAME_EMAIL,
     SECOND_PERSON,
+    SPOUSE_PAIR,
+    SURNAME_SAME_FAMILY,
     best_name_matches,
     called_after_points,
     common_name_penalty,
@@ -101,6 +103,11 @@ class Scorer:
             penalty = common_name_penalty(others)
             if penalty:
                 points -= penalty
+                if match.stem:
+                    # However shared, a full name says more than the surname and the other
+                    # sex: it never scores below a spouse of the same surname family.
+                    floor = SURNAME_SAME_FAMILY + SPOUSE_PAIR + 1
+                    points = max(points, floor + surname_rarity(self._other_families(slot, match.stem)))
                 reasons.append(reason(r.COMMON_NAME, count=others + 1))
         if match.stem and not penalty:
             # A namesake's count already says how common the name is; else the surname's does.

@@ -150,3 +150,14 @@ def _params(template: str, expected: str) -> dict[str, str]:
     found = re.fullmatch(pattern, expected)
     assert found is not None, (template, expected)
     return found.groupdict()
+
+
+def test_shared_full_name_still_outranks_a_spouse_of_a_common_surname() -> None:
+    """Three Андрей Смирнов and a family listing only the wife: the caller named himself,
+    and a namesake is likelier than the husband of a Смирнова who never gave his name."""
+    namesakes = [HouseholdRecord(id=i, owner=None, members=("Смирнов Андрей",)) for i in range(1, 4)]
+    wife_only = HouseholdRecord(id=30, owner=None, members=("Смирнова Ольга",))
+    found = suggest("Андрей Смирнов", records=(wife_only, *namesakes))
+    assert found[0].household != 30
+    assert found[0].score > next(s.score for s in found if s.household == 30)
+    assert "common name: 3 households" in found[0].reasons
