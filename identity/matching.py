@@ -163,8 +163,12 @@ def compare_names(query: PersonName, member: PersonName, known_stems: Container[
             [_surname_reason(query.surname, member.surname, q_stems, m_stems)],
         )
     elif one_letter_away(q_stems[0], m_stems[0]):
-        points = SURNAME_NEAR_OTHER_FAMILY if q_stems[0] in known_stems else SURNAME_ONE_LETTER_AWAY
         reasons = [reason(r.SURNAME_TYPO, query=query.surname, member=member.surname)]
+        if q_stems[0] in known_stems:
+            # Another family of the directory has the surname as typed: a namesake of this
+            # member in that family is likelier than a typo, so the given name adds nothing.
+            return NameMatch(SURNAME_NEAR_OTHER_FAMILY, tuple(reasons), None)
+        points = SURNAME_ONE_LETTER_AWAY
     else:
         return NO_MATCH
     q_gender, m_gender = gender_of(query.surname, query.given), gender_of(member.surname, member.given)

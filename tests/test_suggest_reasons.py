@@ -161,3 +161,15 @@ def test_shared_full_name_still_outranks_a_spouse_of_a_common_surname() -> None:
     assert found[0].household != 30
     assert found[0].score > next(s.score for s in found if s.household == 30)
     assert "common name: 3 households" in found[0].reasons
+
+
+def test_another_known_family_one_letter_away_gains_nothing_from_the_given_name() -> None:
+    """Пётр Фёдоров, of a surname fifteen families share: a Федотов Пётр is another family's
+    Пётр, not a typo of the caller's surname, and ranks below the Фёдоровы."""
+    fedorovs = [HouseholdRecord(id=i, owner=None, members=("Фёдоров Пётр",)) for i in range(1, 16)]
+    fedotov = HouseholdRecord(id=30, owner=None, members=("Федотов Пётр",))
+    found = suggest("Пётр Фёдоров", records=(fedotov, *fedorovs))
+    assert found[0].household != 30
+    assert all(
+        s.reasons == ("surname one letter away: Фёдоров ~ Федотов",) for s in found if s.household == 30
+    )
