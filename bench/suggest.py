@@ -3,21 +3,8 @@
 The index is built straight from the synthetic generator (no database) so the
 1,000,000-household figures measure the index alone; loading the same index
 from SQLite (and PostgreSQL when CALLKEEPER_BENCH_PG is set) is timed on a
-smaller directory. Quality is measured on the generator's labelled cases at
-the default threshold:
-
-- precision: of the cases whose best suggestion scores at or above the
-  threshold, the share where it is the true household (a new caller with no
-  family in the directory counts against precision when anything is suggested);
-- recall: of the cases that have a true household, the share found that way;
-- top-1: of those, the share whose best suggestion, whatever its score, is right.
-
-A name shared by several households cannot point at one of them, however it
-is matched: with real name frequencies many callers named only `Андрей
-Смирнов` are such. So each row also says which share of its cases tell one
-household apart (the caller's name, as said, is on exactly one household, or the
-query also has an email, an address or the partner's name) and the recall and
-top-1 on those: the part the matching itself is responsible for.
+smaller directory. Quality (`bench.suggest_eval`) is measured on the
+generator's labelled cases and on the hand-written hard cases under tests/.
 """
 
 from __future__ import annotations
@@ -27,23 +14,15 @@ import os
 import statistics
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from bench.synthetic_families import (
-    NEW_CALLER,
-    SECOND_PHONE,
-    SPOUSE,
-    UNLISTED_SPOUSE,
-    Case,
-    SyntheticDirectory,
-)
+from bench import suggest_eval
+from bench.synthetic_families import Case, SyntheticDirectory
 from identity.index import SuggestionIndex
-from identity.matching import DEFAULT_THRESHOLD
 from identity.records import HouseholdRecord
 from router.directory import suggestions
 from router.storage.db import Database
@@ -73,7 +52,12 @@ def run(size: int, pg_url: str | None) -> None:
         f"peak growth {(peak_after - peak_before) / 2**20:.0f} MiB (RSS, includes the generator)"
     )
     _latency(index, directory.cases)
-    _quality(index, directory.cases)
+    synthetic = suggest_eval.answer(index, directory.cases)
+    suggest_eval.report(synthetic, f"quality on the synthetic directory of {len(index):,} households")
+    records, cases = suggest_eval.hard_cases()
+    hard = suggest_eval.answer(SuggestionIndex.build(records), cases)
+    suggest_eval.report(hard, f"quality on the hand-written hard cases ({suggest_eval.HARD_CASES.name})")
+    suggest_eval.report([*synthetic, *hard], "calibration on both")
     _load_from_databases(min(size, DB_SIZE), pg_url)
 
 
@@ -92,47 +76,6 @@ def _latency(index: SuggestionIndex, cases: list[Case]) -> None:
             f"p99 {p99:.2f} ms, max {times[-1]:.2f} ms"
         )
     print(f"                (CPU time excludes waiting for a core: load average {os.getloadavg()[0]:.1f})")
-
-
-def _quality(index: SuggestionIndex, cases: list[Case]) -> None:
-    by_kind: dict[str, Counter[str]] = {}
-    for case in cases:
-        tally = by_kind.setdefault(case.kind, Counter())
-        best = index.suggest(case.query, limit=1, min_score=0)
-        top = best[0] if best else None
-        tally["cases"] += 1
-        if top is not None and top.household == case.truth:
-            tally["top1"] += 1
-        if top is not None and top.score >= DEFAULT_THRESHOLD:
-            tally["right" if top.household == case.truth else "wrong"] += 1
-        if case.truth is not None and (case.more or index.households_named(case.said) == 1):
-            tally["telling"] += 1
-            if top is not None and top.household == case.truth:
-                tally["telling top1"] += 1
-                if top.score >= DEFAULT_THRESHOLD:
-                    tally["telling right"] += 1
-    print(f"quality at the default threshold {DEFAULT_THRESHOLD}:")
-    for kinds in ((SPOUSE,), (SECOND_PHONE,), (SPOUSE, SECOND_PHONE), (UNLISTED_SPOUSE,)):
-        tally = sum((by_kind.get(k, Counter()) for k in kinds), Counter())
-        strangers = by_kind.get(NEW_CALLER, Counter())
-        # New callers are shared by every row in the proportion they arrive.
-        share = tally["cases"] / max(1, sum(by_kind[k]["cases"] for k in by_kind if k != NEW_CALLER))
-        wrong = tally["wrong"] + strangers["wrong"] * share
-        suggested = tally["right"] + wrong
-        precision = tally["right"] / suggested if suggested else 1.0
-        print(
-            f"  {' + '.join(kinds):<24} {tally['cases']:>5} cases: "
-            f"precision {precision:.3f}  recall {tally['right'] / max(1, tally['cases']):.3f}  "
-            f"top-1 {tally['top1'] / max(1, tally['cases']):.3f}  |  "
-            f"{tally['telling'] / max(1, tally['cases']):.0%} tell one household apart: "
-            f"recall {tally['telling right'] / max(1, tally['telling']):.3f}  "
-            f"top-1 {tally['telling top1'] / max(1, tally['telling']):.3f}"
-        )
-    strangers = by_kind.get(NEW_CALLER, Counter())
-    print(
-        f"  {NEW_CALLER:<24} {strangers['cases']:>5} cases: "
-        f"{strangers['wrong']} got a suggestion at or above the threshold"
-    )
 
 
 def _load_from_databases(size: int, pg_url: str | None) -> None:

@@ -178,7 +178,8 @@ class SyntheticDirectory:
         else:
             stranger = picks.person(male=rng.random() < 0.5, serial=household_id + 10**6)
             name, _ = picks.typed(stranger)
-            return Case(NEW_CALLER, Query((stranger.mobile,), (name,)), None)
+            said = PersonName(stranger.surname, stranger.given)
+            return Case(NEW_CALLER, Query((stranger.mobile,), (name,)), None, said)
         name, with_patronymic = picks.typed(caller)
         names = [name]
         if kind == SPOUSE and rng.random() < 0.4:

@@ -3,15 +3,15 @@
 A million households cannot be scanned per question, so every household is
 filed under blocks, and a question reads only the blocks it shares:
 
-- its members' (surname family stem, full given name) pairs, with surname stems
-  one letter away found through a small vocabulary of distinct stems;
+- its members' (surname family stem, full given name) pairs, and the whole
+  surname family when it is rare (`identity.postings`);
 - its email and its normalized address;
 - its numbers, in one sorted array, so that the same PBX block (all but the
   last two digits) is a range and a number one digit away is a few bisections.
 
 Storage is columnar and interned (arrays of ints, tuples of word ids) to keep a
 million households well under a gigabyte; `HouseholdRecord` values exist only
-at the edges.
+at the edges. What a question's candidates score is `identity.scoring`.
 """
 
 from __future__ import annotations
@@ -19,40 +19,41 @@ from __future__ import annotations
 import gc
 import heapq
 from array import array
-from collections.abc import Iterable, Iterator
-
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
+from collections.abc import Container, Iterable, Iterator, Sequence
 
 from identity.blocks import Contacts, NumberBlocks
 from identity.matching import (
+    CHILD_OF_MEMBER,
     COMMON_NAME_MAX_PENALTY,
     DEFAULT_THRESHOLD,
-    GIVEN_SIMILAR_CUTOFF,
-    MAX_NAME_POINTS,
-    NUMBER_NEAR,
-    SAME_ADDRESS,
-    SAME_EMAIL,
+    GIVEN_SAME,
+    PATRONYMIC_SAME,
     SECOND_PERSON,
-    TYPO_MIN_STEM,
+    SHOW_THRESHOLD,
+    SPOUSE_PAIR,
+    SURNAME_SAME_FAMILY,
     address_key,
-    best_name_matches,
     common_name_penalty,
     email_key,
     father_of,
     given_of,
-    number_relation,
     parse_names,
-    stem_of,
+    stems_of,
 )
-from identity.names import PersonName, family_stem, fold, parse_shapes, word
+from identity.names import PersonName, father_root, fold, parse_shapes, word
+from identity.postings import NamePostings
 from identity.records import HouseholdRecord, Pair, Query, Suggestion
+from identity.scoring import Scorer
 
 # A name block this large gives every household in it the full common-name penalty
 # (itself and up to two households of the query's own aside).
 _CROWDED = next(n for n in range(1, 1000) if common_name_penalty(n - 3) >= COMMON_NAME_MAX_PENALTY)
-# Surname stems one letter away are looked for among this many nearest stems.
-_NEAR_STEMS = 8
+# The most a household read only as a sample of a common name can score: a common surname
+# (no rarity) as a spouse's or a child's, or a crowded full name with everything else named.
+_FILLER_MAX = max(
+    SURNAME_SAME_FAMILY + SPOUSE_PAIR + CHILD_OF_MEMBER,
+    SURNAME_SAME_FAMILY + GIVEN_SAME + PATRONYMIC_SAME + SECOND_PERSON - COMMON_NAME_MAX_PENALTY,
+)
 
 
 class SuggestionIndex:
@@ -66,8 +67,7 @@ class SuggestionIndex:
         self._owner = array("i")
         self._members: list[tuple[int, ...]] = []  # (surname, given, patronymic) word ids, flat
         self._numbers: list[tuple[int, ...]] = []  # E.164 digits as ints
-        self._by_name: dict[str, dict[str, array[int]]] = {}
-        self._stems_by_prefix: dict[str, list[str]] = {}
+        self._names = NamePostings()
         self._emails = Contacts()
         self._addresses = Contacts()
         self._numbers_near = NumberBlocks()
@@ -117,10 +117,10 @@ class SuggestionIndex:
         slot = self._slot_of.pop(household_id, None)
         if slot is None:
             return
+        self._names.count(self._stems_of_slot(slot), -1)
         for surname, given, _ in self._triples(slot):
-            by_given = self._by_name.get(stem_of(self._words[surname]), {})
-            for key in given_of(self._words[given]) or ("",):
-                _discard(by_given, key, slot)
+            for stem in stems_of(self._words[surname]):
+                self._names.discard(stem, given_of(self._words[given]) or ("",), slot)
         self._emails.remove(slot)
         self._addresses.remove(slot)
         for number in self._numbers[slot]:
@@ -134,13 +134,13 @@ class SuggestionIndex:
         return HouseholdRecord(
             id=household_id,
             owner=self._words[self._owner[slot]] or None,
-            members=tuple(_full_name(p) for p in self._persons(slot)),
+            members=tuple(_full_name(p) for p in self.persons(slot)),
             numbers=tuple(f"+{n}" for n in self._numbers[slot]),
             email=self._emails.key(slot),
             address=self._addresses.key(slot),
         )
 
-    def suggest(self, query: Query, limit: int = 5, min_score: int = DEFAULT_THRESHOLD) -> list[Suggestion]:
+    def suggest(self, query: Query, limit: int = 5, min_score: int = SHOW_THRESHOLD) -> list[Suggestion]:
         """The households the query most probably belongs to, best first.
 
         A household that already holds one of the query's numbers is the
@@ -151,24 +151,29 @@ class SuggestionIndex:
         own = {s for n in numbers for s in self._numbers_near.holding(int(n[1:]))}
         if query.exclude in self._slot_of:
             own.add(self._slot_of[query.exclude])
-        email, address = email_key(query.email), address_key(query.address)
-        found = []
-        sharing: dict[tuple[str, str, str | None], frozenset[int]] = {}
-        prune = min_score > MAX_NAME_POINTS - COMMON_NAME_MAX_PENALTY
-        for slot in self._candidates(names, numbers, email, address, sharing, prune) - own:
-            suggestion = self._score(slot, names, numbers, email, address, own, sharing)
-            if suggestion.score >= min_score:
-                found.append(suggestion)
+        scorer = Scorer(
+            self, names, numbers, email_key(query.email), address_key(query.address), own, query.called_after
+        )
+        candidates, filler = self._candidates(scorer, limit)
+        found = [s for s in map(scorer.score, candidates - own) if s.score >= min_score]
+        if sum(1 for s in found if s.score >= _FILLER_MAX) < limit:
+            # Samples of common names, all alike on the name, to fill the list with.
+            found += [s for s in map(scorer.score, filler - candidates - own) if s.score >= min_score]
         return heapq.nsmallest(limit, found, key=lambda s: (-s.score, s.household))
 
     def households_named(self, name: PersonName) -> int:
         """How many households list a person of this surname family and given name (and
         this patronymic or none, when it is given): 1 means the name alone points at one."""
-        stem, father = stem_of(name.surname), father_of(name.patronymic)
+        stems, father = stems_of(name.surname), father_of(name.patronymic)
         found: set[int] = set()
         for given in given_of(name.given):
-            found |= self._with_name(stem, given, father)
+            for stem in stems[:1]:
+                found |= self.with_name(stem, given, father)
         return len(found)
+
+    def families(self, stem: str) -> int:
+        """How many households have a member of this surname family stem."""
+        return self._names.families(stem)
 
     def household_pairs(self, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
         """Pairs of indexed households that are probably one family, best first."""
@@ -189,6 +194,7 @@ class SuggestionIndex:
         self._ids.append(record.id)
         self._owner.append(self._word(record.owner or ""))
         triples: list[int] = []
+        stems: set[str] = set()
         word_ids, shapes = self._word_ids, self._shape
         for full_name in record.members:
             wids = []
@@ -200,8 +206,9 @@ class SuggestionIndex:
             given = wids[given_at] if given_at >= 0 else 0
             if surname or given:
                 triples += (surname, given, wids[patronymic_at] if patronymic_at >= 0 else 0)
-                self._file_name(surname, given, slot)
+                stems.update(self._file_name(surname, given, slot))
         self._members.append(tuple(triples))
+        self._names.count(stems, +1)
         email, address = email_key(record.email), address_key(record.address)
         self._emails.add(email, slot)
         self._addresses.add(address, slot)
@@ -214,52 +221,60 @@ class SuggestionIndex:
             else:
                 self._numbers_near.add(number, slot)
 
-    def _file_name(self, surname: int, given: int, slot: int) -> None:
+    def _file_name(self, surname: int, given: int, slot: int) -> tuple[str, ...]:
+        """File a member under its surname's stems, and return them."""
         if not surname:
-            return
+            return ()
+        stems = self._stems_of_word(surname)
+        for stem in stems:
+            self._names.file(stem, given_of(self._words[given]) or ("",), slot)
+        return stems
+
+    def _stems_of_word(self, surname: int) -> tuple[str, ...]:
+        """A surname's family stems; the one stem of a plain surname interned once per word."""
+        text = self._words[surname]
+        if "-" in text:
+            return stems_of(text)
         stem_id = self._stem_id[surname]
         if stem_id == 0:
-            stem_id = self._stem_id[surname] = self._word(family_stem(fold(self._words[surname])))
+            stems = stems_of(text)
+            stem_id = self._stem_id[surname] = self._word(stems[0] if stems else "")
         stem = self._words[stem_id]
-        if not stem:
-            return
-        by_given = self._by_name.get(stem)
-        if by_given is None:
-            by_given = self._by_name[stem] = {}
-            self._stems_by_prefix.setdefault(stem[:2], []).append(stem)
-        for key in given_of(self._words[given]) or ("",):
-            by_given.setdefault(key, array("i")).append(slot)
+        return (stem,) if stem else ()
 
-    def _candidates(
-        self,
-        names: tuple[PersonName, ...],
-        numbers: tuple[str, ...],
-        email: str,
-        address: str,
-        sharing: dict[tuple[str, str, str | None], frozenset[int]],
-        prune: bool,
-    ) -> set[int]:
-        """Households sharing a block with the query.
+    def _stems_of_slot(self, slot: int) -> set[str]:
+        return {stem for s, _, _ in self._triples(slot) if s for stem in self._stems_of_word(s)}
 
-        With `prune`, a name block crowded enough that every household in it
-        takes the full common-name penalty cannot reach the score asked for
-        on the name alone: it is skipped, and only what it shares with the
+    def _candidates(self, scorer: Scorer, sample: int) -> tuple[set[int], set[int]]:
+        """Households sharing a block with the question, and samples to fill the list with.
+
+        A surname family of a few households is read whole; of a commoner one,
+        a sample. A name block crowded enough that every household in it takes
+        the full common-name penalty is sampled too, and what it shares with the
         block of another person of the query (or a contact, a number) is read.
         """
         slots: set[int] = set()
+        filler: set[int] = set()
         crowded: list[frozenset[int]] = []
-        for person in names:
+        for person in scorer.names:
+            if not person.surname:
+                continue
+            stems = stems_of(person.surname)
+            root = father_root(fold(person.patronymic)) if person.patronymic else None
+            for stem in stems:
+                self._names.read_stem(stem, root, slots, filler, sample)
             givens = given_of(person.given)
-            if not (givens and person.surname):
+            if not (givens and stems):
                 continue
             father = father_of(person.patronymic)
-            for stem in self._stems_near(stem_of(person.surname)):
-                by_given = self._by_name[stem]
-                for given in self._givens_near(by_given, givens):
-                    if not prune or len(by_given[given]) < _CROWDED:
-                        slots.update(by_given[given])
+            for stem in self._names.stems_near(stems[0]):
+                for given in self._names.givens_near(stem, givens):
+                    block = self._names.block(stem, given)
+                    if len(block) < _CROWDED:
+                        slots.update(block)
                         continue
-                    same = self._sharing(sharing, (stem, given, father))
+                    filler.update(block[:sample])
+                    same = scorer.sharing((stem, given, father))
                     if len(same) < _CROWDED:
                         slots.update(same)
                     else:
@@ -267,107 +282,17 @@ class SuggestionIndex:
         for i, crowd in enumerate(crowded):
             for other in crowded[i + 1 :]:
                 slots.update(crowd & other)
-        slots.update(self._emails.slots(email))
-        slots.update(self._addresses.slots(address))
-        for number in numbers:
+        slots.update(self._emails.slots(scorer.email))
+        slots.update(self._addresses.slots(scorer.address))
+        for number in scorer.numbers:
             slots.update(self._numbers_near.near(int(number[1:])))
-        return slots
+        slots.update(self._slot_of[h] for h in scorer.called_after if h in self._slot_of)
+        return slots, filler
 
-    def _stems_near(self, stem: str) -> list[str]:
-        near = [stem] if stem in self._by_name else []
-        if len(stem) >= TYPO_MIN_STEM:
-            found = process.extract(
-                stem,
-                self._stems_by_prefix.get(stem[:2], ()),
-                scorer=OSA.distance,
-                processor=None,
-                score_cutoff=1,
-                limit=_NEAR_STEMS,
-            )
-            near += [other for other, _, _ in found if other != stem]
-        return near
-
-    @staticmethod
-    def _givens_near(by_given: dict[str, array[int]], givens: frozenset[str]) -> list[str]:
-        """The given names filed under one surname stem that match, else the closest spellings."""
-        exact = [g for g in givens if g in by_given]
-        if exact:
-            return exact
-        found = process.extract(
-            min(givens),
-            [g for g in by_given if g],
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=GIVEN_SIMILAR_CUTOFF,
-            limit=3,
-        )
-        return [g for g, _, _ in found]
-
-    def _score(
-        self,
-        slot: int,
-        names: tuple[PersonName, ...],
-        numbers: tuple[str, ...],
-        email: str,
-        address: str,
-        own: set[int],
-        sharing: dict[tuple[str, str, str | None], frozenset[int]],
-    ) -> Suggestion:
-        match, second = best_name_matches(names, self._persons(slot), self._by_name)
-        points, reasons = match.points, list(match.reasons)
-        if second.key is not None:
-            points += SECOND_PERSON
-            reasons += second.reasons
-        email_same = bool(email) and self._emails.key(slot) == email and self._emails.personal(email)
-        address_same = (
-            bool(address) and self._addresses.key(slot) == address and self._addresses.personal(address)
-        )
-        if match.key is not None and not (email_same or address_same):
-            # A name shared by other households points at none of them, unless a contact does.
-            same = self._sharing(sharing, (*match.key, match.patronymic))
-            if second.key is not None:
-                same &= self._sharing(sharing, (*second.key, second.patronymic))
-            others = len(same) - (slot in same) - sum(1 for o in own if o in same)
-            penalty = common_name_penalty(others)
-            if penalty:
-                points -= penalty
-                reasons.append(f"common name: {others + 1} households")
-        if email_same:
-            points += SAME_EMAIL
-            reasons.append(f"same email: {email}")
-        if address_same:
-            points += SAME_ADDRESS
-            reasons.append("same address")
-        relation = next(
-            (
-                r
-                for q in numbers
-                for n in self._numbers[slot]
-                if (r := number_relation(q, f"+{n}")) is not None
-            ),
-            None,
-        )
-        if relation is not None:
-            points += NUMBER_NEAR
-            reasons.append(relation)
-        return Suggestion(
-            household=self._ids[slot],
-            score=max(0, min(100, points)),
-            owner=self._words[self._owner[slot]] or None,
-            reasons=tuple(reasons),
-        )
-
-    def _sharing(
-        self, cache: dict[tuple[str, str, str | None], frozenset[int]], key: tuple[str, str, str | None]
-    ) -> frozenset[int]:
-        if key not in cache:
-            cache[key] = self._with_name(*key)
-        return cache[key]
-
-    def _with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
+    def with_name(self, stem: str, given: str, father: str | None) -> frozenset[int]:
         """Households with a member of this surname family and given name, and, when `father`
         is set, that father's patronymic or none written."""
-        slots = self._by_name.get(stem, {}).get(given, ())
+        slots = self._names.block(stem, given)
         if father is None:
             return frozenset(slots)
         words = self._words
@@ -376,13 +301,43 @@ class SuggestionIndex:
             for slot in slots
             if any(
                 father_of(words[p]) in (father, None)
-                and stem_of(words[s]) == stem
+                and stem in stems_of(words[s])
                 and given in given_of(words[g])
                 for s, g, p in self._triples(slot)
             )
         )
 
-    def _persons(self, slot: int) -> tuple[PersonName, ...]:
+    # What `identity.scoring` reads of a slot (its `Directory`).
+
+    @property
+    def known_stems(self) -> Container[str]:
+        return self._names
+
+    def numbers_of(self, slot: int) -> Sequence[int]:
+        return self._numbers[slot]
+
+    def email_of(self, slot: int) -> str:
+        return self._emails.key(slot)
+
+    def address_of(self, slot: int) -> str:
+        return self._addresses.key(slot)
+
+    def shared_email(self, key: str) -> bool:
+        return not self._emails.personal(key)
+
+    def shared_address(self, key: str) -> bool:
+        return not self._addresses.personal(key)
+
+    def household_of(self, slot: int) -> int:
+        return self._ids[slot]
+
+    def owner_of(self, slot: int) -> str | None:
+        return self._words[self._owner[slot]] or None
+
+    def has_stem(self, slot: int, stem: str) -> bool:
+        return stem in self._stems_of_slot(slot)
+
+    def persons(self, slot: int) -> tuple[PersonName, ...]:
         words = self._words
         return tuple(PersonName(words[s], words[g], words[p]) for s, g, p in self._triples(slot))
 
@@ -406,14 +361,6 @@ class SuggestionIndex:
         if self._shape[wid] < 0:
             self._shape[wid] = word(text).shape
         return wid
-
-
-def _discard(postings: dict[str, array[int]], key: str, slot: int) -> None:
-    slots = postings.get(key)
-    if slots is not None and slot in slots:
-        slots.remove(slot)
-        if not slots:
-            del postings[key]
 
 
 def _full_name(person: PersonName) -> str:

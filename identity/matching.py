@@ -19,21 +19,38 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from identity import reasons as r
 from identity.names import (
     PersonName,
-    family_stem,
+    family_stems,
+    father_root,
     fold,
+    given_gender,
     given_names,
+    is_father,
     is_known_given,
     is_short_form,
     parse_name,
     patronymic_stem,
+    surname_gender,
 )
+from identity.reasons import reason
 
-# At or above this score a suggestion is shown by default (documented in the README).
+# At or above this score a suggestion is likely: a pair of households to merge, a
+# caller's best match in `--recent`, the benchmark's precision and recall.
 DEFAULT_THRESHOLD = 60
+# At or above this score a caller's suggestion is shown: any surname family match, however
+# common the surname (with the count of families sharing it); a number alone is not.
+SHOW_THRESHOLD = 30
 
 SURNAME_SAME_FAMILY = 32
+# Over the match: the only family of its surname stem in the directory (see `surname_rarity`).
+RARE_SURNAME = 28
+RARE_SURNAME_STEP = 10
+# A man and a woman of one surname family with different given names.
+SPOUSE_PAIR = 8
+# A patronymic from a member's given name (Иванова Мария Сергеевна, Иванов Сергей): at most.
+CHILD_OF_MEMBER = 14
 SURNAME_ONE_LETTER_AWAY = 28
 SURNAME_NEAR_OTHER_FAMILY = 12
 GIVEN_SAME = 32
@@ -43,10 +60,10 @@ PATRONYMIC_DIFFERENT = -20
 SAME_EMAIL = 60
 SAME_ADDRESS = 35
 NUMBER_NEAR = 15
+# The family's number called the same line minutes before, and no other household did.
+CALLED_AFTER = 20
 # A second person of the query found as another member, by full name.
 SECOND_PERSON = 16
-# The most a name can earn: surname, given name, patronymic, and a second person named.
-MAX_NAME_POINTS = SURNAME_SAME_FAMILY + GIVEN_SAME + PATRONYMIC_SAME + SECOND_PERSON
 COMMON_NAME_MAX_PENALTY = 40
 # An email or address on more households than this is an office's or an agency's: no signal.
 SHARED_CONTACT_MAX = 5
@@ -76,6 +93,10 @@ class NameMatch:
     key: tuple[str, str] | None
     # The father's name both patronymics come from, when they matched.
     patronymic: str | None = None
+    # The surname family stem both share, for its rarity; "" for a surname one letter away.
+    stem: str = ""
+    # The (stem, member's given name) of the father a child's patronymic names.
+    father: tuple[str, str] | None = None
 
 
 NO_MATCH = NameMatch(0, (), None)
@@ -83,7 +104,14 @@ NO_MATCH = NameMatch(0, (), None)
 
 @lru_cache(maxsize=100_000)
 def stem_of(surname: str) -> str:
-    return family_stem(fold(surname)) if surname else ""
+    """The one family stem a surname is filed and counted under (the whole, when double)."""
+    stems = family_stems(surname) if surname else ()
+    return stems[0] if stems else ""
+
+
+@lru_cache(maxsize=100_000)
+def stems_of(surname: str) -> tuple[str, ...]:
+    return family_stems(surname) if surname else ()
 
 
 @lru_cache(maxsize=100_000)
@@ -96,48 +124,90 @@ def father_of(patronymic: str) -> str | None:
     return patronymic_stem(fold(patronymic)) if patronymic else None
 
 
+@lru_cache(maxsize=100_000)
+def gender_of(surname: str, given: str) -> str:
+    """A person's sex, "f", "m" or "": the surname's form first, else the given name."""
+    last = fold(surname.rsplit("-", 1)[-1]) if surname else ""
+    return surname_gender(last) or given_gender(given_of(given))
+
+
+def given_as(given: str, gender: str) -> frozenset[str]:
+    """The full names a given name stands for, narrowed to the person's sex when it
+    tells (Женя Горбунова is Евгения, Женя Горбунов is Евгений)."""
+    fulls = given_of(given)
+    if not gender or len(fulls) < 2:
+        return fulls
+    narrowed = frozenset(f for f in fulls if given_gender(frozenset((f,))) == gender)
+    return narrowed or fulls
+
+
 def compare_names(query: PersonName, member: PersonName, known_stems: Container[str] = ()) -> NameMatch:
     """Points for two people being one person or one family, with the reasons why.
 
     A surname one letter away from the member's is a typo when nobody in the
     directory has the surname as typed (`known_stems`); when somebody has,
-    it is more likely another family, and counts for little.
+    it is more likely another family, and counts for little. Two people of one
+    surname family and of different sexes with different given names are a
+    couple (`spouse`), unless the one's patronymic comes from the other's
+    given name (`patronymic from a member`: a child).
     """
-    q_stem, m_stem = stem_of(query.surname), stem_of(member.surname)
-    if not q_stem or not m_stem:
+    q_stems, m_stems = stems_of(query.surname), stems_of(member.surname)
+    if not q_stems or not m_stems:
         return NO_MATCH
-    if q_stem == m_stem:
-        points, reasons = SURNAME_SAME_FAMILY, [_surname_reason(query.surname, member.surname)]
-        if fold(query.surname) != fold(member.surname):
-            # Ivanova and Ivanov: a wife and her husband, two people, whatever their given names.
-            return NameMatch(points, tuple(reasons), None)
-    elif one_letter_away(q_stem, m_stem):
-        points = SURNAME_NEAR_OTHER_FAMILY if q_stem in known_stems else SURNAME_ONE_LETTER_AWAY
-        reasons = [f"surname one letter away: {query.surname} ~ {member.surname}"]
+    shared_stems = [s for s in q_stems if s in m_stems]
+    stem = ""
+    if shared_stems:
+        stem = shared_stems[0]
+        points, reasons = (
+            SURNAME_SAME_FAMILY,
+            [_surname_reason(query.surname, member.surname, q_stems, m_stems)],
+        )
+    elif one_letter_away(q_stems[0], m_stems[0]):
+        reasons = [reason(r.SURNAME_TYPO, query=query.surname, member=member.surname)]
+        if q_stems[0] in known_stems:
+            # Another family of the directory has the surname as typed: a namesake of this
+            # member in that family is likelier than a typo, so the given name adds nothing.
+            return NameMatch(SURNAME_NEAR_OTHER_FAMILY, tuple(reasons), None)
+        points = SURNAME_ONE_LETTER_AWAY
     else:
         return NO_MATCH
-    q_given, m_given = given_of(query.given), given_of(member.given)
+    q_gender, m_gender = gender_of(query.surname, query.given), gender_of(member.surname, member.given)
+    q_given, m_given = given_as(query.given, q_gender), given_as(member.given, m_gender)
+    two_people = bool(q_gender and m_gender and q_gender != m_gender)
+    if stem and query.patronymic and m_gender != "f" and not q_given & m_given:
+        root = father_root(fold(query.patronymic))
+        fathers = [g for g in m_given if root and is_father(root, g)]
+        if fathers:
+            points += CHILD_OF_MEMBER
+            reasons.append(reason(r.CHILD, query=query.patronymic, member=member.given))
+            return NameMatch(points, tuple(reasons), None, stem=stem, father=(stem, fathers[0]))
+    if two_people:
+        if stem and q_given and m_given and not q_given & m_given:
+            points += SPOUSE_PAIR
+            reasons.append(reason(r.SPOUSE, query=_full(query), member=_full(member)))
+        # A wife and her husband are two people, whatever their given names.
+        return NameMatch(points, tuple(reasons), None, stem=stem)
     shared = sorted(q_given & m_given)
     key = None
     if shared:
         points += GIVEN_SAME
         reasons.append(_given_reason(query.given, member.given))
-        key = (m_stem, shared[0])
+        key = (stem or m_stems[0], shared[0])
     elif q_given and m_given and _typo_of_given(query.given, member.given):
         points += GIVEN_SIMILAR
-        reasons.append(f"given name similar: {query.given} ~ {member.given}")
-        key = (m_stem, min(m_given))
+        reasons.append(reason(r.GIVEN_SIMILAR, query=query.given, member=member.given))
+        key = (stem or m_stems[0], min(m_given))
     father = None
     if key is not None and query.patronymic and member.patronymic:
         father = father_of(member.patronymic)
         if father_of(query.patronymic) == father:
             points += PATRONYMIC_SAME
-            reasons.append(f"same patronymic: {query.patronymic} ~ {member.patronymic}")
+            reasons.append(reason(r.SAME_PATRONYMIC, query=query.patronymic, member=member.patronymic))
         else:
             father = None
             points += PATRONYMIC_DIFFERENT
-            reasons.append(f"different patronymic: {query.patronymic} ≠ {member.patronymic}")
-    return NameMatch(points, tuple(reasons), key, father)
+            reasons.append(reason(r.DIFFERENT_PATRONYMIC, query=query.patronymic, member=member.patronymic))
+    return NameMatch(points, tuple(reasons), key, father, stem=stem)
 
 
 def best_name_matches(
@@ -163,6 +233,19 @@ def best_name_matches(
     return best, second
 
 
+def surname_rarity(other_families: int) -> int:
+    """Points for a surname family this rare in the directory (the term-frequency
+    adjustment of a Fellegi–Sunter model): the only family of its surname earns the
+    most, one shared by six others or more earns nothing over the match itself."""
+    return max(0, round(RARE_SURNAME - RARE_SURNAME_STEP * math.log2(other_families + 1)))
+
+
+def father_rarity(other_families: int) -> int:
+    """What a child's patronymic is worth when this many other families of the surname
+    have a member of the father's given name."""
+    return max(0, round(CHILD_OF_MEMBER - CHILD_OF_MEMBER / 2 * math.log2(other_families + 1)))
+
+
 def common_name_penalty(households_with_name: int) -> int:
     """Points off a name shared by this many other households: it no longer points at one.
 
@@ -175,6 +258,14 @@ def common_name_penalty(households_with_name: int) -> int:
     if households_with_name <= 0:
         return 0
     return min(COMMON_NAME_MAX_PENALTY, 17 + round(8 * math.log2(households_with_name)))
+
+
+def called_after_points(households_in_window: int) -> int:
+    """Points for having called a line right after a family's number did, when this many
+    households called it in that window: on a busy line, closeness in time says little."""
+    if households_in_window <= 0:
+        return 0
+    return max(0, round(CALLED_AFTER - 8 * math.log2(households_in_window)))
 
 
 def one_letter_away(a: str, b: str) -> bool:
@@ -196,9 +287,9 @@ def number_relation(query: str, known: str) -> str | None:
         and query[diffs[0]] == known[diffs[1]]
         and query[diffs[1]] == known[diffs[0]]
     ):
-        return f"number one digit away: {known}"
+        return reason(r.NUMBER_ONE_DIGIT, number=known)
     if query[:-2] == known[:-2]:
-        return f"same number block: {known}"
+        return reason(r.NUMBER_BLOCK, number=known)
     return None
 
 
@@ -231,15 +322,25 @@ def _typo_of_given(a: str, b: str) -> bool:
     return fuzz.ratio(fa, fb, processor=None, score_cutoff=GIVEN_SIMILAR_CUTOFF) > 0
 
 
-def _surname_reason(query: str, member: str) -> str:
+def _full(person: PersonName) -> str:
+    return " ".join(p for p in (person.surname, person.given) if p)
+
+
+def _surname_reason(query: str, member: str, q_stems: tuple[str, ...], m_stems: tuple[str, ...]) -> str:
     if fold(query) == fold(member):
-        return f"same surname: {member}" if query == member else f"surname: {query} ~ {member}"
-    return f"surname family: {query} ~ {member}"
+        return (
+            reason(r.SAME_SURNAME, member=member)
+            if query == member
+            else reason(r.SURNAME, query=query, member=member)
+        )
+    if len(q_stems) > 1 or len(m_stems) > 1:
+        return reason(r.DOUBLE_SURNAME, query=query, member=member)
+    return reason(r.SURNAME_FAMILY, query=query, member=member)
 
 
 def _given_reason(query: str, member: str) -> str:
     if query == member:
-        return f"same given name: {member}"
+        return reason(r.SAME_GIVEN, member=member)
     if is_short_form(fold(query)) or is_short_form(fold(member)):
-        return f"short form: {query} ~ {member}"
-    return f"given name: {query} ~ {member}"
+        return reason(r.SHORT_FORM, query=query, member=member)
+    return reason(r.GIVEN, query=query, member=member)

@@ -13,7 +13,10 @@ strings, so the suggestion index can intern them and compare keys:
   data file `identity/data/short_names.tsv` (Маша → Мария, Саша → Александр or
   Александра), so the list can grow without touching code;
 - `parse_name` tells the surname, the given name and the optional patronymic
-  apart in any word order.
+  apart in any word order;
+- `surname_gender`, `given_gender` and `is_father` tell a wife from her
+  husband and a daughter from a wife: Иванова is a woman, Сергеевна is the
+  daughter of a Сергей.
 """
 
 from __future__ import annotations
@@ -95,6 +98,14 @@ _PATRONYMIC_ENDINGS = (
     ("ich", ""),
 )
 _UNAMBIGUOUS_PATRONYMIC = ("ovna", "evna", "ichna")
+# Surname forms that say the person's sex (folded); indeclinable ones (-ко, -их/-ых, -ян) say nothing.
+_FEMININE_SURNAME = ("ova", "eva", "ina", "skaia", "tskaia", "aia")
+_MASCULINE_SURNAME = ("ov", "ev", "in", "ski", "oi")
+# Men's full names ending in -а/-я, and women's ending otherwise (folded).
+_MASCULINE_IN_A = frozenset(("ilia", "nikita", "foma", "kuzma", "luka", "sava", "danila", "gavrila"))
+_FEMININE_OTHER = frozenset(("liubov",))
+# The vowel Павел and Лев lose in Павлович and Львович.
+_FLEETING_E = re.compile(r"e(?=[^aeiou]$)")
 _SURNAME_ENDINGS = ("ov", "ova", "ev", "eva", "in", "ina", "ski", "skaia", "enko", "uk", "ikh")
 # A name typed in an unknown spelling is taken as a known full name this close.
 _GIVEN_SPELLING_CUTOFF = 92
@@ -129,6 +140,52 @@ def family_stem(folded: str) -> str:
         if folded.endswith(ending) and len(folded) - len(ending) >= 2:
             return folded[: -len(ending)] + kept
     return folded
+
+
+def family_stems(surname: str) -> tuple[str, ...]:
+    """The family stems a typed surname files under: one, or for a double-barrelled
+    surname (Римская-Корсакова, Иванова-Петрова) the whole and each part, so that
+    the wife who kept her own name and added his is found under his."""
+    parts = [family_stem(f) for f in (fold(p) for p in surname.split("-")) if f]
+    if len(parts) < 2:
+        return (parts[0],) if parts else ()
+    return ("-".join(parts), *dict.fromkeys(parts))
+
+
+def surname_gender(folded: str) -> str:
+    """A person's sex, "f" or "m", when the surname's form says (Иванова, Толстой);
+    "" when it cannot (Шевченко, Черных, Петросян, Ким)."""
+    if folded.endswith(_FEMININE_SURNAME):
+        return "f"
+    if folded.endswith(_MASCULINE_SURNAME):
+        return "m"
+    return ""
+
+
+def given_gender(fulls: frozenset[str]) -> str:
+    """A person's sex, "f" or "m", when every full given name a typed one may stand
+    for agrees; else ""."""
+    genders = {"m" if f in _MASCULINE_IN_A else "f" if f.endswith("a") or f in _FEMININE_OTHER else "m"
+               for f in fulls if is_known_given(f)}  # fmt: skip
+    return genders.pop() if len(genders) == 1 else ""
+
+
+def father_root(patronymic: str) -> str | None:
+    """What a folded patronymic keeps of the father's given name: Sergeevna → serg,
+    Pavlovich → pavl, Ilinichna → il; None when it is no patronymic."""
+    stem = patronymic_stem(patronymic)
+    if stem is None:
+        return None
+    return stem[:-2] if stem.endswith(("ov", "ev")) and len(stem) >= 4 else stem
+
+
+def is_father(root: str, given: str) -> bool:
+    """Whether a folded full given name is the one a patronymic's root comes from
+    (serg ← sergei, pavl ← pavel, lv ← lev; aleks is Алексей's, not Александр's)."""
+    for name in (given, _FLEETING_E.sub("", given)):
+        if name.startswith(root) and len(name) - len(root) <= 2:
+            return True
+    return False
 
 
 def patronymic_stem(folded: str) -> str | None:

@@ -23,13 +23,19 @@ class HouseholdRecord:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A caller (or a household) to find the family of; `exclude` skips its own household."""
+    """A caller (or a household) to find the family of; `exclude` skips its own household.
+
+    `called_after` is behaviour from the ledger: (household id, minutes, that
+    household's number) for each household whose number called the same line
+    shortly before this caller did.
+    """
 
     numbers: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     email: str = ""
     address: str = ""
     exclude: int | None = None
+    called_after: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

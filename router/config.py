@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from identity.calibration import AUTO_THRESHOLD
 from identity.numbers import is_region
 from router.errors import ConfigError
 
@@ -49,6 +50,8 @@ class Settings:
     # Routing.
     claim_ttl_seconds: int = 300
     ownership_lapse_days: int = 0
+    # Suggestions: a best suggestion scoring this much may be applied without a person.
+    suggest_auto_threshold: int = AUTO_THRESHOLD
     # Leads (orders from the website and CRMs).
     lead_sets_owner: bool = True
     lead_duplicate_hours: int = 72

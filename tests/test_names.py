@@ -7,13 +7,18 @@ import pytest
 from identity.names import (
     PersonName,
     family_stem,
+    family_stems,
+    father_root,
     fold,
+    given_gender,
     given_names,
+    is_father,
     is_short_form,
     parse_name,
     parse_shapes,
     patronymic_stem,
     short_form_pairs,
+    surname_gender,
     word,
 )
 
@@ -151,3 +156,46 @@ def test_parsing_by_word_shapes_agrees_with_parsing_words(text: str) -> None:
     parts = parse_shapes(tuple(w.shape for w in words))
     by_shape = PersonName(*(words[i].text if i >= 0 else "" for i in parts))
     assert by_shape == parse_name(text)
+
+
+@pytest.mark.parametrize(
+    ("surname", "sex"),
+    [("Иванова", "f"), ("Ivanov", "m"), ("Толстая", "f"), ("Толстой", "m"), ("Ильина", "f"),
+     ("Ilyin", "m"), ("Соколовская", "f"), ("Sokolovsky", "m"), ("Шевченко", ""), ("Черных", ""),
+     ("Седых", ""), ("Петросян", ""), ("Ким", "")],
+)  # fmt: skip
+def test_surname_form_tells_a_wife_from_her_husband_but_not_indeclinables(surname: str, sex: str) -> None:
+    assert surname_gender(fold(surname)) == sex
+
+
+def test_given_name_tells_the_sex_when_every_full_name_agrees() -> None:
+    assert given_gender(given_names(fold("Лена"))) == "f"
+    assert given_gender(given_names(fold("Илья"))) == "m"
+    assert given_gender(given_names(fold("Любовь"))) == "f"
+    assert given_gender(given_names(fold("Саша"))) == ""
+
+
+@pytest.mark.parametrize(
+    ("surname", "stems"),
+    [("Римская-Корсакова", ("rimsk-korsakov", "rimsk", "korsakov")),
+     ("Rimsky-Korsakov", ("rimsk-korsakov", "rimsk", "korsakov")),
+     ("Иванова-Петрова", ("ivanov-petrov", "ivanov", "petrov")),
+     ("Иванова", ("ivanov",))],
+)  # fmt: skip
+def test_double_barrelled_surname_is_filed_whole_and_by_each_part(
+    surname: str, stems: tuple[str, ...]
+) -> None:
+    assert family_stems(surname) == stems
+
+
+@pytest.mark.parametrize(
+    ("patronymic", "father", "not_father"),
+    [("Сергеевна", "Сергей", "Семён"), ("Pavlovich", "Павел", "Пётр"), ("Львович", "Лев", "Леонид"),
+     ("Ильинична", "Илья", "Игорь"), ("Алексеевна", "Алексей", "Александр"),
+     ("Дмитриевич", "Dmitry", "Денис")],
+)  # fmt: skip
+def test_patronymic_names_the_fathers_given_name(patronymic: str, father: str, not_father: str) -> None:
+    root = father_root(fold(patronymic))
+    assert root is not None
+    assert is_father(root, min(given_names(fold(father))))
+    assert not is_father(root, min(given_names(fold(not_father))))

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from identity.matching import DEFAULT_THRESHOLD
+from identity.calibration import confidence
+from identity.matching import DEFAULT_THRESHOLD, SHOW_THRESHOLD
 from identity.numbers import normalize
 from identity.records import Pair, Suggestion
 from router.cli.context import Context, print_json, print_table
@@ -37,8 +38,12 @@ forms:
       link NUMBER to HOUSEHOLD (an id or one of its numbers), audited;
       --move takes the number from another household
 
-Scores run 0-100 with their reasons; only scores of --min-score (default
-{DEFAULT_THRESHOLD}) or more are shown. Suggestions never route a call: only links do.
+Scores run 0-100 with their reasons; only scores of --min-score or more are
+shown (default {SHOW_THRESHOLD} for a caller: any surname family, with the count of
+families sharing it; {DEFAULT_THRESHOLD} for --households and --recent). CONFIDENCE is
+the share of suggestions at that score found right on the labelled evaluation;
+AUTO says the score reaches the setting suggest_auto_threshold, at which a lead
+may be assigned without a person. Suggestions never route a call: only links do.
 """
 
 
@@ -74,9 +79,10 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-score",
         type=int,
-        default=DEFAULT_THRESHOLD,
+        default=None,
         metavar="S",
-        help=f"show scores of S or more, 0-100 (default {DEFAULT_THRESHOLD})",
+        help=f"show scores of S or more, 0-100 (default {SHOW_THRESHOLD} for a caller, "
+        f"{DEFAULT_THRESHOLD} with --households or --recent)",
     )
     parser.add_argument("--days", type=int, default=7, help="with --recent: how far back")
     parser.add_argument("--move", action="store_true", help="with accept: take the number over")
@@ -86,6 +92,8 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
 def run_suggest(ctx: Context, args: argparse.Namespace) -> None:
     parser: argparse.ArgumentParser = args.parser
     words: list[str] = args.words
+    if args.min_score is None:
+        args.min_score = DEFAULT_THRESHOLD if args.households or args.recent else SHOW_THRESHOLD
     if not 0 <= args.min_score <= 100:
         raise InvalidInput(f"--min-score must be between 0 and 100, not {args.min_score}")
     if words[:1] == ["accept"]:
@@ -118,15 +126,20 @@ def run_for_caller(ctx: Context, args: argparse.Namespace, raw: str) -> None:
             limit=args.limit,
             min_score=args.min_score,
         )
+    automatic = ctx.settings.suggest_auto_threshold
     if args.json:
-        print_json([_suggestion_json(f) for f in found])
+        print_json([_suggestion_json(f, automatic) for f in found])
     elif not found:
         print(f"no household scores {args.min_score} or more for {number}")
     else:
         print_table(
-            [[f.household, f.score, f.owner, "; ".join(f.reasons)] for f in found],
-            ["HOUSEHOLD", "SCORE", "OWNER", "REASONS"],
-        )
+            [
+                [f.household, f.score, _percent(confidence(f.score)), "yes" if f.score >= automatic else "",
+                 f.owner, "; ".join(f.reasons)]
+                for f in found
+            ],
+            ["HOUSEHOLD", "SCORE", "CONFIDENCE", "AUTO", "OWNER", "REASONS"],
+        )  # fmt: skip
 
 
 def run_pairs(ctx: Context, args: argparse.Namespace) -> None:
@@ -155,7 +168,9 @@ def run_recent(ctx: Context, args: argparse.Namespace) -> None:
                     "created_at": r.created_at.isoformat(timespec="seconds"),
                     "numbers": list(r.household.numbers),
                     "members": list(r.household.members),
-                    "match": _suggestion_json(r.match) if r.match else None,
+                    "match": _suggestion_json(r.match, ctx.settings.suggest_auto_threshold)
+                    if r.match
+                    else None,
                 }
                 for r in found
             ]
@@ -187,13 +202,19 @@ def run_accept(ctx: Context, raw_number: str, raw_household: str, *, move: bool)
     print(f"{number.key} linked to household {household_id}")
 
 
-def _suggestion_json(found: Suggestion) -> dict[str, Any]:
+def _suggestion_json(found: Suggestion, automatic: int) -> dict[str, Any]:
     return {
         "household": found.household,
         "score": found.score,
+        "confidence": confidence(found.score),
+        "automatic": found.score >= automatic,
         "owner": found.owner,
         "reasons": list(found.reasons),
     }
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share:.0%}"
 
 
 def _pair_json(pair: Pair) -> dict[str, Any]:

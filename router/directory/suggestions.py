@@ -20,18 +20,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from identity.index import SuggestionIndex
-from identity.matching import DEFAULT_THRESHOLD
+from identity.matching import DEFAULT_THRESHOLD, SHOW_THRESHOLD
 from identity.records import HouseholdRecord, Pair, Query, Suggestion
 from router.directory import household_reads, households
 from router.errors import Conflict, InvalidInput
 from router.storage.db import utcnow
-from router.storage.models import Agent, Household, Member, PhoneNumber
+from router.storage.models import Agent, Decision, Household, Member, PhoneNumber
 from router.storage.views import HouseholdView
 
 log = logging.getLogger(__name__)
 
 # Rows fetched per round trip while loading the index.
 _BATCH = 20_000
+# Behaviour: a caller's number calling a line this soon after a family's number did,
+# among the caller's calls of the last days (the newest few).
+CALLED_AFTER_WINDOW = timedelta(minutes=10)
+_BEHAVIOUR_DAYS = 7
+_BEHAVIOUR_CALLS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +134,7 @@ def suggest_for_caller(
     email: str = "",
     address: str = "",
     limit: int = 5,
-    min_score: int = DEFAULT_THRESHOLD,
+    min_score: int = SHOW_THRESHOLD,
 ) -> list[Suggestion]:
     """Households a caller probably belongs to, best first.
 
@@ -152,8 +157,45 @@ def suggest_for_caller(
         names=tuple(n for n in ((name,) if isinstance(name, str) else name) if n.strip()),
         email=email,
         address=address,
+        called_after=called_after(session, number) if number else (),
     )
     return index.suggest(query, limit=limit, min_score=min_score)
+
+
+def called_after(
+    session: Session, number: str, *, now: datetime | None = None
+) -> tuple[tuple[int, int, str], ...]:
+    """Households whose number called the same line within minutes before this number did,
+    from the ledger: (household, minutes, their number), the closest call of each.
+
+    Reads this number's last calls of the week (through the ledger's index on time) and,
+    for each, the known households' calls of that line in the window before it.
+    """
+    since = (now or utcnow()) - timedelta(days=_BEHAVIOUR_DAYS)
+    calls = session.execute(
+        select(Decision.at, Decision.line)
+        .where(Decision.at >= since, Decision.number == number)
+        .order_by(Decision.at.desc())
+        .limit(_BEHAVIOUR_CALLS)
+    ).all()
+    found: dict[int, tuple[int, str]] = {}
+    for at, line in calls:
+        rows = session.execute(
+            select(Decision.household_id, Decision.at, Decision.number).where(
+                Decision.at >= at - CALLED_AFTER_WINDOW,
+                Decision.at <= at,
+                Decision.line == line,
+                Decision.household_id.is_not(None),
+                Decision.number != number,
+            )
+        )
+        for household_id, then, their in rows:
+            if household_id is None:
+                continue
+            minutes = round((at - then).total_seconds() / 60)
+            if household_id not in found or minutes < found[household_id][0]:
+                found[household_id] = (minutes, their)
+    return tuple((h, minutes, their) for h, (minutes, their) in sorted(found.items()))
 
 
 def household_pairs(index: SuggestionIndex, min_score: int = DEFAULT_THRESHOLD) -> list[Pair]:
