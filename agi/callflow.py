@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -265,11 +265,11 @@ class CallFlow:
         started = time.monotonic()
         try:
             result = channel.exec_app("Dial", f"{attempt.dial},{attempt.timeout}")
+            # Ring time is this server's clock around the Dial: Asterisk's
+            # DIALEDTIME is the caller channel's age, not this Dial's.
+            elapsed = time.monotonic() - started
             gone_before_ringing = channel.hung_up
-            status, answered_text, dialed_text = channel.variables(
-                var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
-            )
-            answered, dialed = _seconds(answered_text), _seconds(dialed_text)
+            status, answered_ms = channel.variables(var.DIALSTATUS, var.ANSWEREDTIME_MS)
         except CallerHungUp:
             ring = time.monotonic() - started
             self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
@@ -283,8 +283,10 @@ class CallFlow:
             # returned at once without a DIALSTATUS. The agent never rang.
             self._release(decision.id, seq)
             raise CallerHungUp("caller hung up before the agent rang")
-        ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
-        outcome = DialOutcome(status or "CHANUNAVAIL", started_at, ring_seconds=ring, talk_seconds=answered)
+        talk = _talk_seconds(status, answered_ms, elapsed)
+        outcome = DialOutcome(
+            status or "CHANUNAVAIL", started_at, ring_seconds=elapsed - talk, talk_seconds=talk
+        )
         self._record(decision, seq, outcome, report)
         return outcome
 
@@ -368,12 +370,21 @@ class CallFlow:
         transaction.
         """
         args = channel.args
+        report.number = normalize(channel.env.get("agi_callerid"), self.settings.region).masked()
         if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
             log.warning("outcome script needs DECISION,N arguments, got %r", args)
             self._fail(channel, report, FailReason.ERROR)
             return
-        seq_text, status_text, answered_text, dialed_text, count_text = channel.variables(
-            f"{var.AGENT}_{args[1]}", var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME, var.COUNT
+        if len(args) > 2 and args[2] == var.OUTCOME_ANSWERED:
+            self._answered(channel, report, int(args[0]), args[1])
+            return
+        seq_text, status_text, answered_ms, dial_at, now, count_text = channel.variables(
+            f"{var.AGENT}_{args[1]}",
+            var.DIALSTATUS,
+            var.ANSWEREDTIME_MS,
+            var.DIAL_STARTED,
+            var.NOW,
+            var.COUNT,
         )
         decision_id, seq = int(args[0]), int(seq_text or 0)
         status = status_text or "CHANUNAVAIL"
@@ -384,17 +395,39 @@ class CallFlow:
             or not (count_text or "").isdigit()
             or int(args[1]) >= int(count_text or 0)
         )
-        answered, dialed = _seconds(answered_text), _seconds(dialed_text)
+        # How long the Dial took, on Asterisk's clock (both ends read there), so
+        # the attempt is stamped from when it began, not from now, the call's end.
+        elapsed = max(_seconds(now) - _seconds(dial_at), 0.0) if dial_at and now else None
+        talk = _talk_seconds(status, answered_ms, elapsed)
+        took = talk if elapsed is None else elapsed
         outcome = DialOutcome(
             status=status,
-            started_at=self.clock(),
-            ring_seconds=max(dialed - answered, 0.0),
-            talk_seconds=answered,
+            started_at=self.clock() - timedelta(seconds=took),
+            ring_seconds=took - talk,
+            talk_seconds=talk,
         )
         self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)
+
+    def _answered(self, channel: AgiChannel, report: CallReport, decision_id: int, n: str) -> None:
+        """agi://…/outcome,DECISION,N,answered from Dial's U(): target N just answered.
+
+        The call's other advised agents are freed now; the attempt itself is
+        recorded, with its talk time, when the Dial ends.
+        """
+        seq_text = channel.variable(f"{var.AGENT}_{n}")
+        report.result = Result.RECORDED
+        if not (seq_text or "").isdigit():
+            log.warning("answered outcome without %s_%s", var.AGENT, n)
+            return
+        try:
+            self.router.free_others(decision_id, int(seq_text or 0))
+        except Exception as exc:
+            log.warning(
+                "freeing the other advised agents failed (they expire by themselves): %s", _first_line(exc)
+            )
 
     # -- endings -----------------------------------------------------------------
 
@@ -414,6 +447,19 @@ def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:
     if recorded.covering_for:
         return "covering"
     return "owner" if owner is not None and recorded.agent == owner else "pool"
+
+
+def _talk_seconds(status: str | None, answered_ms: str | None, elapsed: float | None) -> float:
+    """Talk time of an answered Dial: ANSWEREDTIME_MS, no more than the Dial took.
+
+    ANSWEREDTIME_MS is the caller channel's up time, so a call answered
+    before routing (a greeting, an IVR) would add that time; the Dial's own
+    length caps it. Unanswered: 0 (Asterisk leaves the variable empty then).
+    """
+    if status != ANSWER:
+        return 0.0
+    talk = _seconds(answered_ms) / 1000
+    return talk if elapsed is None else min(talk, elapsed)
 
 
 def _seconds(value: str | None) -> float:
