@@ -120,7 +120,16 @@ class AgiServer:
             return
         with self._lock:
             self._active += 1
-        self._sessions.submit(self._session, conn)
+        try:
+            self._sessions.submit(self._session, conn)
+        except RuntimeError:
+            # Stopped (SIGTERM) between accept() and here: the signal handler
+            # runs in this thread. Close it like a full server: Asterisk sees
+            # no CALLKEEPER_STATUS and goes to its queue.
+            with self._lock:
+                self._active -= 1
+            self._slots.release()
+            self._close(conn)
 
     def _session(self, conn: socket.socket) -> None:
         report = CallReport()

@@ -119,8 +119,7 @@ class RealAsterisk:
         self.confdir = workdir / "conf"
         self.confdir.mkdir(parents=True)
         (self.confdir / "extensions.conf").write_text(
-            "[general]\nstatic = yes\nwriteprotect = yes\n\n"
-            f"#include {SHIPPED}\n{TEST_CONTEXTS}",
+            f"[general]\nstatic = yes\nwriteprotect = yes\n\n#include {SHIPPED}\n{TEST_CONTEXTS}",
             encoding="utf-8",
         )
         (self.confdir / "queues.conf").write_text(QUEUES, encoding="utf-8")
