@@ -144,6 +144,19 @@ class CallFlow:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._live: dict[str, int] = {}  # call uid -> agents it holds while ringing or talking
         self._live_lock = threading.Lock()
+        # Advise mode: decisions advised here whose dialplan has not reported the
+        # end yet, with when to stop waiting for it. A stopping server keeps
+        # listening for their outcome sessions, or their attempts are lost.
+        self._advised: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def awaiting_outcomes(self) -> int:
+        """Calls advised by this process whose last outcome has not come back (yet)."""
+        now = time.monotonic()
+        with self._live_lock:
+            for decision_id in [d for d, until in self._advised.items() if until < now]:
+                del self._advised[decision_id]
+            return len(self._advised)
 
     def live_calls(self) -> list[str]:
         """Calls of this process holding a claim: their claims must not lapse mid-call."""
@@ -162,7 +175,11 @@ class CallFlow:
         """Run the script Asterisk asked for; never raises but CallerHungUp."""
         report.script = channel.script or var.SCRIPT_ROUTE
         report.uid = channel.env.get("agi_uniqueid", "")
-        if report.script == var.SCRIPT_ROUTE:
+        if report.script == var.SCRIPT_ROUTE and self.stopping.is_set():
+            # Still listening only for advised calls' outcomes: this call goes to the queue.
+            report.result = Result.REJECTED
+            channel.set(var.STATUS, var.Status.FAILED)
+        elif report.script == var.SCRIPT_ROUTE:
             self._route(channel, report)
         elif report.script == var.SCRIPT_OUTCOME:
             self._outcome(channel, report)
@@ -359,6 +376,9 @@ class CallFlow:
             channel.set(var.timeout(n), attempt.timeout)
             channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
         channel.set(var.COUNT, n)
+        rings = sum(a.timeout for a in decision.plan.attempts if a.seq in decision.claimed)
+        with self._live_lock:
+            self._advised[decision.id] = time.monotonic() + rings + self.settings.claim_ttl_seconds
         report.result = Result.ADVISED
         self._set_final(channel, decision, var.Status.ADVISED)
 
@@ -407,6 +427,9 @@ class CallFlow:
             talk_seconds=talk,
         )
         self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
+        if report.call_over:
+            with self._live_lock:
+                self._advised.pop(decision_id, None)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)

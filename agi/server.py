@@ -65,6 +65,7 @@ class AgiServer:
         self._active = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._give_up = 0.0  # monotonic time after which a stopping server waits for nothing
         family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -78,9 +79,14 @@ class AgiServer:
             return self._active
 
     def serve_forever(self) -> None:
-        """Accept calls until `stop()`; returns once the listener is closed."""
+        """Accept calls until `stop()`; returns once the listener is closed.
+
+        A stopping server keeps listening only while advise mode's calls it
+        advised still have outcomes to report (`CallFlow.awaiting_outcomes`),
+        within the grace time; new calls then get CALLKEEPER_STATUS=FAILED.
+        """
         self._sock.settimeout(0.2)
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() or self._awaiting_outcomes():
             try:
                 conn, peer = self._sock.accept()
             except TimeoutError:
@@ -100,11 +106,24 @@ class AgiServer:
             time.sleep(0.01)
         return self.active_calls == 0
 
+    def begin_stop(self, grace: float) -> None:
+        """Take no new calls; those in progress get `grace` seconds (the signal handler's part)."""
+        if not self._stopping.is_set():
+            self._give_up = time.monotonic() + grace
+            self.flow.stopping.set()
+            self._stopping.set()
+
+    def _awaiting_outcomes(self) -> bool:
+        return self.flow.awaiting_outcomes() > 0 and time.monotonic() < self._give_up
+
     def stop(self, grace: float) -> int:
         """Stop accepting; wait up to `grace` seconds for calls in progress. Returns how many remain."""
-        self._stopping.set()
-        self.wait_idle(grace)
-        remaining = self.active_calls
+        self.begin_stop(grace)
+        deadline = time.monotonic() + grace
+        while self._awaiting_outcomes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.wait_idle(max(deadline - time.monotonic(), 0.0))
+        remaining = self.active_calls + self.flow.awaiting_outcomes()
         self._sessions.shutdown(wait=False)
         return remaining
 

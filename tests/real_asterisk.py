@@ -45,7 +45,10 @@ exten => _X.,1,Set(CK_TAG=${EXTEN})
  same => n,Goto(callkeeper-inbound,${DB(ckcall/${EXTEN}/did)},1)
 
 [ck-report]
-exten => s,1,Set(DB(ckresult/${ARG1})=DIALSTATUS=${DIALSTATUS}|ANSWEREDTIME_MS=${ANSWEREDTIME_MS}|DIALEDTIME_MS=${DIALEDTIME_MS}|STATUS=${CALLKEEPER_STATUS}|ROUTE=${CALLKEEPER_ROUTE}|AGISTATUS=${AGISTATUS}|QUEUE=${MEMBERINTERFACE})
+exten => s,1,Set(R=DIALSTATUS=${DIALSTATUS}|ANSWEREDTIME_MS=${ANSWEREDTIME_MS})
+ same => n,Set(R=${R}|DIALEDTIME_MS=${DIALEDTIME_MS}|STATUS=${CALLKEEPER_STATUS})
+ same => n,Set(R=${R}|ROUTE=${CALLKEEPER_ROUTE}|AGISTATUS=${AGISTATUS})
+ same => n,Set(DB(ckresult/${ARG1})=${R})
  same => n,Return()
 
 [ck-agents]

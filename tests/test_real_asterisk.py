@@ -193,7 +193,7 @@ def test_database_unusable_fails_open_to_the_queue(
     start_front: StartFront,
     real_asterisk: RealAsterisk,
 ) -> None:
-    """A database that does not answer: CALLKEEPER_STATUS=FAILED after the decision's deadline, then the queue."""
+    """A database that does not answer: CALLKEEPER_STATUS=FAILED after the deadline, then the queue."""
     front = start_front(mode=mode, decision_deadline_ms=300)
     host, port = front.address
     real_asterisk.set_global("CALLKEEPER_AGI", f"agi://{host}:{port}")
@@ -254,8 +254,7 @@ def test_advised_agents_are_free_while_the_answered_call_talks(
     tag = real_asterisk.call(IVANOV_MOBILE, LINE)
     assert wait_until(lambda: claimed(db) == ["ivanova"], 3), claimed(db)
     assert real_asterisk.result(tag)["STATUS"] == "ANSWERED"
-    [(agent, status, ring, talk, _)] = ledger(db, front)
-    assert (agent, status) == ("ivanova", "ANSWER")
+    assert [row[:2] for row in ledger(db, front)] == [("ivanova", "ANSWER")]
 
 
 def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
@@ -310,11 +309,12 @@ def test_sigterm_lets_the_calls_in_progress_finish_and_sends_new_ones_to_the_que
         real_asterisk.agent("sidorov", "answer:0:2")
         talking = [real_asterisk.call(IVANOV_MOBILE, LINE), real_asterisk.call("+79035550101", "78121234567")]
         assert wait_until(lambda: len(claimed(db)) >= 2, 5)
-        proc.send_signal(signal.SIGTERM)
-        assert wait_until(lambda: not _listening(port), 5)
         queued = real_asterisk.queue_connects()
+        proc.send_signal(signal.SIGTERM)
+        # A call after SIGTERM: refused (dial mode), or FAILED while advise mode
+        # still listens for the outcomes of the calls it advised: the queue.
         late = real_asterisk.result(real_asterisk.call(NEW_CALLER, LINE))
-        assert late["AGISTATUS"] == "FAILURE"
+        assert late["STATUS"] in ("", "FAILED")
         assert real_asterisk.queue_connects() == queued + 1
         assert [real_asterisk.result(tag)["STATUS"] for tag in talking] == ["ANSWERED", "ANSWERED"]
         assert proc.wait(20) == 0, proc.stderr.read().decode() if proc.stderr else ""
