@@ -190,14 +190,19 @@ def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
     assert advised.variables["CALLKEEPER_TIMEOUT_1"] == "20"
     assert advised.dials == []
     decision = advised.variables["CALLKEEPER_DECISION"]
-    # The dialplan dialled target 1 itself and reports back.
-    outcome_vars = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42", "DIALEDTIME": "50"}
+    # The dialplan dialled target 1 itself, 50 s ago by Asterisk's clock, and reports back.
+    outcome_vars = {
+        **advised.variables,
+        "DIALSTATUS": "ANSWER",
+        "ANSWEREDTIME_MS": "42000",
+        "CK_DIAL_AT": f"{time.time() - 50:.3f}",
+    }
     reported = pbx.call(IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=outcome_vars)
     assert reported.status == "ANSWERED"
     assert attempts(db, front) == [("ivanova", "ANSWER")]
     with db.reader() as s:
         row = s.scalar(select(Attempt))
-        assert row is not None and row.talk_seconds == 42 and row.ring_seconds == 8
+        assert row is not None and row.talk_seconds == 42 and round(row.ring_seconds) == 8
         assert [entry.answered_by for entry in ledger.entries(s)] == ["ivanova"]
     # Target 1 answered: the other advised agents are free again.
     assert claims_held(db, front) == 0
