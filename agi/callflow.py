@@ -300,9 +300,9 @@ class CallFlow:
             # returned at once without a DIALSTATUS. The agent never rang.
             self._release(decision.id, seq)
             raise CallerHungUp("caller hung up before the agent rang")
-        talk = _talk_seconds(status, answered_ms, elapsed)
+        talk = _talk_seconds(status, answered_ms)
         outcome = DialOutcome(
-            status or "CHANUNAVAIL", started_at, ring_seconds=elapsed - talk, talk_seconds=talk
+            status or "CHANUNAVAIL", started_at, ring_seconds=max(elapsed - talk, 0.0), talk_seconds=talk
         )
         self._record(decision, seq, outcome, report)
         return outcome
@@ -418,8 +418,8 @@ class CallFlow:
         # How long the Dial took, on Asterisk's clock (both ends read there), so
         # the attempt is stamped from when it began, not from now, the call's end.
         elapsed = max(_seconds(now) - _seconds(dial_at), 0.0) if dial_at and now else None
-        talk = _talk_seconds(status, answered_ms, elapsed)
-        took = talk if elapsed is None else elapsed
+        talk = _talk_seconds(status, answered_ms)
+        took = talk if elapsed is None else max(elapsed, talk)
         outcome = DialOutcome(
             status=status,
             started_at=self.clock() - timedelta(seconds=took),
@@ -472,17 +472,14 @@ def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:
     return "owner" if owner is not None and recorded.agent == owner else "pool"
 
 
-def _talk_seconds(status: str | None, answered_ms: str | None, elapsed: float | None) -> float:
-    """Talk time of an answered Dial: ANSWEREDTIME_MS, no more than the Dial took.
+def _talk_seconds(status: str | None, answered_ms: str | None) -> float:
+    """Talk time of an answered Dial: ANSWEREDTIME_MS (0 unanswered: Asterisk leaves it empty).
 
-    ANSWEREDTIME_MS is the caller channel's up time, so a call answered
-    before routing (a greeting, an IVR) would add that time; the Dial's own
-    length caps it. Unanswered: 0 (Asterisk leaves the variable empty then).
+    ANSWEREDTIME is whole seconds; both are the caller channel's up time, so
+    the shipped dialplan must not answer the caller before the Dial (see the
+    README: a greeting in front adds its length to the first answered attempt).
     """
-    if status != ANSWER:
-        return 0.0
-    talk = _seconds(answered_ms) / 1000
-    return talk if elapsed is None else min(talk, elapsed)
+    return _seconds(answered_ms) / 1000 if status == ANSWER else 0.0
 
 
 def _seconds(value: str | None) -> float:
