@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -230,16 +231,17 @@ class CallFlow:
         unrung = list(decision.claimed)  # claimed with the decision, released if never rung
         if unrung:
             self._hold(decision.call.uid, len(unrung))
+        budget = _RingBudget(self.settings.ring_budget_seconds)
         try:
             for attempt in decision.plan.attempts:
-                if channel.hung_up:
+                if channel.hung_up or budget.spent():
                     break
                 if attempt.seq in unrung:
                     unrung.remove(attempt.seq)
-                elif not self._claim(decision, attempt.seq, attempt.wait_seconds):
+                elif not self._claim(decision, attempt.seq, budget.cap(attempt.wait_seconds)):
                     continue
                 try:
-                    outcome = self._ring(channel, decision, attempt, report)
+                    outcome = self._ring(channel, decision, attempt, report, budget.cap(attempt.timeout))
                 finally:
                     self._hold(decision.call.uid, -1)
                 if outcome.status == ANSWER:
@@ -275,13 +277,18 @@ class CallFlow:
             time.sleep(CLAIM_RETRY_SECONDS)
 
     def _ring(
-        self, channel: AgiChannel, decision: Decision, attempt: PlannedAttempt, report: CallReport
+        self,
+        channel: AgiChannel,
+        decision: Decision,
+        attempt: PlannedAttempt,
+        report: CallReport,
+        timeout: int,
     ) -> DialOutcome:
         seq = attempt.seq
         started_at = self.clock()
         started = time.monotonic()
         try:
-            result = channel.exec_app("Dial", f"{attempt.dial},{attempt.timeout}")
+            result = channel.exec_app("Dial", f"{attempt.dial},{timeout}")
             # Ring time is this server's clock around the Dial: Asterisk's
             # DIALEDTIME is the caller channel's age, not this Dial's.
             elapsed = time.monotonic() - started
@@ -367,16 +374,20 @@ class CallFlow:
 
     def _advise(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
         """Hand the dialplan the agents claimed with the decision, in plan order."""
-        n = 0
+        n, rings, left = 0, 0, self.settings.ring_budget_seconds or None
         for attempt in decision.plan.attempts:
             if attempt.seq not in decision.claimed:
                 continue
-            n += 1
+            if left is not None and left <= 0:  # the ring budget is spent: not given, freed
+                self._release(decision.id, attempt.seq)
+                continue
+            timeout = attempt.timeout if left is None else min(attempt.timeout, left)
+            left = None if left is None else left - timeout
+            n, rings = n + 1, rings + timeout
             channel.set(var.target(n), attempt.dial)
-            channel.set(var.timeout(n), attempt.timeout)
+            channel.set(var.timeout(n), timeout)
             channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
         channel.set(var.COUNT, n)
-        rings = sum(a.timeout for a in decision.plan.attempts if a.seq in decision.claimed)
         with self._live_lock:
             self._advised[decision.id] = time.monotonic() + rings + self.settings.claim_ttl_seconds
         report.result = Result.ADVISED
@@ -464,6 +475,22 @@ class CallFlow:
         report.result = Result.FAILED
         report.fail_reason = reason
         channel.set(var.STATUS, var.Status.FAILED)
+
+
+class _RingBudget:
+    """Dial mode's whole-call ring budget (`ring_budget_seconds`, 0: none), on this server's clock."""
+
+    def __init__(self, seconds: int) -> None:
+        self.until = time.monotonic() + seconds if seconds > 0 else None
+
+    def spent(self) -> bool:
+        return self.until is not None and self.until - time.monotonic() < 1
+
+    def cap(self, seconds: int) -> int:
+        """`seconds`, or what is left of the budget if that is less (whole seconds, at least 1)."""
+        if self.until is None or seconds <= 0:
+            return seconds
+        return max(min(seconds, math.ceil(self.until - time.monotonic())), 1)
 
 
 def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:

@@ -229,3 +229,15 @@ def test_long_call_keeps_its_agent_claimed_while_talking(
     assert result["status"] == "ANSWERED"
     assert front.flow.live_calls() == []
     assert claims_held(db, front) == 0
+
+
+def test_advise_mode_gives_no_more_ring_time_than_the_ring_budget(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    """Targets' timeouts add up to `ring_budget_seconds`; one beyond it is neither given nor held."""
+    front = start_front(mode="advise", ring_budget_seconds=25)
+    advised = FakePbx(*front.address).call(IVANOV_MOBILE, args=["msk"])
+    assert advised.status == "ADVISED"
+    assert advised.variables["CALLKEEPER_COUNT"] == "2"
+    assert [advised.variables[f"CALLKEEPER_TIMEOUT_{n}"] for n in (1, 2)] == ["20", "5"]
+    assert claims_held(db, front) == 2

@@ -243,6 +243,27 @@ def test_the_ledgers_talk_time_is_what_asterisk_reported(
     assert ring > 0.5  # the agent answered after ringing 1 s
 
 
+def test_the_ring_budget_caps_the_whole_ring_time_then_the_queue(
+    db: Database,
+    agents_on_asterisk: dict[str, int],
+    mode: str,
+    start_front: StartFront,
+    real_asterisk: RealAsterisk,
+) -> None:
+    """Nobody answers and the 4 s budget is spent after two 2 s attempts: the queue, not agent 3."""
+    front = start_front(mode=mode, ring_budget_seconds=4)
+    host, port = front.address
+    real_asterisk.set_global("CALLKEEPER_AGI", f"agi://{host}:{port}")
+    for login in DIAL:
+        real_asterisk.agent(login, "noanswer")
+    queued = real_asterisk.queue_connects()
+    result = real_asterisk.result(real_asterisk.call(IVANOV_MOBILE, LINE))
+    assert result["STATUS"] != "ANSWERED"
+    assert real_asterisk.queue_connects() == queued + 1
+    assert [status for _, status, *_ in ledger(db, front)] == ["NOANSWER", "NOANSWER"]
+    assert claimed(db) == []
+
+
 def test_advised_agents_are_free_while_the_answered_call_talks(
     db: Database, agents_on_asterisk: dict[str, int], start_front: StartFront, real_asterisk: RealAsterisk
 ) -> None:
