@@ -34,6 +34,9 @@ SHARED_ENV = "CALLKEEPER_ASTERISK_SHARED"
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "deploy" / "asterisk" / "extensions.conf"
 QUEUE_MEMBER = "Local/queue@ck-agents"
+# asterisk.conf's `systemname`: Asterisk prefixes every UNIQUEID with it, so
+# the calls of several PBXs sharing one Callkeeper never share an id.
+SYSTEMNAME = "ck-pbx-1"
 
 TEST_CONTEXTS = """
 [ck-call]
@@ -126,6 +129,9 @@ class RealAsterisk:
             encoding="utf-8",
         )
         (self.confdir / "queues.conf").write_text(QUEUES, encoding="utf-8")
+        # No [options] header: run-asterisk appends this file after its own
+        # [options], and Asterisk reads only the first section of that name.
+        (self.confdir / "asterisk.conf").write_text(f"systemname = {SYSTEMNAME}\n", encoding="utf-8")
         self.conf = ""
         self._tags = 0
 

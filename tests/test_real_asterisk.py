@@ -24,9 +24,9 @@ from sqlalchemy.orm import aliased
 
 from agi.app import FrontEnd
 from router.storage.db import Database
-from router.storage.models import Agent, Attempt, Office
+from router.storage.models import Agent, Attempt, Decision, Office
 from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, MSK_LINE
-from tests.real_asterisk import RealAsterisk
+from tests.real_asterisk import SYSTEMNAME, RealAsterisk
 
 pytestmark = pytest.mark.slow
 StartFront = Callable[..., FrontEnd]
@@ -97,6 +97,16 @@ def test_owner_answers_and_the_queue_is_not_used(
     assert (result["STATUS"], result["ROUTE"], result["DIALSTATUS"]) == ("ANSWERED", "owner", "ANSWER")
     assert [row[:2] for row in ledger(db, front)] == [("ivanova", "ANSWER")]
     assert real_asterisk.queue_connects() == queued
+
+
+def test_the_ledgers_call_id_carries_the_pbxs_systemname(
+    db: Database, agents_on_asterisk: dict[str, int], front: FrontEnd, real_asterisk: RealAsterisk
+) -> None:
+    """With `systemname` set in asterisk.conf, each PBX's calls are told apart in the ledger."""
+    assert real_asterisk.result(real_asterisk.call(IVANOV_MOBILE, LINE))["STATUS"] == "ANSWERED"
+    assert front.server.wait_idle(10)
+    with db.reader() as s:
+        assert [uid.rpartition("-")[0] for uid in s.scalars(select(Decision.call_uid))] == [SYSTEMNAME]
 
 
 def test_owner_busy_a_colleague_covers_for_the_owner(
