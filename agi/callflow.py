@@ -388,8 +388,9 @@ class CallFlow:
             channel.set(var.timeout(n), timeout)
             channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
         channel.set(var.COUNT, n)
-        with self._live_lock:
-            self._advised[decision.id] = time.monotonic() + rings + self.settings.claim_ttl_seconds
+        if n:
+            with self._live_lock:
+                self._advised[decision.id] = time.monotonic() + rings + self.settings.claim_ttl_seconds
         report.result = Result.ADVISED
         self._set_final(channel, decision, var.Status.ADVISED)
 

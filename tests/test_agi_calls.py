@@ -241,3 +241,24 @@ def test_advise_mode_gives_no_more_ring_time_than_the_ring_budget(
     assert advised.variables["CALLKEEPER_COUNT"] == "2"
     assert [advised.variables[f"CALLKEEPER_TIMEOUT_{n}"] for n in (1, 2)] == ["20", "5"]
     assert claims_held(db, front) == 2
+
+
+def test_outcome_sessions_log_the_callers_number_not_anonymous(
+    db: Database, agency: dict[str, int], start_front: StartFront, caplog: pytest.LogCaptureFixture
+) -> None:
+    front = start_front(mode="advise")
+    pbx = FakePbx(*front.address)
+    advised = pbx.call(IVANOV_SPOUSE, args=["spb"])
+    decision = advised.variables["CALLKEEPER_DECISION"]
+    with caplog.at_level("INFO", logger="callkeeper.calls"):
+        busy = {**advised.variables, "DIALSTATUS": "BUSY"}
+        pbx.call(IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=busy)
+        give_up = time.monotonic() + 5
+        while not _outcome_lines(caplog) and time.monotonic() < give_up:
+            time.sleep(0.02)
+    [line] = _outcome_lines(caplog)
+    assert f"number=+*******{IVANOV_SPOUSE[-4:]}" in line
+
+
+def _outcome_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "script=outcome" in r.getMessage()]
