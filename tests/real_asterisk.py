@@ -221,6 +221,14 @@ class RealAsterisk:
             time.sleep(0.2)
         return False
 
+    def state_of(self, tag: str) -> str:
+        """The state of call `tag`'s caller side (Local/TAG@ck-call-…;1): Down, Ringing, Up…"""
+        for line in self.rx("core show channels concise").splitlines():
+            fields = line.split("!")
+            if fields[0].startswith(f"Local/{tag}@ck-call-") and fields[0].endswith(";1"):
+                return fields[4]
+        return ""
+
     def queue_connects(self) -> int:
         """Calls the `sales` queue's member took (queue_log CONNECT lines)."""
         log = self.rundir / "log" / "queue_log"

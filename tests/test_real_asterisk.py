@@ -370,3 +370,25 @@ def test_real_asterisk_saw_no_dialplan_errors(real_asterisk: RealAsterisk) -> No
     assert "pbx_config" not in "\n".join(
         line for line in messages.splitlines() if "WARNING" in line or "ERROR" in line
     )
+
+
+def test_the_caller_hears_ringing_while_the_busy_owner_is_waited_for(
+    db: Database, agents_on_asterisk: dict[str, int], start_front: StartFront, real_asterisk: RealAsterisk
+) -> None:
+    """Dial mode, owner policy `wait`: the owner is on another call and the server waits for them."""
+    with db.unit_of_work() as s:
+        s.execute(update(Office).values(owner_policy="wait", owner_wait_seconds=10))
+    front = start_front(mode="dial")
+    host, port = front.address
+    real_asterisk.set_global("CALLKEEPER_AGI", f"agi://{host}:{port}")
+    real_asterisk.agent("ivanova", "answer:0:3")
+    first = real_asterisk.call(IVANOV_MOBILE, LINE)
+    assert wait_until(lambda: claimed(db) == ["ivanova"], 5)
+    waiting = real_asterisk.call(IVANOV_SPOUSE, LINE)
+    assert wait_until(lambda: "Ringing" in real_asterisk.state_of(waiting), 3), real_asterisk.state_of(
+        waiting
+    )
+    assert claimed(db) == ["ivanova"]  # still talking: the second caller hears ringing, not silence
+    assert real_asterisk.result(first)["STATUS"] == "ANSWERED"
+    assert real_asterisk.result(waiting)["STATUS"] == "ANSWERED"
+    assert [row[:2] for row in ledger(db, front)] == [("ivanova", "ANSWER")] * 2
