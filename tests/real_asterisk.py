@@ -21,6 +21,7 @@ unchanged, beside the test's own contexts:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -246,8 +247,16 @@ def unpack(into: Path) -> Path:
     found = tarball()
     if found is None:
         raise AsteriskError(f"no Asterisk tarball in {shared_dir() / 'dist'}")
+    expected = found.with_name(found.name + ".sha256")
+    if expected.exists():
+        digest = hashlib.sha256(found.read_bytes()).hexdigest()
+        if digest != expected.read_text(encoding="utf-8").split()[0]:
+            raise AsteriskError(f"{found.name} does not match {expected.name}")
     with tarfile.open(found) as archive:
-        archive.extractall(into, filter="tar")
+        if hasattr(tarfile, "tar_filter"):  # Python 3.11.4+: keeps symlinks inside the tree
+            archive.extractall(into, filter="tar")
+        else:
+            archive.extractall(into)
     return into
 
 
