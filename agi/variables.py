@@ -16,6 +16,13 @@ TARGET_PREFIX = "CALLKEEPER_TARGET_"
 TIMEOUT_PREFIX = "CALLKEEPER_TIMEOUT_"
 AGENT = "CALLKEEPER_AGENT"
 
+# Dialplan globals the admin sets ([globals] or `dialplan set global`), read by
+# deploy/asterisk/extensions.conf: the server's and the spare's agi:// address,
+# and the line of a call delivered with no DID (`s`).
+AGI_GLOBAL = "CALLKEEPER_AGI"
+AGI_SPARE_GLOBAL = "CALLKEEPER_AGI_SPARE"
+LINE_GLOBAL = "CALLKEEPER_LINE"
+
 # Set by Asterisk's Dial(), read after each attempt. ANSWEREDTIME(_MS) is set
 # only when this Dial was answered (cleared at each Dial) and is the caller
 # channel's up time; DIALEDTIME is the channel's age, useless for ring time.

@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agi import variables as var
+
 SHARED_ENV = "CALLKEEPER_ASTERISK_SHARED"
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "deploy" / "asterisk" / "extensions.conf"
@@ -184,7 +186,7 @@ class RealAsterisk:
         """Before a test: no agent behaviour, no results, no Callkeeper globals left over."""
         for family in ("ckagent", "ckcall", "ckresult"):
             self.rx(f"database deltree {family}")
-        for name in ("CALLKEEPER_AGI", "CALLKEEPER_AGI_SPARE", "CALLKEEPER_LINE"):
+        for name in (var.AGI_GLOBAL, var.AGI_SPARE_GLOBAL, var.LINE_GLOBAL):
             self.set_global(name, "")
 
     def agent(self, login: str, behaviour: str) -> None:

@@ -49,6 +49,7 @@ def _dialplan_lines() -> list[str]:
 
 def test_dialplan_names_only_variables_the_server_uses() -> None:
     constants = {var.STATUS, var.ROUTE, var.DECISION, var.COUNT, var.AGENT}
+    constants |= {var.AGI_GLOBAL, var.AGI_SPARE_GLOBAL, var.LINE_GLOBAL}
     prefixes = (var.TARGET_PREFIX, var.TIMEOUT_PREFIX, f"{var.AGENT}_")
     text = DIALPLAN.read_text(encoding="utf-8")
     names = set(re.findall(r"CALLKEEPER_[A-Za-z0-9_]*", text))
