@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -169,6 +170,19 @@ class CallFlow:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._live: dict[str, int] = {}  # call uid -> agents it holds while ringing or talking
         self._live_lock = threading.Lock()
+        # Advise mode: decisions advised here whose dialplan has not reported the
+        # end yet, with when to stop waiting for it. A stopping server keeps
+        # listening for their outcome sessions, or their attempts are lost.
+        self._advised: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def awaiting_outcomes(self) -> int:
+        """Calls advised by this process whose last outcome has not come back (yet)."""
+        now = time.monotonic()
+        with self._live_lock:
+            for decision_id in [d for d, until in self._advised.items() if until < now]:
+                del self._advised[decision_id]
+            return len(self._advised)
 
     def live_calls(self) -> list[str]:
         """Calls of this process holding a claim: their claims must not lapse mid-call."""
@@ -187,7 +201,11 @@ class CallFlow:
         """Run the script Asterisk asked for; never raises but CallerHungUp."""
         report.script = channel.script or var.SCRIPT_ROUTE
         report.uid = call_id(channel.env.get("agi_uniqueid", ""), channel.peer)
-        if report.script == var.SCRIPT_ROUTE:
+        if report.script == var.SCRIPT_ROUTE and self.stopping.is_set():
+            # Still listening only for advised calls' outcomes: this call goes to the queue.
+            report.result = Result.REJECTED
+            channel.set(var.STATUS, var.Status.FAILED)
+        elif report.script == var.SCRIPT_ROUTE:
             self._route(channel, report)
         elif report.script == var.SCRIPT_OUTCOME:
             self._outcome(channel, report)
@@ -238,18 +256,19 @@ class CallFlow:
         unrung = list(decision.claimed)  # claimed with the decision, released if never rung
         if unrung:
             self._hold(decision.call.uid, len(unrung))
+        budget = _RingBudget(self.settings.ring_budget_seconds)
         try:
             for attempt in decision.plan.attempts:
-                if channel.hung_up:
+                if channel.hung_up or budget.spent():
                     break
                 if attempt.seq in unrung:
                     unrung.remove(attempt.seq)
                 elif report.database_late or not self._claim(
-                    decision, attempt.seq, attempt.wait_seconds, report
+                    decision, attempt.seq, budget.cap(attempt.wait_seconds), report
                 ):
                     continue
                 try:
-                    outcome = self._ring(channel, decision, attempt, report)
+                    outcome = self._ring(channel, decision, attempt, report, budget.cap(attempt.timeout))
                 finally:
                     self._hold(decision.call.uid, -1)
                 if outcome.status == ANSWER:
@@ -288,7 +307,12 @@ class CallFlow:
             time.sleep(CLAIM_RETRY_SECONDS)
 
     def _ring(
-        self, channel: AgiChannel, decision: Decision, attempt: PlannedAttempt, report: CallReport
+        self,
+        channel: AgiChannel,
+        decision: Decision,
+        attempt: PlannedAttempt,
+        report: CallReport,
+        timeout: int,
     ) -> DialOutcome:
         seq = attempt.seq
         started_at = self.clock()
@@ -297,14 +321,14 @@ class CallFlow:
             # The started row is written while Asterisk begins the Dial: it costs the caller no time.
             result = channel.exec_app(
                 "Dial",
-                f"{attempt.dial},{attempt.timeout}",
+                f"{attempt.dial},{timeout}",
                 meanwhile=lambda: self._start(decision, seq, started_at),
             )
+            # Ring time is this server's clock around the Dial: Asterisk's
+            # DIALEDTIME is the caller channel's age, not this Dial's.
+            elapsed = time.monotonic() - started
             gone_before_ringing = channel.hung_up
-            status, answered_text, dialed_text = channel.variables(
-                var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME
-            )
-            answered, dialed = _seconds(answered_text), _seconds(dialed_text)
+            status, answered_ms = channel.variables(var.DIALSTATUS, var.ANSWEREDTIME_MS)
         except CallerHungUp:
             ring = time.monotonic() - started
             self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
@@ -319,8 +343,10 @@ class CallFlow:
             # attempt started is recorded as the caller's hang-up (which ends its claim).
             self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, 0.0, 0.0), report)
             raise CallerHungUp("caller hung up before the agent rang")
-        ring = max(dialed - answered, 0.0) if dialed else time.monotonic() - started
-        outcome = DialOutcome(status or "CHANUNAVAIL", started_at, ring_seconds=ring, talk_seconds=answered)
+        talk = _talk_seconds(status, answered_ms)
+        outcome = DialOutcome(
+            status or "CHANUNAVAIL", started_at, ring_seconds=max(elapsed - talk, 0.0), talk_seconds=talk
+        )
         self._record(decision, seq, outcome, report)
         return outcome
 
@@ -432,13 +458,18 @@ class CallFlow:
         dialplan dials none of them: their claims are released at once.
         """
         try:
-            n = 0
+            n, rings, left = 0, 0, self.settings.ring_budget_seconds or None
             for attempt in decision.plan.attempts:
                 if attempt.seq not in decision.claimed:
                     continue
-                n += 1
+                if left is not None and left <= 0:  # the ring budget is spent: not given, freed
+                    self._release(decision.id, attempt.seq)
+                    continue
+                timeout = attempt.timeout if left is None else min(attempt.timeout, left)
+                left = None if left is None else left - timeout
+                n, rings = n + 1, rings + timeout
                 channel.set(var.target(n), attempt.dial)
-                channel.set(var.timeout(n), attempt.timeout)
+                channel.set(var.timeout(n), timeout)
                 channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
             channel.set(var.COUNT, n)
             report.result = Result.ADVISED
@@ -447,6 +478,9 @@ class CallFlow:
             for seq in decision.claimed:
                 self._release(decision.id, seq)
             raise
+        if n:
+            with self._live_lock:
+                self._advised[decision.id] = time.monotonic() + rings + self.settings.claim_ttl_seconds
 
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
         """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did.
@@ -456,12 +490,21 @@ class CallFlow:
         transaction.
         """
         args = channel.args
+        report.number = normalize(channel.env.get("agi_callerid"), self.settings.region).masked()
         if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
             log.warning("outcome script needs DECISION,N arguments, got %r", args)
             self._fail(channel, report, FailReason.ERROR)
             return
-        seq_text, status_text, answered_text, dialed_text, count_text = channel.variables(
-            f"{var.AGENT}_{args[1]}", var.DIALSTATUS, var.ANSWEREDTIME, var.DIALEDTIME, var.COUNT
+        if len(args) > 2 and args[2] == var.OUTCOME_ANSWERED:
+            self._answered(channel, report, int(args[0]), args[1])
+            return
+        seq_text, status_text, answered_ms, dial_at, now, count_text = channel.variables(
+            f"{var.AGENT}_{args[1]}",
+            var.DIALSTATUS,
+            var.ANSWEREDTIME_MS,
+            var.DIAL_STARTED,
+            var.NOW,
+            var.COUNT,
         )
         decision_id, seq = int(args[0]), int(seq_text or 0)
         status = status_text or "CHANUNAVAIL"
@@ -472,23 +515,53 @@ class CallFlow:
             or not (count_text or "").isdigit()
             or int(args[1]) >= int(count_text or 0)
         )
-        answered, dialed = _seconds(answered_text), _seconds(dialed_text)
-        report.refused = self.outcomes.refusal(report.uid, decision_id, seq, dialed) or ""
+        # How long the Dial took, on Asterisk's clock (both ends read there), so
+        # the attempt is stamped from when it began, not from now, the call's end.
+        elapsed = max(_seconds(now) - _seconds(dial_at), 0.0) if dial_at and now else None
+        report.refused = self.outcomes.refusal(report.uid, decision_id, seq, elapsed or 0.0) or ""
         if report.refused:
             report.result = Result.REJECTED
             if status == ANSWER:
                 channel.set(var.STATUS, var.Status.ANSWERED)
             return
+        talk = _talk_seconds(status, answered_ms)
+        took = talk if elapsed is None else max(elapsed, talk)
         outcome = DialOutcome(
             status=status,
-            started_at=self.clock(),
-            ring_seconds=max(dialed - answered, 0.0),
-            talk_seconds=answered,
+            started_at=self.clock() - timedelta(seconds=took),
+            ring_seconds=took - talk,
+            talk_seconds=talk,
         )
         self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
+        if report.call_over:
+            with self._live_lock:
+                self._advised.pop(decision_id, None)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)
+
+    def _answered(self, channel: AgiChannel, report: CallReport, decision_id: int, n: str) -> None:
+        """agi://…/outcome,DECISION,N,answered from Dial's U(): target N just answered.
+
+        The call's other advised agents are freed now; the attempt itself is
+        recorded, with its talk time, when the Dial ends.
+        """
+        seq_text = channel.variable(f"{var.AGENT}_{n}")
+        report.result = Result.RECORDED
+        if not (seq_text or "").isdigit():
+            log.warning("answered outcome without %s_%s", var.AGENT, n)
+            return
+        # It frees agents: only for this server's advised call and a planned attempt, as any outcome.
+        report.refused = self.outcomes.refusal(report.uid, decision_id, int(seq_text or 0), 0.0) or ""
+        if report.refused:
+            report.result = Result.REJECTED
+            return
+        try:
+            self.router.free_others(decision_id, int(seq_text or 0))
+        except Exception as exc:
+            log.warning(
+                "freeing the other advised agents failed (they expire by themselves): %s", _first_line(exc)
+            )
 
     # -- endings -----------------------------------------------------------------
 
@@ -504,10 +577,36 @@ class CallFlow:
         channel.set(var.STATUS, var.Status.FAILED)
 
 
+class _RingBudget:
+    """Dial mode's whole-call ring budget (`ring_budget_seconds`, 0: none), on this server's clock."""
+
+    def __init__(self, seconds: int) -> None:
+        self.until = time.monotonic() + seconds if seconds > 0 else None
+
+    def spent(self) -> bool:
+        return self.until is not None and self.until - time.monotonic() < 1
+
+    def cap(self, seconds: int) -> int:
+        """`seconds`, or what is left of the budget if that is less (whole seconds, at least 1)."""
+        if self.until is None or seconds <= 0:
+            return seconds
+        return max(min(seconds, math.ceil(self.until - time.monotonic())), 1)
+
+
 def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:
     if recorded.covering_for:
         return "covering"
     return "owner" if owner is not None and recorded.agent == owner else "pool"
+
+
+def _talk_seconds(status: str | None, answered_ms: str | None) -> float:
+    """Talk time of an answered Dial: ANSWEREDTIME_MS (0 unanswered: Asterisk leaves it empty).
+
+    ANSWEREDTIME is whole seconds; both are the caller channel's up time, so
+    the shipped dialplan must not answer the caller before the Dial (see the
+    README: a greeting in front adds its length to the first answered attempt).
+    """
+    return _seconds(answered_ms) / 1000 if status == ANSWER else 0.0
 
 
 def _seconds(value: str | None) -> float:

@@ -82,7 +82,7 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: no new calls; calls in progress get %.0f s", signum, settings.stop_grace_seconds)
-        front.server.stop(0)
+        front.server.begin_stop(settings.stop_grace_seconds)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -179,7 +179,9 @@ class AgiServer:
         self.max_waiting = WAITING_PER_CALL * max_calls
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._listener_lock = threading.Lock()
+        # Re-entrant: the signal handler that stops the server runs on the accept thread.
+        self._listener_lock = threading.RLock()
+        self._give_up = 0.0  # monotonic time after which a stopping server waits for nothing
         family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -207,12 +209,16 @@ class AgiServer:
         a thread or a call slot per connection: a peer dripping its block holds
         a descriptor and a buffer until its deadline, never a slot a real call
         needs. A block whole in time gets a slot and a session thread.
+
+        A stopping server keeps listening only while advise mode's calls it
+        advised still have outcomes to report (`CallFlow.awaiting_outcomes`),
+        within the grace time; new calls then get CALLKEEPER_STATUS=FAILED.
         """
         selector = selectors.DefaultSelector()
         selector.register(self._sock, selectors.EVENT_READ, None)
         backoff = 0.0
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() or self._awaiting_outcomes():
                 waiting = [key.data for key in selector.get_map().values() if key.data is not None]
                 timeout = ACCEPT_POLL_SECONDS
                 if waiting:
@@ -250,7 +256,7 @@ class AgiServer:
                 else:
                     log.warning("accept failed, retrying: %s", exc)
                 return min(max(backoff * 2, BACKOFF_FIRST_SECONDS), BACKOFF_CAP_SECONDS)
-            if self._stopping.is_set():
+            if self._stopping.is_set() and not self._awaiting_outcomes():
                 self.on_refused("stopping")
                 self._last_word(conn)
                 continue
@@ -311,17 +317,33 @@ class AgiServer:
             time.sleep(0.01)
         return self.active_calls == 0
 
-    def stop(self, grace: float) -> int:
-        """Close the listener; wait up to `grace` seconds for calls in progress. Returns how many remain.
+    def begin_stop(self, grace: float) -> None:
+        """Take no new calls; those in progress get `grace` seconds (the signal handler's part).
 
-        Callable from a signal handler in the accepting thread: the listener is
-        closed there and then, so Asterisk's next connection is refused (and
-        goes to its queue) rather than accepted by a server about to leave.
+        Callable from a signal handler in the accepting thread: unless calls
+        this node advised still owe their outcomes, the listener is closed
+        there and then, so Asterisk's next connection is refused (and goes to
+        its queue) rather than accepted by a server about to leave.
         """
-        self._stopping.set()
+        if not self._stopping.is_set():
+            self._give_up = time.monotonic() + grace
+            self.flow.stopping.set()
+            self._stopping.set()
+        if not self._awaiting_outcomes():
+            self._close_listener()
+
+    def _awaiting_outcomes(self) -> bool:
+        return self.flow.awaiting_outcomes() > 0 and time.monotonic() < self._give_up
+
+    def stop(self, grace: float) -> int:
+        """Stop accepting; wait up to `grace` seconds for calls in progress. Returns how many remain."""
+        self.begin_stop(grace)
+        deadline = time.monotonic() + grace
+        while self._awaiting_outcomes() and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._close_listener()
-        self.wait_idle(grace)
-        return self.active_calls
+        self.wait_idle(max(deadline - time.monotonic(), 0.0))
+        return self.active_calls + self.flow.awaiting_outcomes()
 
     def _close_listener(self) -> None:
         """Close the listening socket, first answering the calls queued on it.

@@ -16,14 +16,32 @@ TARGET_PREFIX = "CALLKEEPER_TARGET_"
 TIMEOUT_PREFIX = "CALLKEEPER_TIMEOUT_"
 AGENT = "CALLKEEPER_AGENT"
 
-# Set by Asterisk's Dial(), read after each attempt.
+# Dialplan globals the admin sets ([globals] or `dialplan set global`), read by
+# deploy/asterisk/extensions.conf: the server's and the spare's agi:// address,
+# and the line of a call delivered with no DID (`s`).
+AGI_GLOBAL = "CALLKEEPER_AGI"
+AGI_SPARE_GLOBAL = "CALLKEEPER_AGI_SPARE"
+LINE_GLOBAL = "CALLKEEPER_LINE"
+
+# Set by Asterisk's Dial(), read after each attempt. ANSWEREDTIME(_MS) is set
+# only when this Dial was answered (cleared at each Dial) and is the caller
+# channel's up time; DIALEDTIME is the channel's age, useless for ring time.
 DIALSTATUS = "DIALSTATUS"
 ANSWEREDTIME = "ANSWEREDTIME"
+ANSWEREDTIME_MS = "ANSWEREDTIME_MS"
 DIALEDTIME = "DIALEDTIME"
+
+# The dialplan's own: when advise mode's Dial began, Asterisk's clock in
+# seconds with milliseconds (deploy/asterisk/extensions.conf), and the same
+# clock read when the outcome script runs.
+DIAL_STARTED = "CK_DIAL_AT"
+NOW = "STRFTIME(,,%s.%3q)"
 
 # Script names in agi://host:port/<script>.
 SCRIPT_ROUTE = "route"
 SCRIPT_OUTCOME = "outcome"
+# The outcome script's third argument from Dial's U() GoSub: the agent has just answered.
+OUTCOME_ANSWERED = "answered"
 
 # Query parameters of agi://…/route?line=…
 QUERY_LINE = "line"

@@ -6,8 +6,9 @@ routed calls per second in dial and advise mode, and advise-mode throughput
 with metrics on versus off. Callers: 70 % known numbers, 30 % new ones.
 
 An advised call runs the shipped dialplan (`agi.fake.fakedialplan`): the route
-session, the dialplan's Dial of the first target (who answers), and the
-outcome session that records it and frees the other targets. Without the
+session, the dialplan's Dial of the first target (who answers), the session
+Dial's U() makes at the answer to free the other targets, and the outcome
+session that records the attempt (both counted as outcome sessions). Without the
 outcome sessions every agent would stay claimed after the first few dozen
 calls and the rest would be advised to nobody: cheap calls, and no measure
 of a real one.

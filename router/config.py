@@ -46,6 +46,7 @@ class Settings:
     env_timeout_seconds: float = 2.0
     decision_deadline_ms: int = 300
     advise_targets: int = 3
+    ring_budget_seconds: int = 90
     stop_grace_seconds: float = 30.0
     # Routing.
     claim_ttl_seconds: int = 300

@@ -144,3 +144,32 @@ def start_front(db_url: str, tmp_path: Path) -> Iterator[Callable[..., FrontEnd]
     yield start
     for front in started:
         front.stop(grace=2)
+
+
+@pytest.fixture(scope="session")
+def asterisk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Asterisk for the whole run, from the tarball unpacked once; stopped at the end."""
+    from tests import real_asterisk
+
+    if real_asterisk.tarball() is None:
+        pytest.skip(
+            f"real Asterisk: no tarball in {real_asterisk.shared_dir() / 'dist'} "
+            f"(set {real_asterisk.SHARED_ENV} to the folder holding dist/ and run-asterisk)"
+        )
+    work = tmp_path_factory.mktemp("asterisk")
+    unpacked = real_asterisk.unpack(work / "tree")
+    server = real_asterisk.RealAsterisk(unpacked, work).start()
+    rundir = server.rundir
+    try:
+        yield server
+    finally:
+        server.stop()
+        real_asterisk.remove(rundir)
+
+
+@pytest.fixture
+def real_asterisk(asterisk_server: Any) -> Iterator[Any]:
+    """The run's real Asterisk, its test AstDB and Callkeeper globals cleared for this test."""
+    asterisk_server.reset()
+    yield asterisk_server
+    asterisk_server.idle(30)

@@ -192,8 +192,13 @@ def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
     assert advised.variables["CALLKEEPER_TIMEOUT_1"] == "20"
     assert advised.dials == []
     decision = advised.variables["CALLKEEPER_DECISION"]
-    # The dialplan dialled target 1 itself and reports back.
-    outcome_vars = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42", "DIALEDTIME": "50"}
+    # The dialplan dialled target 1 itself, 50 s ago by Asterisk's clock, and reports back.
+    outcome_vars = {
+        **advised.variables,
+        "DIALSTATUS": "ANSWER",
+        "ANSWEREDTIME_MS": "42000",
+        "CK_DIAL_AT": f"{time.time() - 50:.3f}",
+    }
     reported = pbx.call(
         IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=outcome_vars, uid=advised_uid
     )
@@ -201,7 +206,7 @@ def test_advise_mode_hands_targets_to_dialplan_and_outcome_records(
     assert attempts(db, front) == [("ivanova", "ANSWER")]
     with db.reader() as s:
         row = s.scalar(select(Attempt))
-        assert row is not None and row.talk_seconds == 42 and row.ring_seconds == 8
+        assert row is not None and row.talk_seconds == 42 and round(row.ring_seconds) == 8
         assert [entry.answered_by for entry in ledger.entries(s)] == ["ivanova"]
     # Target 1 answered: the other advised agents are free again.
     assert claims_held(db, front) == 0
@@ -228,3 +233,36 @@ def test_long_call_keeps_its_agent_claimed_while_talking(
     assert result["status"] == "ANSWERED"
     assert front.flow.live_calls() == []
     assert claims_held(db, front) == 0
+
+
+def test_advise_mode_gives_no_more_ring_time_than_the_ring_budget(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    """Targets' timeouts add up to `ring_budget_seconds`; one beyond it is neither given nor held."""
+    front = start_front(mode="advise", ring_budget_seconds=25)
+    advised = FakePbx(*front.address).call(IVANOV_MOBILE, args=["msk"])
+    assert advised.status == "ADVISED"
+    assert advised.variables["CALLKEEPER_COUNT"] == "2"
+    assert [advised.variables[f"CALLKEEPER_TIMEOUT_{n}"] for n in (1, 2)] == ["20", "5"]
+    assert claims_held(db, front) == 2
+
+
+def test_outcome_sessions_log_the_callers_number_not_anonymous(
+    db: Database, agency: dict[str, int], start_front: StartFront, caplog: pytest.LogCaptureFixture
+) -> None:
+    front = start_front(mode="advise")
+    pbx = FakePbx(*front.address)
+    advised = pbx.call(IVANOV_SPOUSE, args=["spb"])
+    decision = advised.variables["CALLKEEPER_DECISION"]
+    with caplog.at_level("INFO", logger="callkeeper.calls"):
+        busy = {**advised.variables, "DIALSTATUS": "BUSY"}
+        pbx.call(IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=busy)
+        give_up = time.monotonic() + 5
+        while not _outcome_lines(caplog) and time.monotonic() < give_up:
+            time.sleep(0.02)
+    [line] = _outcome_lines(caplog)
+    assert f"number=+*******{IVANOV_SPOUSE[-4:]}" in line
+
+
+def _outcome_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "script=outcome" in r.getMessage()]

@@ -49,6 +49,7 @@ def _dialplan_lines() -> list[str]:
 
 def test_dialplan_names_only_variables_the_server_uses() -> None:
     constants = {var.STATUS, var.ROUTE, var.DECISION, var.COUNT, var.AGENT}
+    constants |= {var.AGI_GLOBAL, var.AGI_SPARE_GLOBAL, var.LINE_GLOBAL}
     prefixes = (var.TARGET_PREFIX, var.TIMEOUT_PREFIX, f"{var.AGENT}_")
     text = DIALPLAN.read_text(encoding="utf-8")
     names = set(re.findall(r"CALLKEEPER_[A-Za-z0-9_]*", text))
@@ -57,7 +58,9 @@ def test_dialplan_names_only_variables_the_server_uses() -> None:
         indexed = any(name.startswith(p) and re.fullmatch(r"[0-9n]*", name[len(p) :]) for p in prefixes)
         assert name in constants or indexed, f"{name} is not a name from agi/variables.py"
     code = "\n".join(_dialplan_lines())
-    assert f"Dial(${{{var.TARGET_PREFIX}${{CK_N}}}},${{{var.TIMEOUT_PREFIX}${{CK_N}}}},g)" in code
+    dial = f"Dial(${{{var.TARGET_PREFIX}${{CK_N}}}},${{{var.TIMEOUT_PREFIX}${{CK_N}}}},"
+    assert dial + "gU(callkeeper-answered^${CK_AGI}^" in code
+    assert f"AGI(${{ARG1}}/{var.SCRIPT_OUTCOME},${{ARG2}},${{ARG3}},{var.OUTCOME_ANSWERED})" in code
 
 
 def test_dialplan_compares_status_with_known_values_only() -> None:

@@ -80,6 +80,7 @@ def test_advise_mode_dials_each_target_reports_each_outcome_and_stops_at_the_ans
     assert [(script, args) for script, args, _ in run.agi] == [
         ("route", (LINE,)),
         ("outcome", (decision, "1")),
+        ("outcome", (decision, "2", "answered")),  # Dial's U(), at the answer
         ("outcome", (decision, "2")),
     ]
     assert run.variables["CALLKEEPER_STATUS"] == "ANSWERED"
@@ -110,7 +111,7 @@ def test_advise_mode_caller_hanging_up_after_talking_keeps_the_talk_time(
     caller = Caller(IVANOV_MOBILE, LINE, hang_up_after_talk=True)
     run = dialplan(front, Answer(talk_seconds=95)).call(caller)
     assert run.dials == [(OWNER, "ANSWER")]
-    assert [script for script, _, _ in run.agi] == ["route", "outcome"]
+    assert [script for script, _, _ in run.agi] == ["route", "outcome", "outcome"]
     assert ledger(db, front) == [("ivanova", "ANSWER", 95.0)]
 
 
@@ -124,7 +125,7 @@ def test_advise_calls_driven_through_the_dialplan_each_free_their_agents(
     calls = [PlannedCall(IVANOV_MOBILE if n % 2 else f"+7916555{n:04d}", MSK_LINE) for n in range(20)]
     runs = fakedialplan.drive(front.address, calls, 1, AgentsSpec())
     assert [int(run.variables["CALLKEEPER_COUNT"]) > 0 for run in runs] == [True] * len(calls)
-    assert [[script for script, _, _ in run.agi] for run in runs] == [["route", "outcome"]] * len(calls)
+    assert [[args[2:] for _, args, _ in run.agi] for run in runs] == [[(), ("answered",), ()]] * len(calls)
     assert {run.variables["CALLKEEPER_STATUS"] for run in runs} == {"ANSWERED"}
     assert [status for _, status, _ in ledger(db, front)] == ["ANSWER"] * len(calls)
     with db.reader() as s:
@@ -157,3 +158,27 @@ def test_a_server_that_closes_at_once_gives_success_but_the_queue(
     assert "CALLKEEPER_STATUS" not in run.variables
     assert run.queued
     assert ledger(db, front) == []
+
+
+def test_a_did_delivered_with_plus_or_as_s_reaches_callkeeper(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    """`_X.` alone misses both: trunks send `+7…`, or `s` when they give no DID at all."""
+    front = start_front()
+    for did in (MSK_LINE, "s"):
+        run = dialplan(front, Answer(talk_seconds=10)).call(Caller(IVANOV_MOBILE, did))
+        assert (run.variables["CALLKEEPER_STATUS"], run.variables["CALLKEEPER_ROUTE"]) == (
+            "ANSWERED",
+            "owner",
+        )
+    assert ledger(db, front) == [("ivanova", "ANSWER", 10.0)] * 2
+
+
+def test_the_server_address_comes_from_the_global_callkeeper_agi(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    front = start_front()
+    elsewhere = Dialplan(SHIPPED, {"10.0.0.7:4573": front.address}, scripted({OWNER: Answer()}))
+    run = elsewhere.call(Caller(IVANOV_MOBILE, LINE), pinned={"CALLKEEPER_AGI": "agi://10.0.0.7:4573"})
+    assert [status for _, _, status in run.agi] == ["SUCCESS"]
+    assert run.variables["CALLKEEPER_STATUS"] == "ANSWERED"

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from agi.fake.fakepbx import BUSY, CONGESTION, NOANSWER, Answer, CallerHangup, FakePbx, scripted
+from tests.real_asterisk import shared_dir
 
-# shared/ lies beside the repository, for developers and CI alike.
-TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "asterisk" / "transcripts"
+# shared/ lies beside the clone, for developers (worktrees too) and CI alike.
+TRANSCRIPTS = shared_dir() / "transcripts"
 
 AGENTS = scripted(
     {
@@ -145,3 +146,36 @@ def _drain_until_pending(reader: object, count: int) -> list[str]:
             break
         lines.append(line.rstrip("\n"))
     return lines
+
+
+def test_fake_pbx_sets_dial_times_only_when_answered_and_from_the_call_start() -> None:
+    """As app_dial.c: DIALEDTIME/ANSWEREDTIME are cleared at each Dial, set only
+    when it was answered, and are the caller channel's age and up time, not
+    this Dial's (a real Asterisk showed it; the fake used to set both per Dial)."""
+    agents = scripted(
+        {"Local/1@a": Answer(NOANSWER, 3, 0), "Local/2@a": Answer(ring_seconds=1, talk_seconds=2)}
+    )
+    pbx = FakePbx("127.0.0.1", 4573, agents)
+    server, asterisk = socket.socketpair()
+    thread = threading.Thread(target=pbx.talk, args=(asterisk, pbx.environment("79160000001")))
+    thread.start()
+    reader = server.makefile("r", encoding="utf-8", newline="\n")
+    while reader.readline().strip():
+        pass
+
+    def ask(command: str) -> str:
+        server.sendall((command + "\n").encode())
+        return reader.readline().rstrip("\n")
+
+    after_noanswer = [ask("EXEC Dial Local/1@a,3"), ask("GET VARIABLE DIALEDTIME")]
+    after_answer = [ask("EXEC Dial Local/2@a,5")]
+    after_answer += [
+        ask(f"GET VARIABLE {name}") for name in ("DIALEDTIME", "ANSWEREDTIME", "ANSWEREDTIME_MS")
+    ]
+    server.shutdown(socket.SHUT_WR)
+    thread.join(5)
+    reader.close()
+    server.close()
+    assert after_noanswer == ["200 result=0", "200 result=0"]
+    # Age 3 + 1 + 2 = 6 s, up for the 2 s talked.
+    assert after_answer == ["200 result=-1", "200 result=1 (6)", "200 result=1 (2)", "200 result=1 (2000)"]

@@ -87,7 +87,7 @@ def test_advise_outcome_counts_the_answer_under_its_office_and_owner(
     pbx = FakePbx(*front.address)
     advised = pbx.call(IVANOV_SPOUSE, args=["spb"], uid="1795807259.71")
     assert advised.variables["CALLKEEPER_TARGET_1"] == DIAL["ivanova"]  # the owner
-    answered = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42", "DIALEDTIME": "50"}
+    answered = {**advised.variables, "DIALSTATUS": "ANSWER", "ANSWEREDTIME_MS": "42000"}
     decision = advised.variables["CALLKEEPER_DECISION"]
     outcome = pbx.call(
         IVANOV_SPOUSE, script="outcome", args=[decision, "1"], variables=answered, uid="1795807259.71"

@@ -63,20 +63,46 @@ class Run:
     uid: str = field(default_factory=lambda: f"{int(time.time())}.{next(_channel_ids)}")
 
 
-def load(path: Path) -> dict[str, list[tuple[str | None, str, str]]]:
-    """Extension -> its steps (label, application, arguments)."""
-    extensions: dict[str, list[tuple[str | None, str, str]]] = {}
-    current = ""
+Steps = list[tuple[str | None, str, str]]  # (label, application, arguments)
+INBOUND = "callkeeper-inbound"
+
+
+def load(path: Path) -> dict[str, dict[str, Steps]]:
+    """Context -> extension -> its steps."""
+    contexts: dict[str, dict[str, Steps]] = {}
+    context, current = "", ""
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split(";", 1)[0].rstrip()
-        if not line.strip() or line.startswith("["):
+        if not line.strip():
+            continue
+        if line.startswith("["):
+            context = line.strip("[]")
             continue
         match = _STEP.match(line)
         if match is None:
             raise DialplanError(f"not a dialplan step this runner knows: {line!r}")
         current = match["exten"] or current
-        extensions.setdefault(current, []).append((match["label"], match["app"], match["args"]))
-    return extensions
+        contexts.setdefault(context, {}).setdefault(current, []).append(
+            (match["label"], match["app"], match["args"])
+        )
+    return contexts
+
+
+def matches(pattern: str, exten: str) -> bool:
+    """Asterisk's extension match for the patterns the dialplan uses: X, N, Z, `.`, literals."""
+    if not pattern.startswith("_"):
+        return pattern == exten
+    rest = pattern[1:]
+    for i, ch in enumerate(rest):
+        if ch == ".":
+            return len(exten) > i
+        if i >= len(exten):
+            return False
+        got = exten[i]
+        allowed = {"X": "0123456789", "Z": "123456789", "N": "23456789"}.get(ch, ch)
+        if got not in allowed:
+            return False
+    return len(exten) == len(rest)
 
 
 class Dialplan:
@@ -88,20 +114,26 @@ class Dialplan:
         *,
         time_scale: float = 0.0,
     ) -> None:
-        self.extensions = load(path)
+        self.contexts = load(path)
         self.servers = servers  # "host:port" in the dialplan -> where the test server listens
         self.agents = agents
         self.time_scale = time_scale  # real seconds per simulated second of a Dial
 
     def call(self, caller: Caller, pinned: Mapping[str, str] | None = None) -> Run:
-        """Run the inbound extension, then `h`. `pinned` variables ignore the dialplan's Set."""
+        """Run the inbound extension, then `h`. `pinned` variables (globals too) ignore the dialplan's Set."""
         run = Run(variables={"EXTEN": caller.exten, "CALLERID(num)": caller.number, **(pinned or {})})
-        self._run("_X.", caller, run, pinned or {})
-        self._run("h", caller, run, pinned or {})
+        inbound = self.contexts[INBOUND]
+        exten = next((e for e in inbound if e == caller.exten), None) or next(
+            (e for e in inbound if matches(e, caller.exten)), None
+        )
+        if exten is None:
+            raise DialplanError(f"no extension of [{INBOUND}] matches {caller.exten!r}")
+        self._run(INBOUND, exten, caller, run, pinned or {})
+        self._run(INBOUND, "h", caller, run, pinned or {})
         return run
 
-    def _run(self, exten: str, caller: Caller, run: Run, pinned: Mapping[str, str]) -> None:
-        steps = self.extensions[exten]
+    def _run(self, context: str, exten: str, caller: Caller, run: Run, pinned: Mapping[str, str]) -> None:
+        steps = self.contexts[context][exten]
         labels = {label: i for i, (label, _, _) in enumerate(steps) if label}
         i = 0
         while i < len(steps):
@@ -118,7 +150,14 @@ class Dialplan:
                 target = yes if condition not in ("", "0") else no
                 i = labels[target] if target else i
             elif app == "Goto":
-                i = labels[args]
+                if "," in args:  # Goto(exten,1) in this context
+                    exten = args.split(",")[0]
+                    run.variables["EXTEN"] = exten
+                    steps = self.contexts[context][exten]
+                    labels = {label: n for n, (label, _, _) in enumerate(steps) if label}
+                    i = 0
+                else:
+                    i = labels[args]
             elif app == "AGI":
                 if self._agi(args, caller, run) and exten != "h":
                     return
@@ -127,11 +166,10 @@ class Dialplan:
                     return
             elif app == "Queue":
                 run.queued = True
-            elif app == "Hangup":
+            elif app in ("Hangup", "Return"):
                 return
-            else:
-                if app != "NoOp":
-                    raise DialplanError(f"application {app} is not simulated")
+            elif app not in ("NoOp", "Ringing"):
+                raise DialplanError(f"application {app} is not simulated")
 
     def _agi(self, args: str, caller: Caller, run: Run) -> bool:
         """One AGI(); True when the caller hung up during it."""
@@ -147,15 +185,25 @@ class Dialplan:
         return record.hung_up
 
     def _dial(self, args: str, caller: Caller, run: Run) -> bool:
-        """One Dial() by the dialplan; True when the channel is gone afterwards."""
-        target, timeout, options = [*args.split(","), "", ""][:3]
+        """One Dial() by the dialplan; True when the channel is gone afterwards.
+
+        As Asterisk 22: DIALSTATUS always; ANSWEREDTIME(_MS) only when answered,
+        cleared otherwise. Option U(context^args): that subroutine runs on the
+        agent's channel at the answer, its AGI sessions listed in `run.agi`.
+        """
+        target, timeout, options = [*_split_args(args), "", ""][:3]
         answer = self.agents(target, int(timeout))
         hung_up = caller.hang_up_during_dial == len(run.dials) + 1
         status = "CANCEL" if hung_up and answer.kind != ANSWER else answer.kind
         talk = answer.talk_seconds if status == ANSWER else 0
-        run.variables.update(
-            DIALSTATUS=status, ANSWEREDTIME=str(talk), DIALEDTIME=str(answer.ring_seconds + talk)
-        )
+        for name in ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS"):
+            run.variables.pop(name, None)
+        run.variables["DIALSTATUS"] = status
+        if status == ANSWER:
+            run.variables.update(ANSWEREDTIME=str(talk), ANSWEREDTIME_MS=str(talk * 1000))
+            gosub = re.search(r"U\(([^)]*)\)", options)
+            if gosub:
+                self._gosub(gosub[1], caller, run)
         run.dials.append((target, status))
         if self.time_scale > 0:
             time.sleep((answer.ring_seconds + talk) * self.time_scale)
@@ -163,9 +211,17 @@ class Dialplan:
             return caller.hang_up_after_talk or "g" not in options
         return hung_up
 
+    def _gosub(self, spec: str, caller: Caller, run: Run) -> None:
+        """Dial's U(): the subroutine on the answering agent's channel, with its own variables."""
+        context, *params = spec.split("^")
+        agent = Run(variables={"CALLERID(num)": caller.number})
+        agent.variables.update({f"ARG{n}": value for n, value in enumerate(params, 1)})
+        agent.agi = run.agi
+        self._run(context, "s", caller, agent, {})
+
     def _expand(self, text: str, variables: Mapping[str, str]) -> str:
         while _VAR.search(text):
-            text = _VAR.sub(lambda m: variables.get(m[1], ""), text)
+            text = _VAR.sub(lambda m: _value(m[1], variables), text)
         while _EXPR.search(text):
             text = _EXPR.sub(lambda m: _evaluate(m[1]), text)
         return text
@@ -189,8 +245,28 @@ def drive(
         calls,
         inflight,
         ramp_seconds,
-        lambda call: dialplan.call(Caller(call.caller, call.dnid.removeprefix("+"))),
+        lambda call: dialplan.call(Caller(call.caller, call.dnid)),
     )
+
+
+def _value(name: str, variables: Mapping[str, str]) -> str:
+    """${name}: a variable, or STRFTIME(,,%s.%3q) (now, seconds and milliseconds)."""
+    if name.startswith("STRFTIME("):
+        return f"{time.time():.3f}"
+    return variables.get(name, "")
+
+
+def _split_args(text: str) -> list[str]:
+    """An application's arguments split at commas outside parentheses, as Asterisk does."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
 
 
 # Numbers compare as numbers, anything else as text, as in Asterisk's expressions.

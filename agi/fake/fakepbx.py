@@ -270,6 +270,8 @@ class _Session:
         self.dial_count = 0
         self.answered = False
         self.callerid = ("", "")
+        self.age = 0.0  # simulated seconds since the call began
+        self.up_since: float | None = None  # when the caller's channel was first answered
 
     def run(self, env: list[str]) -> None:
         try:
@@ -377,14 +379,36 @@ class _Session:
         talk = behaviour.talk_seconds if behaviour.kind == ANSWER else 0
         status = "CANCEL" if behaviour.kind == CALLER_HANGUP else behaviour.kind
         self.record.variables["DIALSTATUS"] = status
-        self.record.variables["DIALEDTIME"] = str(behaviour.ring_seconds + talk)
-        self.record.variables["ANSWEREDTIME"] = str(talk)
+        self._dial_times(behaviour.ring_seconds, talk if behaviour.kind == ANSWER else None)
         self.record.dials.append((dial, timeout, status))
         if behaviour.kind == CALLER_HANGUP:
             self.pending_hangup = True
             return "200 result=-1"
         self.answered = self.answered or behaviour.kind == ANSWER
         return "200 result=-1" if behaviour.kind == ANSWER else "200 result=0"
+
+    def _dial_times(self, ring: float, talk: float | None) -> None:
+        """DIALEDTIME and ANSWEREDTIME (and _MS) as Asterisk 22's app_dial.c sets them.
+
+        Cleared at each Dial and set only when it was answered; DIALEDTIME is
+        then the caller channel's age and ANSWEREDTIME its up time, both since
+        the call began, not since this Dial (so they add up over attempts).
+        """
+        for name in ("DIALEDTIME", "ANSWEREDTIME", "DIALEDTIME_MS", "ANSWEREDTIME_MS"):
+            self.record.variables.pop(name, None)
+        self.age += ring
+        if talk is None:
+            return
+        if self.up_since is None:
+            self.up_since = self.age
+        self.age += talk
+        up = self.age - self.up_since
+        self.record.variables.update(
+            DIALEDTIME=str(int(self.age)),
+            DIALEDTIME_MS=str(int(self.age * 1000)),
+            ANSWEREDTIME=str(int(up)),
+            ANSWEREDTIME_MS=str(int(up * 1000)),
+        )
 
     def _expand(self, name: str) -> str:
         """${NAME} in GET FULL VARIABLE: a channel variable or one of a few functions."""
@@ -396,6 +420,8 @@ class _Session:
             return self.pbx.device_states.get(argument, "UNKNOWN")
         if function == "DB":
             return self.pbx.astdb.get(argument, "")
+        if function == "STRFTIME":
+            return f"{time.time():.3f}"
         return self.record.variables.get(name, "")
 
     def _sleep(self, simulated_seconds: float) -> None:

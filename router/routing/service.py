@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from identity.numbers import normalize
 from router.config import Settings
@@ -34,6 +34,7 @@ from router.routing.plan import (
     Skipped,
 )
 from router.storage.db import Database, utcnow
+from router.storage.models import Agent
 
 __all__ = ["Call", "Decision", "DialOutcome", "Explanation", "Plan", "RecordedAttempt", "Router"]
 
@@ -270,6 +271,20 @@ class Router:
         with self.db.transaction() as connection:
             row = ledger.get_decision(connection, decision_id)
             claims.finish(connection, row.attempt(seq).agent, row.call_uid, None)
+
+    def free_others(self, decision_id: int, seq: int) -> int:
+        """The agent of attempt `seq` answered: end the call's claims on everyone else now.
+
+        Advise mode claims several agents for one call; the dialplan tells the
+        moment one answers (Dial's U() GoSub), so the others are free for the
+        next call during the conversation, not after it. Returns how many.
+        """
+        with self.db.transaction() as connection:
+            row = ledger.get_decision(connection, decision_id)
+            agent_id = connection.scalar(select(Agent.id).where(Agent.login == row.attempt(seq).agent))
+            if agent_id is None:
+                raise NotFound(f"no agent {row.attempt(seq).agent!r}")
+            return claims.release_others(connection, row.call_uid, agent_id)
 
     def extend_claims(self, uids: Sequence[str], seconds: float) -> int:
         """Heartbeat: the claims of these live calls hold for at least `seconds` more."""
