@@ -17,28 +17,7 @@ import pytest
 
 from agi.fake.fakepbx import Answer, CallRecord, FakePbx, scripted
 from tests.agency import IVANOV_MOBILE
-from tests.test_serve_process import BIN, free_port, wait_for_port
-
-_SERVE = (str(BIN / "callkeeper"), "serve")
-
-
-def _serve(db_url: str, tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(BIN / "callkeeper"),
-            "serve",
-            "--db",
-            db_url,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--metrics",
-            "off",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-        env={**os.environ, **env},
-    )
+from tests.test_serve_process import free_port, serve_process, wait_for_port
 
 
 @pytest.mark.slow
@@ -46,7 +25,7 @@ def test_sigterm_under_traffic_answers_every_accepted_call_and_exits_0(
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = _serve(db_url, tmp_path, port, CALLKEEPER_STOP_GRACE_SECONDS="5")
+    proc = serve_process(db_url, tmp_path, port, CALLKEEPER_STOP_GRACE_SECONDS="5")
     records: list[CallRecord | str] = []
     lock = threading.Lock()
     try:
@@ -92,7 +71,7 @@ def test_the_stop_grace_is_a_deadline_then_the_process_exits(
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = _serve(db_url, tmp_path, port, CALLKEEPER_STOP_GRACE_SECONDS="1")
+    proc = serve_process(db_url, tmp_path, port, CALLKEEPER_STOP_GRACE_SECONDS="1")
     try:
         wait_for_port(port, proc)
         # One simulated second is 50 ms: this call talks for 30 s of real time.
@@ -127,7 +106,7 @@ def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serv
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = _serve(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60")
+    proc = serve_process(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60")
     idle: list[socket.socket] = []
     try:
         wait_for_port(port, proc)

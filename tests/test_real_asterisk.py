@@ -10,11 +10,8 @@ the caller is a Local channel too. Talk times are 1-2 s, attempt timeouts
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from router.storage.db import Database
 from router.storage.models import Agent, Attempt, Decision, Office
 from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, MSK_LINE
 from tests.real_asterisk import SYSTEMNAME, RealAsterisk
+from tests.test_serve_process import serve_process
 
 pytestmark = pytest.mark.slow
 StartFront = Callable[..., FrontEnd]
@@ -320,26 +318,13 @@ def test_sigterm_lets_the_calls_in_progress_finish_and_sends_new_ones_to_the_que
     real_asterisk: RealAsterisk,
 ) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "callkeeper"),
-            "serve",
-            "--db",
-            db_url,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--metrics",
-            "off",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-        env={
-            **os.environ,
-            "CALLKEEPER_STOP_GRACE_SECONDS": "20",
-            "CALLKEEPER_MODE": mode,
-            "CALLKEEPER_DECISION_DEADLINE_MS": str(PATIENT),
-        },
+    proc = serve_process(
+        db_url,
+        tmp_path,
+        port,
+        CALLKEEPER_STOP_GRACE_SECONDS="20",
+        CALLKEEPER_MODE=mode,
+        CALLKEEPER_DECISION_DEADLINE_MS=str(PATIENT),
     )
     try:
         assert wait_until(lambda: _listening(port), 20)

@@ -18,6 +18,26 @@ from tests.agency import DIAL, IVANOV_MOBILE
 BIN = Path(sys.executable).parent
 
 
+def serve_process(db_url: str, tmp_path: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
+    """A real `callkeeper serve` on 127.0.0.1:PORT with no metrics endpoint; `env` adds settings."""
+    return subprocess.Popen(
+        [
+            str(BIN / "callkeeper"),
+            "serve",
+            "--db",
+            db_url,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--metrics",
+            "off",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -40,22 +60,7 @@ def test_sigterm_stops_accepting_and_lets_calls_in_progress_finish(
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(BIN / "callkeeper"),
-            "serve",
-            "--db",
-            db_url,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--metrics",
-            "off",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-        env={**os.environ, "CALLKEEPER_STOP_GRACE_SECONDS": "20"},
-    )
+    proc = serve_process(db_url, tmp_path, port, CALLKEEPER_STOP_GRACE_SECONDS="20")
     try:
         wait_for_port(port, proc)
         # One simulated second is 50 ms: this call talks for 2 s of real time.

@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+from router.cli import commands as tree
 from router.cli import evidence
+from router.cli.commands import Sub
 from router.cli.context import Context, household_option, print_json, print_table, time_window
 from router.directory import audit, handover, household_csv, household_reads, households, offices
 from router.errors import InvalidInput
 from router.storage.models import NUMBER_LABELS, OWNER_POLICIES, PRESENCE_STATES, STRATEGIES
 from router.storage.views import HouseholdView
 
-Sub = Any  # argparse's private _SubParsersAction
-
 
 def register(commands: Sub, common: argparse.ArgumentParser) -> None:
-    def add(group: Sub, name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = group.add_parser(
-            name, help=help_text, description=help_text, parents=[common]
-        )
-        parser.set_defaults(handler=handler)
-        return parser
-
-    def group(name: str, help_text: str) -> Sub:
-        parser = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
-        return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+    add = partial(tree.action, common=common)
+    group = partial(tree.group, commands, common=common)
 
     db = group("db", "database schema")
     add(db, "upgrade", "create or upgrade the schema to this version", run_db_upgrade)

@@ -6,6 +6,7 @@ import argparse
 import csv
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from router.cli.commands import Sub, action, group
@@ -17,10 +18,14 @@ IMPORT_COLUMNS = ("external_id", "phone", "name", "email", "line", "office", "no
 
 
 def register(commands: Sub, common: argparse.ArgumentParser) -> None:
+    add = partial(action, common=common)
     lead = group(
-        commands, common, "lead", "leads: orders that arrive without a call, given out by the call rules"
+        commands,
+        "lead",
+        "leads: orders that arrive without a call, given out by the call rules",
+        common=common,
     )
-    p = action(lead, common, "add", "take in one lead and say who gets it", run_lead_add)
+    p = add(lead, "add", "take in one lead and say who gets it", run_lead_add)
     p.add_argument("--source", required=True, help="the lead's source (see token add)")
     p.add_argument("--external-id", required=True, metavar="ID", help="the order's id in its source")
     p.add_argument("--phone", default="", help="any usual spelling")
@@ -30,38 +35,34 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--office", default="", help="office code, when no line is given")
     p.add_argument("--note", default="")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = action(lead, common, "import", "take in leads from CSV (all rows or none)", run_lead_import)
+    p = add(lead, "import", "take in leads from CSV (all rows or none)", run_lead_import)
     p.add_argument(
         "file", type=Path, metavar="FILE.csv", help=f"columns (any subset): {', '.join(IMPORT_COLUMNS)}"
     )
     p.add_argument("--source", required=True)
-    p = action(lead, common, "list", "leads, newest first", run_lead_list)
+    p = add(lead, "list", "leads, newest first", run_lead_list)
     p.add_argument("--household", type=int, metavar="ID")
     p.add_argument("--provisional", action="store_true", help="only matches waiting for a person")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = action(
-        lead, common, "confirm", "agree a provisional match: link the lead's number there", run_lead_confirm
-    )
+    p = add(lead, "confirm", "agree a provisional match: link the lead's number there", run_lead_confirm)
     p.add_argument("lead", type=int, metavar="LEAD")
-    p = action(
-        lead, common, "reject", "refuse a provisional match: the lead gets its own family", run_lead_reject
-    )
+    p = add(lead, "reject", "refuse a provisional match: the lead gets its own family", run_lead_reject)
     p.add_argument("lead", type=int, metavar="LEAD")
-    p = action(lead, common, "deliver", "send the webhook deliveries that are due now", run_lead_deliver)
-    p = action(lead, common, "deliveries", "webhook deliveries, newest first", run_lead_deliveries)
+    p = add(lead, "deliver", "send the webhook deliveries that are due now", run_lead_deliver)
+    p = add(lead, "deliveries", "webhook deliveries, newest first", run_lead_deliveries)
     p.add_argument("--dead", action="store_true", help="only those that gave up")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = action(lead, common, "redeliver", "try a dead webhook delivery again", run_lead_redeliver)
+    p = add(lead, "redeliver", "try a dead webhook delivery again", run_lead_redeliver)
     p.add_argument("delivery", type=int, metavar="DELIVERY")
 
-    token = group(commands, common, "token", "lead sources and their API tokens")
-    p = action(token, common, "add", "add a source; prints its token once", run_token_add)
+    token = group(commands, "token", "lead sources and their API tokens", common=common)
+    p = add(token, "add", "add a source; prints its token once", run_token_add)
     p.add_argument("source", metavar="SOURCE", help="e.g. website, uon, bitrix24")
     p.add_argument("--webhook", default="", metavar="URL", help="POST each assignment back to this URL")
-    p = action(token, common, "revoke", "stop a source's token at once", run_token_revoke)
+    p = add(token, "revoke", "stop a source's token at once", run_token_revoke)
     p.add_argument("source", metavar="SOURCE")
-    p = action(token, common, "list", "sources and whether their tokens work", run_token_list)
+    p = add(token, "list", "sources and whether their tokens work", run_token_list)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

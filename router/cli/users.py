@@ -5,27 +5,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from functools import partial
 
 from router.accounts import sessions, users
+from router.cli.commands import Sub, action, group
 from router.cli.context import Context, print_json, print_table
 from router.errors import InvalidInput
 from router.storage.models import CONSOLE_ROLES
 
-Sub = Any  # argparse's private _SubParsersAction
-
 
 def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     text = "people who log in to the web console, and their roles"
-    group = commands.add_parser("user", help=text, description=text, parents=[common])
-    actions = group.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-
-    def add(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = actions.add_parser(
-            name, help=help_text, description=help_text, parents=[common]
-        )
-        parser.set_defaults(handler=handler)
-        return parser
+    actions = group(commands, "user", text, common=common)
+    add = partial(action, actions, common=common)
 
     p = add("add", "add a console user; asks for the password", run_user_add)
     p.add_argument("login")
