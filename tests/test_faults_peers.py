@@ -217,7 +217,8 @@ def test_caller_supplied_values_are_escaped_in_the_log(
     assert "\r" not in text
     calls = [line for line in text.splitlines() if "callkeeper.calls" in line]
     assert len(calls) == 1
-    assert 'uid="1.2\\r2026-12-05 WARNING callkeeper.calls: call uid=9 result=answered"' in calls[0]
+    # The call id is the PBX's address and its unique id (evidence, item 6), escaped as one value.
+    assert 'uid="127.0.0.1/1.2\\r2026-12-05 WARNING callkeeper.calls: call uid=9 result=answered"' in calls[0]
 
 
 def test_every_log_record_is_one_line_tracebacks_and_warnings_included() -> None:

@@ -62,4 +62,7 @@ def test_a_household_merged_away_still_names_its_trail(
     assert run_cli(capsys, db.url, "household", "merge", str(keep), str(other)).code == 0
     result = run_cli(capsys, db.url, "audit", "--household", str(other), "--json")
     assert result.code == 0, result.err
-    assert [e["action"] for e in json.loads(result.out)] == ["create", "merge"]
+    # A merged id names the surviving family's trail, which carries the merged household's own rows.
+    trail = json.loads(result.out)
+    assert sorted(e["action"] for e in trail) == ["create", "create", "merge", "merge"]
+    assert {e["household"] for e in trail} == {keep, other}

@@ -107,7 +107,10 @@ def test_the_ledgers_call_id_carries_the_pbxs_systemname(
     assert real_asterisk.result(real_asterisk.call(IVANOV_MOBILE, LINE))["STATUS"] == "ANSWERED"
     assert front.server.wait_idle(10)
     with db.reader() as s:
-        assert [uid.rpartition("-")[0] for uid in s.scalars(select(Decision.call_uid))] == [SYSTEMNAME]
+        uids = list(s.scalars(select(Decision.call_uid)))
+    # The call id is the PBX's address, then Asterisk's unique id, which carries the systemname.
+    assert [uid.partition("/")[0] for uid in uids] == ["127.0.0.1"]
+    assert [uid.partition("/")[2].rpartition("-")[0] for uid in uids] == [SYSTEMNAME]
 
 
 def test_owner_busy_a_colleague_covers_for_the_owner(
