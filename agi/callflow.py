@@ -551,8 +551,10 @@ class CallFlow:
         if not (seq_text or "").isdigit():
             log.warning("answered outcome without %s_%s", var.AGENT, n)
             return
-        # It frees agents: only for this server's advised call and a planned attempt, as any outcome.
-        report.refused = self.outcomes.refusal(report.uid, decision_id, int(seq_text or 0), 0.0) or ""
+        # It frees agents: only for this server's advised call, from its PBX, and a planned attempt.
+        # It runs on the agent's channel, whose unique id is not the caller's.
+        seq = int(seq_text or 0)
+        report.refused = self.outcomes.refusal(report.uid, decision_id, seq, 0.0, same_pbx_only=True) or ""
         if report.refused:
             report.result = Result.REJECTED
             return

@@ -34,7 +34,15 @@ class OutcomeGate:
         self._last_logged: dict[str, float] = {}
         self._unlogged: dict[str, int] = dict.fromkeys(REASONS, 0)
 
-    def refusal(self, call_uid: str, decision_id: int | None, seq: int, dialed_seconds: float) -> str | None:
+    def refusal(
+        self,
+        call_uid: str,
+        decision_id: int | None,
+        seq: int,
+        dialed_seconds: float,
+        *,
+        same_pbx_only: bool = False,
+    ) -> str | None:
         """Why this outcome may not be written (a reason of `REASONS`), or None; logs a refusal."""
         if not self.advise_mode:
             reason: str | None = "dial_mode"
@@ -42,7 +50,9 @@ class OutcomeGate:
             reason = "unknown_decision"
         else:
             try:
-                reason = self.router.outcome_refusal(decision_id, seq, call_uid, dialed_seconds)
+                reason = self.router.outcome_refusal(
+                    decision_id, seq, call_uid, dialed_seconds, same_pbx_only=same_pbx_only
+                )
             except Exception as exc:
                 log.warning("outcome not checked, the database did not answer: %s", exc)
                 return None

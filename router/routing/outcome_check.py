@@ -67,6 +67,7 @@ def refusal(
     seq: int,
     call_uid: str,
     now: datetime,
+    same_pbx_only: bool = False,
     dialed_seconds: float,
     claim_cap_seconds: int,
 ) -> str | None:
@@ -75,7 +76,7 @@ def refusal(
     if row is None:
         return "unknown_decision"
     stored_uid, decided_at, plan, recorded = row
-    if stored_uid != call_uid:
+    if (_pbx(stored_uid) != _pbx(call_uid)) if same_pbx_only else (stored_uid != call_uid):
         return "other_call"
     planned = [PlannedAttempt.from_json(data) for data in plan]
     if seq not in {p.seq for p in planned}:
@@ -88,3 +89,8 @@ def refusal(
     if dial_began > decided_at + window + CLOCK_SLACK:
         return "too_late"
     return None
+
+
+def _pbx(call_uid: str) -> str:
+    """The PBX part of a call id (`agi.callid`: its address before the slash)."""
+    return call_uid.partition("/")[0]

@@ -253,8 +253,14 @@ class Router:
             owner=row.owner,
         )
 
-    def outcome_refusal(self, decision_id: int, seq: int, call_uid: str, dialed_seconds: float) -> str | None:
-        """Why an advise-mode outcome may not be written, or None (`router.routing.outcome_check`)."""
+    def outcome_refusal(
+        self, decision_id: int, seq: int, call_uid: str, dialed_seconds: float, *, same_pbx_only: bool = False
+    ) -> str | None:
+        """Why an advise-mode outcome may not be written, or None (`router.routing.outcome_check`).
+
+        `same_pbx_only`: the session runs on another channel of the call (the
+        agent's, at the answer), so only the PBX must be the call's.
+        """
         with self.db.read_transaction() as connection:
             return outcome_check.refusal(
                 connection,
@@ -262,6 +268,7 @@ class Router:
                 seq=seq,
                 call_uid=call_uid,
                 now=utcnow(),
+                same_pbx_only=same_pbx_only,
                 dialed_seconds=dialed_seconds,
                 claim_cap_seconds=self.settings.claim_ttl_seconds,
             )
