@@ -15,6 +15,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.config import Settings
+from web.api_leads import PATH as LEADS_API
+from web.api_leads import LeadsApi
 from web.console import HERE, Console
 from web.views import agents, audit_log, base, household, login, route_plan, search
 
@@ -59,6 +61,7 @@ def routes(console: Console) -> list[BaseRoute]:
         return Route(path, view(console).dispatch, methods=base.METHODS)
 
     return [
+        Route(LEADS_API, LeadsApi(console).post, methods=["POST"]),
         Route("/", lambda _request: RedirectResponse("/search", status_code=303)),
         page("/login", login.LoginView),
         page("/logout", login.LogoutView),

@@ -28,7 +28,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from identity.index import SuggestionIndex
-from identity.matching import email_key
+from identity.matching import DEFAULT_THRESHOLD, email_key
 from identity.records import Query, Suggestion
 from router.directory import household_reads
 from router.directory.offices import office_for_line
@@ -42,6 +42,9 @@ from router.storage.models import DISABLED, Agent, Exclusion, Household, Lead, O
 DUPLICATE = "duplicate"
 UNASSIGNED = "unassigned"
 BY_NUMBER, BY_EMAIL, BY_SUGGESTION, NEW_FAMILY = "number", "email", "suggestion", "new"
+# The score from which a suggestion gives a lead its family provisionally. The
+# suggestions' own threshold until a setting of its own exists (rebind this one name).
+AUTO_THRESHOLD = DEFAULT_THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,9 +133,13 @@ def submit(
     *,
     settings: Settings,
     index: SuggestionIndex | None = None,
-    auto_threshold: int = 100,
+    auto_threshold: int | None = None,
 ) -> tuple[LeadView, bool]:
-    """Take one lead in its own transaction; (the lead, whether it is new)."""
+    """Take one lead in its own transaction; (the lead, whether it is new).
+
+    `auto_threshold` defaults to `assign.AUTO_THRESHOLD`; without an `index`
+    no suggestion is made (the lead matches by number or email, else is new).
+    """
     checked = check(lead, settings.region)
     for attempt in range(2):
         try:
@@ -164,7 +168,7 @@ def submit_in(
     *,
     settings: Settings,
     index: SuggestionIndex | None = None,
-    auto_threshold: int = 100,
+    auto_threshold: int | None = None,
     now: datetime | None = None,
 ) -> tuple[LeadView, bool]:
     """`submit` inside the caller's transaction, for an already `check`ed lead (`lead import`)."""
@@ -189,7 +193,8 @@ def submit_in(
     )
     session.add(row)
     session.flush()
-    family = assign.find_family(session, lead, index=index, auto_threshold=auto_threshold)
+    threshold = assign.AUTO_THRESHOLD if auto_threshold is None else auto_threshold
+    family = assign.find_family(session, lead, index=index, auto_threshold=threshold)
     manager = assign.find_manager(
         session,
         family,
