@@ -233,10 +233,16 @@ def list_leads(
     since: datetime | None = None,
     until: datetime | None = None,
     provisional: bool = False,
+    source: str | None = None,
+    agent: str | None = None,
     limit: int = 1000,
 ) -> list[LeadView]:
     """Leads newest first; `provisional` keeps only the matches waiting for a person."""
     query = select(Lead).order_by(Lead.received_at.desc(), Lead.id.desc()).limit(limit)
+    if source:
+        query = query.where(Lead.source_id.in_(select(LeadSource.id).where(LeadSource.name == source)))
+    if agent:
+        query = query.where(Lead.assigned_agent_id.in_(select(Agent.id).where(Agent.login == agent)))
     if household is not None:
         query = query.where(Lead.household_id == household)
     if since is not None:
