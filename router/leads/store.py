@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from identity.index import SuggestionIndex
 from identity.matching import email_key
@@ -238,7 +238,12 @@ def list_leads(
     limit: int = 1000,
 ) -> list[LeadView]:
     """Leads newest first; `provisional` keeps only the matches waiting for a person."""
-    query = select(Lead).order_by(Lead.received_at.desc(), Lead.id.desc()).limit(limit)
+    query = (
+        select(Lead)
+        .options(selectinload(Lead.source), selectinload(Lead.assigned_agent))
+        .order_by(Lead.received_at.desc(), Lead.id.desc())
+        .limit(limit)
+    )
     if source:
         query = query.where(Lead.source_id.in_(select(LeadSource.id).where(LeadSource.name == source)))
     if agent:
