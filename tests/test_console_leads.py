@@ -18,7 +18,7 @@ from router.directory import household_reads, offices
 from router.leads import sources, store
 from router.storage.db import Database
 from router.storage.models import Household
-from tests.agency import seed
+from tests.agency import PETROV_MOBILE, seed
 from tests.console_client import add_users, console, log_in, text_of
 
 ADDRESS = "Москва, ул. Ленина, д. 5, кв. 12"
@@ -145,3 +145,26 @@ def test_a_handover_whose_families_changed_since_the_dry_run_is_refused(site: Si
     form = {"csrf": csrf, "plan": digest.group(1), "to": "kim", "office": "", "rule": "", "reason": "отпуск"}
     assert site.client.post("/agents/ivanova/handover", data=form).status_code == 409
     assert owner(site.db, site.ivanov) == "ivanova"
+
+
+def test_a_member_added_in_the_console_is_seen_by_the_next_leads_match(site: Site) -> None:
+    """The web process's suggestion index follows the console's changes to a family."""
+    csrf = log_in(site.client, "anna")
+    with site.db.unit_of_work() as s:
+        token = sources.add_source(s, "crm", actor="admin").token
+        petrov = household_reads.lookup(s, PETROV_MOBILE)
+        assert petrov is not None
+        family = s.get(Household, petrov.household_id)
+        assert family is not None
+        family.address = "Тверь, ул. Советская, д. 3"
+    form = {"csrf": csrf, "name": "Петрова Зинаида Ильинична"}
+    assert site.client.post(f"/households/{petrov.household_id}/members", data=form).status_code == 303
+    order = {
+        "external_id": "Z-1",
+        "phone": "+79990000077",
+        "name": "Петрова Зинаида",
+        "address": "Тверь, Советская 3",
+    }
+    answer = site.client.post("/api/v1/leads", json=order, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["household"], answer.json()["provisional"]) == (petrov.household_id, True)
