@@ -56,6 +56,12 @@ class Settings:
     # Leads (orders from the website and CRMs).
     lead_sets_owner: bool = True
     lead_duplicate_hours: int = 72
+    lead_api_rate_per_second: float = 20.0
+    lead_api_burst: int = 40
+    lead_api_max_bytes: int = 65536
+    lead_webhook_every_seconds: float = 5.0
+    lead_webhook_backoff_seconds: tuple[str, ...] = ("10", "60", "300", "1800", "7200")
+    splits_count_leads: bool = False
     # Operations.
     metrics: str = "127.0.0.1:9464"
     log_level: str = "INFO"
@@ -115,6 +121,10 @@ _MINIMUM: dict[str, float] = {
     "claim_ttl_seconds": 1,
     "ownership_lapse_days": 0,
     "lead_duplicate_hours": 0,
+    "lead_api_rate_per_second": 0.001,
+    "lead_api_burst": 1,
+    "lead_api_max_bytes": 1024,
+    "lead_webhook_every_seconds": 0.01,
 }
 
 
@@ -154,6 +164,21 @@ def check(settings: Settings) -> None:
             f"is not one of {', '.join(CONSOLE_LANGUAGES)}"
         )
     agency_zone(settings)
+    webhook_backoff(settings)
+
+
+def webhook_backoff(settings: Settings) -> tuple[int, ...]:
+    """The waits, in seconds, before each further try of a webhook delivery."""
+    try:
+        waits = tuple(int(w) for w in settings.lead_webhook_backoff_seconds)
+    except ValueError:
+        waits = (-1,)
+    if not waits or min(waits) < 0:
+        raise ConfigError(
+            f"setting lead_webhook_backoff_seconds: {list(settings.lead_webhook_backoff_seconds)!r} "
+            "is not a list of waits in seconds such as [10, 60, 300]"
+        )
+    return waits
 
 
 def address(key: str, text: str) -> tuple[str, int]:

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
-from router.directory import offices
+from router.directory import household_reads, offices
 from router.storage.db import Database
-from tests.agency import seed
+from tests.agency import IVANOV_MOBILE, seed
 from tests.console_client import PASSWORD, add_users
 from tests.test_serve_process import free_port, wait_for_port
 
@@ -170,3 +171,31 @@ def test_browser_shows_the_route_plan_and_the_audit_log(browser_page: object) ->
 
 def test_browser_tests_need_no_downloaded_browser() -> None:
     assert shutil.which("chromium") == str(CHROMIUM)
+
+
+def test_browser_admin_hands_an_agents_families_over_after_seeing_the_dry_run(
+    browser_page: object, db: Database
+) -> None:
+    page: object = browser_page
+    log_in(page, "anna")
+    page.click("nav >> text=Менеджеры")  # type: ignore[attr-defined]
+    page.click("tr[data-agent=ivanova] a.handover")  # type: ignore[attr-defined]
+    page.wait_for_selector("dialog[open] h1")  # type: ignore[attr-defined]
+    page.select_option("dialog select[name=to]", "orlov")  # type: ignore[attr-defined]
+    page.click("dialog button:has-text('Показать план')")  # type: ignore[attr-defined]
+    table = page.wait_for_selector("table.handover-plan")  # type: ignore[attr-defined]
+    assert "Ивановы" in table.inner_text() and "orlov" in table.inner_text()
+    with db.reader() as s:
+        assert _owner_of_the_ivanovs(s) == "ivanova"
+    shot(page, "handover-dry-run")
+    page.fill("dialog input[name=reason]", "уходит в отпуск")  # type: ignore[attr-defined]
+    page.click("dialog form[method=post] button")  # type: ignore[attr-defined]
+    page.wait_for_selector("table.board")  # type: ignore[attr-defined]
+    with db.reader() as s:
+        assert _owner_of_the_ivanovs(s) == "orlov"
+
+
+def _owner_of_the_ivanovs(session: Session) -> str | None:
+    found = household_reads.lookup(session, IVANOV_MOBILE)
+    assert found is not None
+    return household_reads.household_view(household_reads.get_household(session, found.household_id)).owner

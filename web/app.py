@@ -15,8 +15,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.config import Settings
+from web.api_leads import PATH as LEADS_API
+from web.api_leads import LeadsApi
 from web.console import HERE, Console
-from web.views import agents, audit_log, base, household, login, route_plan, search
+from web.views import agents, audit_log, base, household, leads, login, route_plan, search
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -59,6 +61,7 @@ def routes(console: Console) -> list[BaseRoute]:
         return Route(path, view(console).dispatch, methods=base.METHODS)
 
     return [
+        Route(LEADS_API, LeadsApi(console).post, methods=["POST"]),
         Route("/", lambda _request: RedirectResponse("/search", status_code=303)),
         page("/login", login.LoginView),
         page("/logout", login.LogoutView),
@@ -74,7 +77,13 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/households/{household:int}/exclusions/remove", household.IncludeView),
         page("/agents", agents.BoardView),
         page("/agents/{login}/state", agents.StateView),
+        page("/agents/{login}/disable", agents.DisableView),
+        page("/agents/{login}/enable", agents.EnableView),
+        page("/agents/{login}/handover", agents.HandoverView),
         page("/route", route_plan.RoutePlanView),
+        page("/leads", leads.LeadsView),
+        page("/leads/{lead:int}/confirm", leads.ConfirmView),
+        page("/leads/{lead:int}/reject", leads.RejectView),
         page("/audit", audit_log.AuditLogView),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -13,6 +13,7 @@ from router.accounts.sessions import SessionPolicy
 from router.config import Settings
 from router.storage.db import Database
 from web.formats import Formats
+from web.leads_runtime import LeadsRuntime
 from web.words import WORDS
 
 HERE = Path(__file__).parent
@@ -31,6 +32,7 @@ class Console:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.db)
+        self.leads = LeadsRuntime(settings, self.db)
         self.formats = Formats(settings.console_language, settings.timezone)
         self.texts = translations(settings.console_language)
         self.policy = SessionPolicy(
@@ -70,6 +72,8 @@ class Console:
 
     def start(self) -> None:
         self.db.ensure_schema()
+        self.leads.start()
 
     def close(self) -> None:
+        self.leads.close()
         self.db.dispose()

@@ -20,13 +20,20 @@ WORDS: dict[str, dict[str, str]] = {
         "work": N_("work"),
         "other": N_("other"),
     },
-    "state": {"available": N_("available"), "paused": N_("paused"), "offline": N_("offline")},
+    "state": {
+        "available": N_("available"),
+        "paused": N_("paused"),
+        "offline": N_("offline"),
+        "disabled": N_("disabled"),
+    },
     "reason": {
         "owner": N_("the owner"),
         "owner-backup": N_("the owner's backup"),
         "office-pool": N_("the office's pool"),
         "overflow": N_("another office"),
         "fallback": N_("the ordinary queue"),
+        "duplicate": N_("the manager of the family's earlier order"),
+        "unassigned": N_("nobody available"),
     },
     "action": {
         "create": N_("created"),
@@ -46,5 +53,9 @@ WORDS: dict[str, dict[str, str]] = {
         "user-enable": N_("console user enabled"),
         "user-password": N_("console password changed"),
         "override": N_("split overridden"),
+        "disable": N_("agent disabled"),
+        "enable": N_("agent enabled"),
+        "handover": N_("families handed over"),
+        "backup": N_("backup changed"),
     },
 }

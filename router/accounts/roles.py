@@ -1,7 +1,8 @@
 """What each console role may do: one table, asked first by every console handler.
 
-Admin: everything. Supervisor: families, evidence, suggestions, splits and
-agent states. Manager: read-only, and only the families they own (checked per
+Admin: everything (also disabling agents and handing their families over).
+Supervisor: families, evidence, suggestions, splits, leads and their
+confirmation, and agent states. Manager: read-only, and only the families they own (checked per
 object by `may_see_household`, not only hidden in a menu).
 """
 
@@ -23,11 +24,14 @@ class Right(enum.StrEnum):
     EXPLAIN_ROUTE = "explain-route"
     SEE_AUDIT = "see-audit"
     MANAGE_USERS = "manage-users"
+    SEE_LEADS = "see-leads"
+    CONFIRM_LEADS = "confirm-leads"
+    MANAGE_AGENTS = "manage-agents"
 
 
 RIGHTS: dict[str, frozenset[Right]] = {
     ADMIN: frozenset(Right),
-    SUPERVISOR: frozenset(Right) - {Right.MANAGE_USERS},
+    SUPERVISOR: frozenset(Right) - {Right.MANAGE_USERS, Right.MANAGE_AGENTS},
     MANAGER: frozenset({Right.SEARCH}),
 }
 

@@ -170,6 +170,7 @@ def run_timeline(ctx: Context, args: argparse.Namespace) -> None:
             policy=args.policy,
             window_days=args.window,
             region=ctx.region,
+            count_leads=ctx.settings.splits_count_leads,
         )
     if args.json:
         print_json(found.as_json())
@@ -208,6 +209,13 @@ def _print_timeline(ctx: Context, found: timeline.Timeline) -> None:
                     f"    {a.agent or '-'} ({a.reason}) {a.status}, rang {a.ring_seconds:g}s, "
                     f"talked {a.talk_seconds:g}s{covering}"
                 )
+        elif isinstance(event, timeline.LeadEvent):
+            o = event.lead
+            waiting = ", provisional" if o.provisional else ""
+            print(
+                f"{at}  lead {o.lead} ({o.source}/{o.external_id}) by {o.matched_by}{waiting}, "
+                f"given to {o.assigned_to or 'nobody'} ({o.reason})"
+            )
         elif isinstance(event, timeline.AuditEvent):
             x = event.entry
             change = f" {x.before} -> {x.after}" if x.before or x.after else ""

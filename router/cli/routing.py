@@ -162,6 +162,7 @@ def run_splits(ctx: Context, args: argparse.Namespace) -> int:
             since=since,
             until=until,
             region=ctx.region,
+            count_leads=ctx.settings.splits_count_leads,
         )
     if household is not None:
         results = [r for r in results if r.household == household]

@@ -48,8 +48,10 @@ class RecentMatch:
     match: Suggestion | None
 
 
-def load_index(session: Session) -> SuggestionIndex:
+def load_index(session: Session, kind: type[SuggestionIndex] = SuggestionIndex) -> SuggestionIndex:
     """The index of every household in the directory, read in three bulk queries.
+
+    `kind` is the index class to fill (the web process's is locked for its threads).
 
     A process that keeps the index for hours should call `gc.freeze()` once it
     is loaded (as the benchmark does), so that the collector stops walking it.
@@ -74,7 +76,7 @@ def load_index(session: Session) -> SuggestionIndex:
         .order_by(Household.id)
         .execution_options(yield_per=_BATCH)
     )
-    index = SuggestionIndex.build(
+    index = kind.build(
         HouseholdRecord(
             id=household_id,
             owner=owner,

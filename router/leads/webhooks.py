@@ -21,7 +21,7 @@ import hmac
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,9 +59,18 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def deliver_due(
-    session: Session, *, now: datetime | None = None, post: Post | None = None, limit: int = 100
+    session: Session,
+    *,
+    now: datetime | None = None,
+    post: Post | None = None,
+    limit: int = 100,
+    backoff: Sequence[int] = BACKOFF_SECONDS,
 ) -> int:
-    """Send the deliveries due at `now`; returns how many were delivered."""
+    """Send the deliveries due at `now`; returns how many were delivered.
+
+    `backoff` is the waits before each further try (the setting
+    `lead_webhook_backoff_seconds` in the web process).
+    """
     now = now or utcnow()
     post = post or _urllib_post
     due = session.scalars(
@@ -93,7 +102,7 @@ def deliver_due(
             delivered += 1
             continue
         delivery.last_error = error[:500]
-        if delivery.tries > len(BACKOFF_SECONDS):
+        if delivery.tries > len(backoff):
             delivery.dead = True
             log.warning(
                 "webhook of lead %s to %s is dead after %s tries: %s",
@@ -103,7 +112,7 @@ def deliver_due(
                 error,
             )
         else:
-            delivery.next_at = now + timedelta(seconds=BACKOFF_SECONDS[delivery.tries - 1])
+            delivery.next_at = now + timedelta(seconds=backoff[delivery.tries - 1])
     session.flush()
     return delivered
 

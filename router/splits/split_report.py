@@ -36,7 +36,7 @@ from router.splits.shares import (
     split,
 )
 from router.storage.db import utcnow
-from router.storage.models import Agent, Attempt, Decision, Household, PhoneNumber, SplitOverride
+from router.storage.models import Agent, Attempt, Decision, Household, Lead, PhoneNumber, SplitOverride
 from router.storage.models import Booking as BookingRow
 from router.storage.views import iso
 
@@ -65,6 +65,23 @@ class Booking:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadTouch:
+    """A lead of the household in a booking's window: who was given it (evidence; a share only by setting)."""
+
+    lead: int
+    agent: str | None
+    at: datetime
+    provisional: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"lead": self.lead, "agent": self.agent, "at": iso(self.at), "provisional": self.provisional}
+
+    def contact(self) -> Contact | None:
+        """The lead as a contact that earns a share (no talk time), when someone was assigned."""
+        return Contact(f"lead:{self.lead}", self.agent, self.at, 0.0, None) if self.agent else None
+
+
+@dataclass(frozen=True, slots=True)
 class BookingSplit:
     booking: str
     household: int | None
@@ -76,6 +93,8 @@ class BookingSplit:
     # An override's author and time; None under a policy.
     override_by: str | None = None
     override_at: datetime | None = None
+    # The household's leads in the booking's window, and who was assigned each.
+    leads: tuple[LeadTouch, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -90,6 +109,8 @@ class BookingSplit:
         if self.override_by is not None:
             data["override_by"] = self.override_by
             data["override_at"] = iso(self.override_at)
+        if self.leads:
+            data["leads"] = [t.as_json() for t in self.leads]
         if self.error is not None:
             data["error"] = self.error
         return data
@@ -137,8 +158,14 @@ def report(
     since: datetime | None = None,
     until: datetime | None = None,
     region: str,
+    count_leads: bool = False,
 ) -> list[BookingSplit]:
-    """One split per booking closed in [since, until), in the file's order."""
+    """One split per booking closed in [since, until), in the file's order.
+
+    The household's leads in a booking's window are listed as its evidence;
+    with `count_leads` (the setting `splits_count_leads`) each assigned lead
+    also counts as a contact of its agent, as an answered call does.
+    """
     chosen = [
         b
         for b in bookings
@@ -151,7 +178,10 @@ def report(
     owner_changes = audit.owners_before_changes(session, households)
     window = timedelta(days=window_days)
     closed = [b.closed_at for b in chosen if b.closed_at is not None and b.error is None]
-    contacts = _contacts(session, households, min(closed) - window, max(closed)) if closed else {}
+    # A household's evidence is that of its id and of every id merged into it.
+    counts_for = merges.evidence_ids(session, households) if closed else {}
+    contacts = _contacts(session, households, counts_for, min(closed) - window, max(closed)) if closed else {}
+    touches = _lead_touches(session, counts_for, min(closed) - window, max(closed)) if closed else {}
     overrides = _overrides(session, {b.booking for b in chosen})
     seen: set[str] = set()
     results = []
@@ -173,6 +203,10 @@ def report(
         window_calls = calls[
             bisect.bisect_left(times, b.closed_at - window) : bisect.bisect_right(times, b.closed_at)
         ]
+        leads = tuple(t for t in touches.get(household, []) if b.closed_at - window <= t.at <= b.closed_at)
+        if count_leads:
+            counted = [c for c in (t.contact() for t in leads) if c is not None]
+            window_calls = sorted([*window_calls, *counted], key=lambda c: (c.at, c.call))
         override = overrides.get(b.booking)
         try:
             shares = split(
@@ -183,7 +217,9 @@ def report(
                 override=override.shares if override else None,
             )
         except InvalidInput as exc:
-            results.append(BookingSplit(b.booking, household, b.amount, policy, error=f"{b.where}: {exc}"))
+            results.append(
+                BookingSplit(b.booking, household, b.amount, policy, error=f"{b.where}: {exc}", leads=leads)
+            )
             continue
         results.append(
             BookingSplit(
@@ -195,6 +231,7 @@ def report(
                 reason=override.reason if override else None,
                 override_by=override.actor if override else None,
                 override_at=override.at if override else None,
+                leads=leads,
             )
         )
     return results
@@ -331,7 +368,7 @@ def _owners(session: Session, households: set[int]) -> dict[int, str]:
 
 
 def _contacts(
-    session: Session, households: set[int], start: datetime, end: datetime
+    session: Session, households: set[int], counts_for: dict[int, int], start: datetime, end: datetime
 ) -> dict[int, list[Contact]]:
     """Answered calls per household between `start` and `end`, oldest first.
 
@@ -354,8 +391,6 @@ def _contacts(
         .outerjoin(cover, cover.id == Attempt.covering_for_id)
         .where(Attempt.status == ANSWER, Attempt.started_at >= start, Attempt.started_at <= end)
     )
-    # A household's calls are those of its id and of every id merged into it.
-    counts_for = merges.evidence_ids(session, households)
     if len(households) > _FEW_HOUSEHOLDS:
         queries = [query.where(Decision.household_id.is_not(None))]
     else:
@@ -367,6 +402,25 @@ def _contacts(
                 found[counts_for[household]].append(Contact(call, login, at, float(talk), covering))
     for calls in found.values():
         calls.sort(key=lambda c: (c.at, c.call))
+    return found
+
+
+def _lead_touches(
+    session: Session, counts_for: dict[int, int], start: datetime, end: datetime
+) -> dict[int, list[LeadTouch]]:
+    """Leads per household (and of the households merged into it) between `start` and `end`, oldest first."""
+    found: dict[int, list[LeadTouch]] = defaultdict(list)
+    for chunk in _chunks(set(counts_for)):
+        rows = session.execute(
+            select(Lead.household_id, Lead.id, Agent.login, Lead.received_at, Lead.provisional)
+            .outerjoin(Agent, Agent.id == Lead.assigned_agent_id)
+            .where(Lead.household_id.in_(chunk), Lead.received_at >= start, Lead.received_at <= end)
+        )
+        for household, lead, login, at, provisional in rows:
+            assert household is not None  # selected by household
+            found[counts_for[household]].append(LeadTouch(lead, login, at, bool(provisional)))
+    for touches in found.values():
+        touches.sort(key=lambda t: (t.at, t.lead))
     return found
 
 

@@ -3,6 +3,7 @@
 Every call (its decision and attempts: when, line, office, route, who rang
 and how long, who answered, talk time, covering for whom), every audit event
 about the household (links, moves, merges, transfers, lapses, overrides) and
+every lead (an order from a website or CRM: who was given it, and why),
 every stored booking with its proposed split (or its override), as frozen
 values in time order. It is read in a handful of queries however many calls
 the household has (the ledger's three, the audit's one, the bookings' one,
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from router.directory import audit
+from router.leads import store as leads
 from router.routing import ledger
 from router.splits import bookings, split_report
 from router.splits.shares import format_amount
@@ -67,9 +69,22 @@ class BookingEvent:
         }
 
 
-Event = CallEvent | AuditEvent | BookingEvent
-# Same instant: the change first (a household created by a call's answer), then the call, then a booking.
-_ORDER = {"audit": 0, "call": 1, "booking": 2}
+@dataclass(frozen=True, slots=True)
+class LeadEvent:
+    """A lead of the household: a touch, with the manager it was given to and why."""
+
+    at: datetime
+    lead: leads.LeadView
+    kind: str = "lead"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "at": iso(self.at), **self.lead.as_json()}
+
+
+Event = CallEvent | AuditEvent | LeadEvent | BookingEvent
+# Same instant: the change first (a household created by a call's answer), then a lead or a call,
+# then a booking.
+_ORDER = {"audit": 0, "lead": 1, "call": 2, "booking": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +114,29 @@ def timeline(
     policy: str = "equal",
     window_days: int = split_report.DEFAULT_WINDOW_DAYS,
     region: str,
+    count_leads: bool = False,
 ) -> Timeline:
     """The household's events in [since, until), oldest first.
 
     A booking's split counts the calls of its own attribution window
-    (`window_days` before closing), whatever the period shown.
+    (`window_days` before closing), whatever the period shown; its leads
+    earn shares only with `count_leads` (the setting `splits_count_leads`).
     """
     calls = ledger.entries(session, since=since, until=until, household=household)
     changes = audit.trail(session, household, since=since, until=until)
     sales = bookings.list_bookings(session, household=household, since=since, until=until)
+    orders = leads.list_leads(session, household=household, since=since, until=until, limit=100_000)
     splits = split_report.report(
-        session, [b.for_report() for b in sales], policy=policy, window_days=window_days, region=region
+        session,
+        [b.for_report() for b in sales],
+        policy=policy,
+        window_days=window_days,
+        region=region,
+        count_leads=count_leads,
     )
     events: list[Event] = [CallEvent(c.at, c) for c in calls]
     events.extend(AuditEvent(a.at, a) for a in changes)
+    events.extend(LeadEvent(o.received_at, o) for o in orders)
     events.extend(BookingEvent(b.closed_at, b, s) for b, s in zip(sales, splits, strict=True))
     events.sort(key=lambda e: (e.at, _ORDER[e.kind]))
     return Timeline(household, since, until, policy, tuple(events))
@@ -168,6 +192,17 @@ def _rows(event: Event) -> Iterator[dict[str, Any]]:
                 "covering_for": a.covering_for or "",
                 "reason": a.reason,
             }
+    elif isinstance(event, LeadEvent):
+        o = event.lead
+        yield {
+            "at": iso(o.received_at),
+            "kind": "lead",
+            "subject": f"{o.source}/{o.external_id}",
+            "agent": o.assigned_to or "",
+            "status": "provisional" if o.provisional else o.matched_by,
+            "reason": o.reason,
+            "actor": o.confirmed_by,
+        }
     elif isinstance(event, AuditEvent):
         x = event.entry
         yield {

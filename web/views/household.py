@@ -84,6 +84,9 @@ class ActionView(View):
             return render_card(
                 page, household_id, status=status, taken=None, error=message, form=dict(page.form)
             )
+        # The leads API's suggestion index sees the change (a merged-away card leaves it).
+        other = page.field("other")
+        page.console.leads.refresh([household_id, int(other) if other.isdigit() else None])
         return see_other(f"/households/{household_id}?done={done}")
 
     def change(self, s: Session, page: Page, household_id: int) -> str:
