@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.config import Settings
 from web.console import HERE, Console
-from web.views import agents, audit_log, base, household, login, route_plan, search
+from web.views import agents, audit_log, base, evidence, household, login, route_plan, search
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -72,6 +72,8 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/households/{household:int}/merge", household.MergeView),
         page("/households/{household:int}/exclusions", household.ExcludeView),
         page("/households/{household:int}/exclusions/remove", household.IncludeView),
+        page("/households/{household:int}/timeline", evidence.TimelineView),
+        page("/households/{household:int}/timeline.csv", evidence.TimelineCsvView),
         page("/agents", agents.BoardView),
         page("/agents/{login}/state", agents.StateView),
         page("/route", route_plan.RoutePlanView),

@@ -40,6 +40,10 @@ class Formats:
         """Roubles with kopecks: `1 234 567,89 ₽` in Russian."""
         return format_currency(amount, CURRENCY, locale=self.locale)
 
+    def kopecks(self, minor: int) -> str:
+        """An amount stored in kopecks, exactly (no float between): `1 000,01 ₽`."""
+        return self.money(Decimal(minor) / 100)
+
     def phone(self, e164: str) -> str:
         """A stored number as people read it: `+7 916 123-45-67`."""
         try:

@@ -28,6 +28,23 @@ WORDS: dict[str, dict[str, str]] = {
         "overflow": N_("another office"),
         "fallback": N_("the ordinary queue"),
     },
+    "policy": {
+        "equal": N_("equal shares"),
+        "talk-time": N_("by talk time"),
+        "owner": N_("all to the owner"),
+        "first-contact": N_("half to the first contact, the rest shared"),
+        "override": N_("overridden"),
+    },
+    "status": {
+        "ANSWER": N_("answered"),
+        "BUSY": N_("busy"),
+        "NOANSWER": N_("did not answer"),
+        "CANCEL": N_("the caller hung up while it rang"),
+        "CONGESTION": N_("the line was congested"),
+        "CHANUNAVAIL": N_("the phone was unreachable"),
+        "HANGUP": N_("hung up"),
+        "UNKNOWN": N_("end never recorded"),
+    },
     "action": {
         "create": N_("created"),
         "link": N_("number linked"),

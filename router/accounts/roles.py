@@ -22,6 +22,9 @@ class Right(enum.StrEnum):
     SET_AGENT_STATE = "set-agent-state"
     EXPLAIN_ROUTE = "explain-route"
     SEE_AUDIT = "see-audit"
+    SEE_EVIDENCE = "see-evidence"
+    EDIT_SPLITS = "edit-splits"
+    HANDLE_SUGGESTIONS = "handle-suggestions"
     MANAGE_USERS = "manage-users"
 
 
