@@ -97,10 +97,14 @@ def test_the_timeline_filters_by_period_in_the_agencys_days(site: Site, db_url: 
     log_in(site.client, "anna")
     day = CALLED.date()
     before = (day - timedelta(days=3)).isoformat(), (day - timedelta(days=2)).isoformat()
-    empty = text_of(site.client.get(f"/households/{site.ivanov}/timeline?since={before[0]}&until={before[1]}").text)
+    empty = text_of(
+        site.client.get(f"/households/{site.ivanov}/timeline?since={before[0]}&until={before[1]}").text
+    )
     assert "covering for" not in empty and "Nothing recorded for this family in this period." in empty
     around = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
-    shown = text_of(site.client.get(f"/households/{site.ivanov}/timeline?since={around[0]}&until={around[1]}").text)
+    shown = text_of(
+        site.client.get(f"/households/{site.ivanov}/timeline?since={around[0]}&until={around[1]}").text
+    )
     assert "covering for ivanova" in shown
 
 
@@ -132,3 +136,185 @@ def test_a_bad_period_is_refused_in_words(site: Site) -> None:
     log_in(site.client, "sveta")
     response = site.client.get(f"/households/{site.ivanov}/timeline?since=yesterday")
     assert response.status_code == 422 and "YYYY-MM-DD" in text_of(response.text)
+
+
+# -- bookings and splits ---------------------------------------------------------------------------
+
+
+def a_booking(site: Site, ref: str = "B-1", amount: int = 100_001) -> int:
+    with site.db.unit_of_work() as s:
+        return bookings.add_booking(
+            s, site.ivanov, ref=ref, amount=amount, closed_at=CALLED + timedelta(hours=1), actor="setup"
+        ).id
+
+
+def test_a_supervisor_adds_a_booking_by_hand_audited_as_them(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    response = site.client.post(
+        "/bookings",
+        data={
+            "csrf": token,
+            "household": str(site.ivanov),
+            "ref": "TOUR-7",
+            "amount": "1234.57",
+            "closed_at": "2026-12-01T15:30",
+        },
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/bookings?done=added"
+    with site.db.reader() as s:
+        [stored] = bookings.list_bookings(s, household=site.ivanov)
+    assert (stored.ref, stored.amount, stored.added_by) == ("TOUR-7", 123457, "sveta")
+    assert stored.closed_at == datetime(2026, 12, 1, 12, 30, tzinfo=UTC)
+    listed = text_of(site.client.get("/bookings").text)
+    assert "TOUR-7" in listed and "1,234.57" in listed
+
+
+def test_a_booking_with_a_bad_amount_is_refused_and_nothing_is_written(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    before = counts(site.db)
+    response = site.client.post(
+        "/bookings",
+        data={
+            "csrf": token,
+            "household": str(site.ivanov),
+            "ref": "X",
+            "amount": "12.345",
+            "closed_at": "2026-12-01T15:30",
+        },
+    )
+    assert response.status_code == 422 and "Check the input" in text_of(response.text)
+    assert counts(site.db) == before
+
+
+def test_a_bookings_csv_is_imported_whole_or_not_at_all(site: Site) -> None:
+    token = log_in(site.client, "anna")
+    head = "booking,household,amount,closed_at\n"
+    good = f"{head}C-1,{site.ivanov},100.00,2026-12-01T10:00+03:00\nC-2,{site.petrov},50,2026-12-02\n"
+    bad = f"{head}C-3,{site.ivanov},100.00,2026-12-01T10:00+03:00\nC-4,999999,50,2026-12-02\n"
+    before = counts(site.db)
+    refused = site.client.post(
+        "/bookings/import", data={"csrf": token}, files={"file": ("mine.csv", bad, "text/csv")}
+    )
+    assert refused.status_code == 422 and "no household 999999" in text_of(refused.text)
+    assert "/tmp" not in refused.text and counts(site.db) == before
+    response = site.client.post(
+        "/bookings/import", data={"csrf": token}, files={"file": ("mine.csv", good, "text/csv")}
+    )
+    assert response.status_code == 303
+    with site.db.reader() as s:
+        assert sorted(b.ref for b in bookings.list_bookings(s)) == ["C-1", "C-2"]
+
+
+def test_a_booking_shows_its_proposed_split_with_the_calls_it_rests_on(site: Site, db_url: str) -> None:
+    covered_call(site.db, db_url)
+    booking = a_booking(site)
+    log_in(site.client, "sveta")
+    page = site.client.get(f"/bookings/{booking}")
+    shown = text_of(page.text)
+    assert page.status_code == 200 and "Split proposed by policy: equal shares" in shown
+    assert "orlov" in shown or "kim" in shown
+    assert "covering for ivanova" in shown and "talked 95 s" in shown
+
+
+def test_an_override_whose_shares_do_not_total_100_is_refused_in_words(site: Site) -> None:
+    booking = a_booking(site)
+    token = log_in(site.client, "sveta")
+    before = counts(site.db)
+    response = site.client.post(
+        f"/bookings/{booking}/override",
+        data={"csrf": token, "shares": "ivanova=60\norlov=30", "reason": "деление"},
+    )
+    assert response.status_code == 422 and "total 90, not 100" in text_of(response.text)
+    assert counts(site.db) == before
+
+
+def test_an_override_needs_a_reason(site: Site) -> None:
+    booking = a_booking(site)
+    token = log_in(site.client, "sveta")
+    before = counts(site.db)
+    response = site.client.post(
+        f"/bookings/{booking}/override", data={"csrf": token, "shares": "ivanova=100", "reason": ""}
+    )
+    assert response.status_code == 422 and counts(site.db) == before
+
+
+def test_an_override_is_exact_to_the_kopeck_audited_and_shown_on_the_timeline(site: Site) -> None:
+    booking = a_booking(site, amount=100_001)
+    token = log_in(site.client, "sveta")
+    response = site.client.post(
+        f"/bookings/{booking}/override",
+        data={"csrf": token, "shares": "ivanova=33.34, orlov=33.33, kim=33.33", "reason": "три менеджера"},
+    )
+    assert (
+        response.status_code == 303 and response.headers["location"] == f"/bookings/{booking}?done=overridden"
+    )
+    page = text_of(site.client.get(f"/bookings/{booking}").text)
+    assert "Split overridden by sveta" in page and "три менеджера" in page
+    with site.db.reader() as s:
+        entry = s.execute(
+            select(AuditEntry.actor, AuditEntry.household_id).where(AuditEntry.action == "override")
+        ).one()
+    assert tuple(entry) == ("sveta", site.ivanov)
+    timeline = site.client.get(f"/households/{site.ivanov}/timeline?policy=equal")
+    shown = text_of(timeline.text)
+    assert "split overridden by sveta" in shown and "«три менеджера»" in shown
+    amounts = [
+        r
+        for r in csv.DictReader(io.StringIO(site.client.get(f"/households/{site.ivanov}/timeline.csv").text))
+        if r["kind"] == "share"
+    ]
+    assert sum(int(r["amount"].replace(".", "")) for r in amounts) == 100_001
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/bookings"),
+        ("get", "/bookings/{b}"),
+        ("post", "/bookings"),
+        ("post", "/bookings/import"),
+        ("post", "/bookings/{b}/override"),
+    ],
+)
+def test_a_manager_gets_403_on_bookings_by_url(site: Site, method: str, path: str) -> None:
+    booking = a_booking(site)
+    token = log_in(site.client, "ira")
+    before = counts(site.db)
+    data = {
+        "csrf": token,
+        "shares": "ivanova=100",
+        "reason": "мой",
+        "household": str(site.ivanov),
+        "ref": "M",
+        "amount": "1",
+        "closed_at": "2026-12-01T10:00",
+    }
+    url = path.format(b=booking)
+    response = site.client.get(url) if method == "get" else site.client.post(url, data=data)
+    assert response.status_code == 403 and counts(site.db) == before
+
+
+@pytest.mark.parametrize("path", ["/bookings", "/bookings/import", "/bookings/{b}/override"])
+def test_a_bookings_post_without_the_csrf_token_is_refused(site: Site, path: str) -> None:
+    booking = a_booking(site)
+    log_in(site.client, "anna")
+    before = counts(site.db)
+    response = site.client.post(path.format(b=booking), data={"shares": "ivanova=100", "reason": "x"})
+    assert response.status_code == 403 and counts(site.db) == before
+
+
+def test_get_on_the_evidence_pages_writes_nothing(site: Site, db_url: str) -> None:
+    covered_call(site.db, db_url)
+    booking = a_booking(site)
+    log_in(site.client, "anna")
+    before = counts(site.db)
+    for path in (
+        f"/households/{site.ivanov}/timeline",
+        f"/households/{site.ivanov}/timeline.csv",
+        "/bookings",
+        f"/bookings/{booking}",
+        f"/bookings/{booking}/override",
+        "/bookings/import",
+    ):
+        assert site.client.get(path).status_code in (200, 405)
+    assert counts(site.db) == before

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.config import Settings
 from web.console import HERE, Console
-from web.views import agents, audit_log, base, evidence, household, login, route_plan, search
+from web.views import agents, audit_log, base, evidence, household, login, route_plan, search, splits
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -74,6 +74,10 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/households/{household:int}/exclusions/remove", household.IncludeView),
         page("/households/{household:int}/timeline", evidence.TimelineView),
         page("/households/{household:int}/timeline.csv", evidence.TimelineCsvView),
+        page("/bookings", splits.BookingsView),
+        page("/bookings/import", splits.ImportView),
+        page("/bookings/{booking:int}", splits.BookingView),
+        page("/bookings/{booking:int}/override", splits.OverrideView),
         page("/agents", agents.BoardView),
         page("/agents/{login}/state", agents.StateView),
         page("/route", route_plan.RoutePlanView),

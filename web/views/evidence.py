@@ -1,4 +1,4 @@
-"""The evidence timeline of a family: every call with its attempts, every change, every booking with its split.
+"""The evidence timeline of a family: every call with its attempts, every change, every booking, its split.
 
 The page a supervisor opens when two managers argue, so each line says it
 plainly: a covered call names for whom, an attempt whose end was never
