@@ -16,12 +16,15 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from identity.matching import DEFAULT_THRESHOLD
 from router.config import Settings
-from router.directory import offices
+from router.directory import audit, household_reads, households, offices, suggestions
+from router.leads import sources, store
+from router.leads.values import LeadIn
 from router.routing.service import Router
 from router.splits import bookings
 from router.storage.db import Database
-from router.storage.models import AuditEntry, Booking, Lead, SplitOverride
+from router.storage.models import AuditEntry, Booking, Household, Lead, SplitOverride, SuggestionRejection
 from tests.agency import IVANOV_MOBILE, MSK_LINE, seed
 from tests.console_client import add_users, console, log_in, text_of
 from tests.routing_helpers import new_call, outcome
@@ -32,6 +35,7 @@ CALLED = datetime.now(UTC) - timedelta(hours=2)
 @dataclass
 class Site:
     db: Database
+    url: str
     client: TestClient
     ivanov: int
     petrov: int
@@ -42,7 +46,7 @@ def site(db: Database, db_url: str) -> Iterator[Site]:
     ids = seed(db)
     add_users(db)
     with console(db_url, console_language="en") as client:
-        yield Site(db, client, ids["ivanov"], ids["petrov"])
+        yield Site(db, db_url, client, ids["ivanov"], ids["petrov"])
 
 
 def covered_call(db: Database, url: str) -> None:
@@ -69,7 +73,7 @@ def counts(db: Database) -> dict[str, int]:
     with db.reader() as s:
         return {
             m.__tablename__: int(s.scalar(select(func.count()).select_from(m)) or 0)
-            for m in (AuditEntry, Booking, SplitOverride, Lead)
+            for m in (AuditEntry, Booking, SplitOverride, Lead, SuggestionRejection)
         }
 
 
@@ -318,3 +322,152 @@ def test_get_on_the_evidence_pages_writes_nothing(site: Site, db_url: str) -> No
     ):
         assert site.client.get(path).status_code in (200, 405)
     assert counts(site.db) == before
+
+
+# -- suggestions and leads waiting -----------------------------------------------------------------
+
+
+def look_alike(site: Site) -> int:
+    """A family a call created with Мария Иванова's name and the Ivanovs' email: probably the Ivanovs."""
+    with site.db.unit_of_work() as s:
+        s.get(Household, site.ivanov).email = "ivanovy@mail.ru"  # type: ignore[union-attr]
+        return households.add_household(
+            s,
+            members=["Иванова Мария"],
+            email="ivanovy@mail.ru",
+            numbers=[household_reads.NumberSpec("+79265550000")],
+            actor="router",
+            origin="call",
+        ).id
+
+
+def provisional_lead(site: Site) -> int:
+    with site.db.unit_of_work() as s:
+        sources.add_source(s, "website", actor="admin")
+        s.get(Household, site.ivanov).address = "Москва, ул. Ленина, д. 5, кв. 12"  # type: ignore[union-attr]
+    with site.db.reader() as s:
+        index = suggestions.load_index(s)
+    lead, _ = store.submit(
+        site.db,
+        "website",
+        LeadIn("L-1", phone="+79990000001", name="Иванова Елена", address="Москва, ул. Ленина, 5, кв 12"),
+        settings=Settings(db=site.url),
+        index=index,
+        auto_threshold=DEFAULT_THRESHOLD,
+    )
+    assert lead.provisional and lead.household == site.ivanov
+    return lead.lead
+
+
+def test_the_queue_shows_a_family_made_by_a_call_that_looks_like_an_existing_one(site: Site) -> None:
+    new = look_alike(site)
+    log_in(site.client, "sveta")
+    page = site.client.get("/suggestions")
+    assert page.status_code == 200
+    assert f'data-pair="{site.ivanov}-{new}"' in page.text
+    shown = text_of(page.text)
+    assert "same email: ivanovy@mail.ru" in shown and "created by a call on" in shown
+    assert f'href="/households/{site.ivanov}/merge?other={new}"' in page.text
+
+
+def test_a_rejected_pair_is_remembered_audited_and_not_offered_again(site: Site) -> None:
+    new = look_alike(site)
+    token = log_in(site.client, "sveta")
+    card = site.client.get(f"/households/{site.ivanov}").text
+    assert f'data-pair="{site.ivanov}-{new}"' in card
+    response = site.client.post(
+        "/suggestions/reject",
+        data={"csrf": token, "keep": str(site.ivanov), "other": str(new), "reason": "тёзки"},
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/suggestions?done=rejected"
+    with site.db.reader() as s:
+        assert suggestions.rejected(s) == {(site.ivanov, new)}
+        trail = audit.trail(s, site.ivanov, action=suggestions.REJECT)
+    assert [(t.actor, t.reason) for t in trail] == [("sveta", "тёзки")]
+    assert f'data-pair="{site.ivanov}-{new}"' not in site.client.get("/suggestions").text
+    assert f'data-pair="{site.ivanov}-{new}"' not in site.client.get(f"/households/{site.ivanov}").text
+    again = site.client.post(
+        "/suggestions/reject", data={"csrf": token, "keep": str(new), "other": str(site.ivanov)}
+    )
+    assert again.status_code == 303
+    with site.db.reader() as s:
+        assert len(audit.trail(s, site.ivanov, action=suggestions.REJECT)) == 1
+
+
+def test_an_accepted_suggestion_is_merged_and_leaves_the_queue(site: Site) -> None:
+    new = look_alike(site)
+    token = log_in(site.client, "sveta")
+    confirm = site.client.get(f"/households/{site.ivanov}/merge?other={new}")
+    assert confirm.status_code == 200
+    merged = site.client.post(
+        f"/households/{site.ivanov}/merge", data={"csrf": token, "other": str(new), "reason": "одна семья"}
+    )
+    assert merged.status_code == 303
+    with site.db.reader() as s:
+        assert household_reads.lookup(s, "+79265550000").household_id == site.ivanov  # type: ignore[union-attr]
+    assert "data-pair=" not in site.client.get("/suggestions").text
+
+
+def test_a_lead_waiting_for_confirmation_is_confirmed_and_its_number_linked(site: Site) -> None:
+    lead = provisional_lead(site)
+    token = log_in(site.client, "sveta")
+    assert f'data-lead="{lead}"' in site.client.get("/suggestions").text
+    response = site.client.post(f"/leads/{lead}/confirm", data={"csrf": token})
+    assert response.status_code == 303
+    with site.db.reader() as s:
+        assert household_reads.lookup(s, "+79990000001").household_id == site.ivanov  # type: ignore[union-attr]
+        assert store.list_leads(s, provisional=True) == []
+    assert f'data-lead="{lead}"' not in site.client.get("/suggestions").text
+
+
+def test_a_rejected_lead_gets_a_family_of_its_own(site: Site) -> None:
+    lead = provisional_lead(site)
+    token = log_in(site.client, "anna")
+    assert site.client.post(f"/leads/{lead}/reject", data={"csrf": token}).status_code == 303
+    with site.db.reader() as s:
+        [view] = store.list_leads(s)
+    assert view.household not in (None, site.ivanov) and not view.provisional and view.confirmed_by == "anna"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/suggestions"),
+        ("post", "/suggestions/reject"),
+        ("post", "/leads/{l}/confirm"),
+        ("post", "/leads/{l}/reject"),
+    ],
+)
+def test_a_manager_gets_403_on_suggestions_and_leads_by_url(site: Site, method: str, path: str) -> None:
+    new = look_alike(site)
+    lead = provisional_lead(site)
+    token = log_in(site.client, "ira")
+    before = counts(site.db)
+    url = path.format(l=lead)
+    data = {"csrf": token, "keep": str(site.ivanov), "other": str(new)}
+    response = site.client.get(url) if method == "get" else site.client.post(url, data=data)
+    assert response.status_code == 403 and counts(site.db) == before
+    with site.db.reader() as s:
+        assert suggestions.rejected(s) == set()
+
+
+@pytest.mark.parametrize("path", ["/suggestions/reject", "/leads/{l}/confirm", "/leads/{l}/reject"])
+def test_a_suggestions_post_without_the_csrf_token_is_refused(site: Site, path: str) -> None:
+    new = look_alike(site)
+    lead = provisional_lead(site)
+    log_in(site.client, "anna")
+    before = counts(site.db)
+    response = site.client.post(path.format(l=lead), data={"keep": str(site.ivanov), "other": str(new)})
+    assert response.status_code == 403 and counts(site.db) == before
+
+
+def test_get_on_the_suggestions_pages_writes_nothing(site: Site) -> None:
+    look_alike(site)
+    lead = provisional_lead(site)
+    log_in(site.client, "anna")
+    before = counts(site.db)
+    for path in ("/suggestions", "/suggestions/reject", f"/leads/{lead}/confirm", f"/leads/{lead}/reject"):
+        assert site.client.get(path).status_code in (200, 405)
+    assert counts(site.db) == before
+    with site.db.reader() as s:
+        assert suggestions.rejected(s) == set() and len(store.list_leads(s, provisional=True)) == 1

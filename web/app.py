@@ -16,7 +16,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.config import Settings
 from web.console import HERE, Console
-from web.views import agents, audit_log, base, evidence, household, login, route_plan, search, splits
+from web.views import (
+    agents,
+    audit_log,
+    base,
+    evidence,
+    household,
+    login,
+    route_plan,
+    search,
+    splits,
+    suggestions_queue,
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -78,6 +89,10 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/bookings/import", splits.ImportView),
         page("/bookings/{booking:int}", splits.BookingView),
         page("/bookings/{booking:int}/override", splits.OverrideView),
+        page("/suggestions", suggestions_queue.QueueView),
+        page("/suggestions/reject", suggestions_queue.RejectView),
+        page("/leads/{lead:int}/confirm", suggestions_queue.LeadConfirmView),
+        page("/leads/{lead:int}/reject", suggestions_queue.LeadRejectView),
         page("/agents", agents.BoardView),
         page("/agents/{login}/state", agents.StateView),
         page("/route", route_plan.RoutePlanView),

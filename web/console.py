@@ -13,6 +13,7 @@ from router.accounts.sessions import SessionPolicy
 from router.config import Settings
 from router.storage.db import Database
 from web.formats import Formats
+from web.suggestion_index import SharedIndex
 from web.words import WORDS
 
 HERE = Path(__file__).parent
@@ -31,6 +32,7 @@ class Console:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.db)
+        self.suggestions = SharedIndex(self.db)
         self.formats = Formats(settings.console_language, settings.timezone)
         self.texts = translations(settings.console_language)
         self.policy = SessionPolicy(

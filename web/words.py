@@ -63,5 +63,6 @@ WORDS: dict[str, dict[str, str]] = {
         "user-enable": N_("console user enabled"),
         "user-password": N_("console password changed"),
         "override": N_("split overridden"),
+        "suggestion-reject": N_("not one family (suggestion rejected)"),
     },
 }
