@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,11 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from identity.matching import DEFAULT_THRESHOLD
-from router.config import Settings
+from router.config import Settings, agency_zone
 from router.directory import audit, household_reads, households, offices, suggestions
 from router.leads import sources, store
 from router.leads.values import LeadIn
+from router.routing import agent_board
 from router.routing.service import Router
 from router.splits import bookings
 from router.storage.db import Database
@@ -471,3 +473,35 @@ def test_get_on_the_suggestions_pages_writes_nothing(site: Site) -> None:
     assert counts(site.db) == before
     with site.db.reader() as s:
         assert suggestions.rejected(s) == set() and len(store.list_leads(s, provisional=True)) == 1
+
+
+# -- the agents board's columns --------------------------------------------------------------------
+
+
+def test_the_board_shows_calls_today_and_the_owner_hit_rate_as_the_router_counts_them(
+    site: Site, db_url: str
+) -> None:
+    covered_call(site.db, db_url)
+    with site.db.reader() as s:
+        counted = {
+            a.login: a
+            for a in agent_board.board(s, now=datetime.now(UTC), zone=agency_zone(Settings(db=db_url)))
+        }
+    answered_by = next(login for login, a in counted.items() if a.answered_today)
+    log_in(site.client, "sveta")
+    page = site.client.get("/agents", headers={"HX-Request": "true"}).text
+    rows = {
+        m.group(1): text_of(m.group(0)) for m in re.finditer(r'<tr data-agent="([^"]+)".*?</tr>', page, re.S)
+    }
+    assert rows[answered_by].split(" Pause")[0].endswith("1 (answered 1) —")
+    assert counted["ivanova"].hit_rate == 0.0 and counted["ivanova"].owner_away_covered == 1
+    assert "0% (0 of 1; covered by colleagues: 1)" in rows["ivanova"]
+    assert rows["sidorov"].split(" Pause")[0].endswith("0 —")
+
+
+def test_a_pause_shows_on_the_board_at_once_while_the_counts_are_shared(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    site.client.get("/agents")
+    site.client.post("/agents/kim/state", data={"state": "paused", "csrf": token})
+    page = site.client.get("/agents", headers={"HX-Request": "true"}).text
+    assert 'data-agent="kim" class="state-paused" data-live="paused"' in page

@@ -10,8 +10,9 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from router.accounts.sessions import SessionPolicy
-from router.config import Settings
+from router.config import Settings, agency_zone
 from router.storage.db import Database
+from web.board_counts import SharedCounts
 from web.formats import Formats
 from web.suggestion_index import SharedIndex
 from web.words import WORDS
@@ -33,6 +34,8 @@ class Console:
         self.settings = settings
         self.db = Database(settings.db)
         self.suggestions = SharedIndex(self.db)
+        self.board_counts = SharedCounts()
+        self.zone = agency_zone(settings)
         self.formats = Formats(settings.console_language, settings.timezone)
         self.texts = translations(settings.console_language)
         self.policy = SessionPolicy(

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import phonenumbers
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 _LOCALES = {"ru": "ru_RU", "en": "en_GB"}
 CURRENCY = "RUB"
@@ -51,6 +51,10 @@ class Formats:
         except phonenumbers.NumberParseException:
             return e164
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    def percent(self, share: float) -> str:
+        """A share of one as people read it: `75 %` in Russian."""
+        return format_percent(share, locale=self.locale)
 
     def count(self, n: int) -> str:
         return format_decimal(n, locale=self.locale)

@@ -20,7 +20,14 @@ WORDS: dict[str, dict[str, str]] = {
         "work": N_("work"),
         "other": N_("other"),
     },
-    "state": {"available": N_("available"), "paused": N_("paused"), "offline": N_("offline")},
+    "state": {
+        "available": N_("available"),
+        "paused": N_("paused"),
+        "offline": N_("offline"),
+        "disabled": N_("disabled"),
+        "on-call": N_("on a call"),
+        "wrap-up": N_("wrap-up"),
+    },
     "reason": {
         "owner": N_("the owner"),
         "owner-backup": N_("the owner's backup"),

@@ -89,8 +89,23 @@ class AgentOnBoard:
         }
 
 
-def board(session: Session, *, now: datetime, zone: tzinfo) -> list[AgentOnBoard]:
-    """Every agent, by office and login, as of `now`, counting the agency's day that holds `now`."""
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """Today's counts per agent id, read in two grouped statements over today's decisions.
+
+    Apart from the agents' states so that a console may reuse them for a
+    second or two between refreshes (the costly part), while states are read
+    live every time.
+    """
+
+    start: datetime
+    end: datetime
+    rung: dict[int, tuple[int, int]]  # agent id: (calls that rang them, answered)
+    owned: dict[int, dict[tuple[bool, str], int]]  # owner id: (owner free, who answered): calls
+
+
+def day_counts(session: Session, *, now: datetime, zone: tzinfo) -> DayCounts:
+    """The counts of the agency's day that holds `now`."""
     start, end = local_day(now, zone)
     today = and_(Decision.at >= start, Decision.at < end)
     rung = {
@@ -106,7 +121,19 @@ def board(session: Session, *, now: datetime, zone: tzinfo) -> list[AgentOnBoard
             .group_by(Attempt.agent_id)
         )
     }
-    owned = _owned_calls(session, today)
+    return DayCounts(start, end, rung, _owned_calls(session, today))
+
+
+def board(
+    session: Session, *, now: datetime, zone: tzinfo, counts: DayCounts | None = None
+) -> list[AgentOnBoard]:
+    """Every agent, by office and login, as of `now`, counting the agency's day that holds `now`.
+
+    `counts` are today's counts read before (by `day_counts`); they are read
+    now when not given, or when they belong to another day than `now`'s.
+    """
+    if counts is None or not counts.start <= now < counts.end:
+        counts = day_counts(session, now=now, zone=zone)
     rows = session.execute(
         select(Agent, Office.code, Office.wrapup_seconds)
         .join(Office, Office.id == Agent.office_id)
@@ -114,8 +141,8 @@ def board(session: Session, *, now: datetime, zone: tzinfo) -> list[AgentOnBoard
     )
     listed = []
     for agent, office, wrapup in rows:
-        calls, answered = rung.get(agent.id, (0, 0))
-        counts = owned.get(agent.id, {})
+        calls, answered = counts.rung.get(agent.id, (0, 0))
+        owned = counts.owned.get(agent.id, {})
         listed.append(
             AgentOnBoard(
                 login=agent.login,
@@ -125,12 +152,12 @@ def board(session: Session, *, now: datetime, zone: tzinfo) -> list[AgentOnBoard
                 live=_live(agent, wrapup, now),
                 calls_today=calls,
                 answered_today=answered,
-                owned_calls=sum(counts.values()),
-                owner_answered=counts.get((True, "owner"), 0) + counts.get((False, "owner"), 0),
-                owner_free_answered=counts.get((True, "owner"), 0),
-                owner_free_missed=counts.get((True, "other"), 0) + counts.get((True, "none"), 0),
-                owner_away_covered=counts.get((False, "other"), 0),
-                owner_away_unanswered=counts.get((False, "none"), 0),
+                owned_calls=sum(owned.values()),
+                owner_answered=owned.get((True, "owner"), 0) + owned.get((False, "owner"), 0),
+                owner_free_answered=owned.get((True, "owner"), 0),
+                owner_free_missed=owned.get((True, "other"), 0) + owned.get((True, "none"), 0),
+                owner_away_covered=owned.get((False, "other"), 0),
+                owner_away_unanswered=owned.get((False, "none"), 0),
             )
         )
     return listed
