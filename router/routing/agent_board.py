@@ -108,7 +108,7 @@ def day_counts(session: Session, *, now: datetime, zone: tzinfo) -> DayCounts:
     """The counts of the agency's day that holds `now`."""
     start, end = local_day(now, zone)
     today = and_(Decision.at >= start, Decision.at < end)
-    rung = {
+    rung: dict[int, tuple[int, int]] = {
         agent_id: (calls, answered)
         for agent_id, calls, answered in session.execute(
             select(
@@ -120,6 +120,7 @@ def day_counts(session: Session, *, now: datetime, zone: tzinfo) -> DayCounts:
             .where(today, Attempt.agent_id.is_not(None))
             .group_by(Attempt.agent_id)
         )
+        if agent_id is not None
     }
     return DayCounts(start, end, rung, _owned_calls(session, today))
 
