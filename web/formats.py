@@ -56,6 +56,10 @@ class Formats:
         """A share of one as people read it: `75 %` in Russian."""
         return format_percent(share, locale=self.locale)
 
+    def share(self, percent: Decimal) -> str:
+        """A split's share, given in percent, to its last significant digit: `33,34 %`."""
+        return format_decimal(percent.normalize(), locale=self.locale) + "\u00a0%"
+
     def count(self, n: int) -> str:
         return format_decimal(n, locale=self.locale)
 
