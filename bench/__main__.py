@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHES = ["directory", "decision", "suggest", "callfront", "evidence", "faults"]
+BENCHES = ["directory", "decision", "suggest", "callfront", "evidence", "faults", "console"]
 
 
 def main() -> int:
