@@ -136,21 +136,39 @@ def board(
     if counts is None or not counts.start <= now < counts.end:
         counts = day_counts(session, now=now, zone=zone)
     rows = session.execute(
-        select(Agent, Office.code, Office.wrapup_seconds)
+        select(
+            Agent.id,
+            Agent.login,
+            Agent.name,
+            Agent.state,
+            Agent.claimed_by,
+            Agent.claim_expires_at,
+            Agent.last_call_ended_at,
+            Office.code,
+            Office.wrapup_seconds,
+        )
         .join(Office, Office.id == Agent.office_id)
         .order_by(Office.code, Agent.login)
     )
     listed = []
-    for agent, office, wrapup in rows:
+    # Plain rows, not ORM objects: the board of 500 agents is refreshed every few seconds.
+    for agent in rows:
         calls, answered = counts.rung.get(agent.id, (0, 0))
         owned = counts.owned.get(agent.id, {})
         listed.append(
             AgentOnBoard(
                 login=agent.login,
                 name=agent.name,
-                office=office,
+                office=agent.code,
                 state=agent.state,
-                live=_live(agent, wrapup, now),
+                live=_live(
+                    agent.state,
+                    agent.claimed_by,
+                    agent.claim_expires_at,
+                    agent.last_call_ended_at,
+                    agent.wrapup_seconds,
+                    now,
+                ),
                 calls_today=calls,
                 answered_today=answered,
                 owned_calls=sum(owned.values()),
@@ -183,13 +201,19 @@ def _owned_calls(session: Session, today: Any) -> dict[int, dict[tuple[bool, str
     return found
 
 
-def _live(agent: Agent, wrapup_seconds: int, now: datetime) -> str:
+def _live(
+    state: str,
+    claimed_by: str | None,
+    claim_expires_at: datetime | None,
+    ended: datetime | None,
+    wrapup_seconds: int,
+    now: datetime,
+) -> str:
     """On a call (claimed by a live call) first, then the state as set, then wrap-up after a call."""
-    if agent.claimed_by is not None and agent.claim_expires_at is not None and agent.claim_expires_at > now:
+    if claimed_by is not None and claim_expires_at is not None and claim_expires_at > now:
         return ON_CALL
-    if agent.state != "available":
-        return agent.state
-    ended = agent.last_call_ended_at
+    if state != "available":
+        return state
     if wrapup_seconds and ended is not None and ended + timedelta(seconds=wrapup_seconds) > now:
         return WRAP_UP
     return "available"
