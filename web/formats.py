@@ -76,7 +76,7 @@ class Formats:
         return format_decimal(percent.normalize(), locale=self.locale) + "\u00a0%"
 
     def count(self, n: int) -> str:
-        return format_decimal(n, locale=self.locale)
+        return _count(n, self.locale)
 
     def day_start(self, day: dt.date) -> dt.datetime:
         """Midnight of `day` in the agency's zone, as an aware moment (a period filter's bound)."""
@@ -91,3 +91,9 @@ def _phone(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@functools.lru_cache(maxsize=4096)
+def _count(n: int, locale: str) -> str:
+    """Counts on a board repeat (0, 1, 2...): Babel formats each once."""
+    return format_decimal(n, locale=locale)
