@@ -88,10 +88,10 @@ def _tables(db: Database) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def test_a_0012_database_with_households_upgrades_to_remember_rejected_suggestions(db: Database) -> None:
+def test_a_0005_database_with_households_upgrades_to_remember_rejected_suggestions(db: Database) -> None:
     from router.directory import household_reads, households, suggestions
 
-    command.downgrade(alembic_config(db.url), "0012")
+    command.downgrade(alembic_config(db.url), "0005")
     with db.unit_of_work() as s:
         first, second = (
             households.add_household(s, actor="t", numbers=[household_reads.NumberSpec(n)]).id
