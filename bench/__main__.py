@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-BENCHES = ["directory", "decision", "suggest", "callfront", "evidence", "faults", "leads"]
+BENCHES = ["directory", "decision", "suggest", "callfront", "evidence", "faults", "leads", "console"]
 
 
 def main() -> int:

@@ -13,15 +13,19 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from router.directory import household_reads, offices
+from router.directory import household_reads, households, offices
+from router.splits import bookings
 from router.storage.db import Database
+from router.storage.models import Household
 from tests.agency import IVANOV_MOBILE, seed
 from tests.console_client import PASSWORD, add_users
+from tests.test_console_evidence import CALLED, covered_call
 from tests.test_serve_process import free_port, wait_for_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -199,3 +203,86 @@ def _owner_of_the_ivanovs(session: Session) -> str | None:
     found = household_reads.lookup(session, IVANOV_MOBILE)
     assert found is not None
     return household_reads.household_view(household_reads.get_household(session, found.household_id)).owner
+
+
+def test_browser_accepts_a_suggestion_by_merging_the_families(browser_page: object, db: Database) -> None:
+    page: object = browser_page
+    ids = {h.name: h.id for h in _households(db)}
+    new = _look_alike(db, ids["Ивановы"])
+    log_in(page, "sveta")
+    page.click("nav >> text=Предложения")  # type: ignore[attr-defined]
+    row = f"tr[data-pair='{ids['Ивановы']}-{new}']"
+    page.wait_for_selector(f"{row} td:has-text('same email')")  # type: ignore[attr-defined]
+    shot(page, "suggestions")
+    page.click(f"{row} >> text=Принять: объединить…")  # type: ignore[attr-defined]
+    page.wait_for_selector("input[name=reason]")  # type: ignore[attr-defined]
+    page.on("dialog", lambda dialog: dialog.accept())  # type: ignore[attr-defined]
+    page.fill("input[name=reason]", "одна семья: та же почта")  # type: ignore[attr-defined]
+    page.click("button:has-text('Объединить')")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Семьи объединены.")  # type: ignore[attr-defined]
+    assert "+7 926 555-00-00" in page.inner_text("section.numbers")  # type: ignore[attr-defined]
+    page.goto(page.base + "/suggestions")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Ничего не ждёт")  # type: ignore[attr-defined]
+
+
+def test_browser_opens_a_timeline_and_sees_a_covered_call(browser_page: object, db: Database) -> None:
+    page: object = browser_page
+    covered_call(db, db.url)
+    log_in(page, "sveta")
+    page.fill("input[name=q]", "8 (916) 123-45-67")  # type: ignore[attr-defined]
+    page.press("input[name=q]", "Enter")  # type: ignore[attr-defined]
+    page.click("#timeline-link")  # type: ignore[attr-defined]
+    covered = page.wait_for_selector("li.attempt.status-answer strong.covering")  # type: ignore[attr-defined]
+    assert covered.inner_text() == "за ivanova"
+    shot(page, "timeline")
+
+
+def test_browser_overrides_a_split_and_sees_it_on_the_timeline(browser_page: object, db: Database) -> None:
+    page: object = browser_page
+    covered_call(db, db.url)
+    ivanov = {h.name: h.id for h in _households(db)}["Ивановы"]
+    with db.unit_of_work() as s:
+        bookings.add_booking(
+            s, ivanov, ref="TOUR-42", amount=15_000_001, closed_at=CALLED + timedelta(hours=1), actor="crm"
+        )
+    log_in(page, "sveta")
+    page.click("nav >> text=Продажи")  # type: ignore[attr-defined]
+    page.click("a:has-text('TOUR-42')")  # type: ignore[attr-defined]
+    page.wait_for_selector("h2:has-text('Доли по правилу')")  # type: ignore[attr-defined]
+    page.fill("textarea[name=shares]", "ivanova=50\norlov=30\nkim=30")  # type: ignore[attr-defined]
+    page.fill("section.override input[name=reason]", "продала ivanova, досчитали коллеги")  # type: ignore[attr-defined]
+    page.click("button:has-text('Переопределить')")  # type: ignore[attr-defined]
+    refused = page.wait_for_selector("#refused")  # type: ignore[attr-defined]
+    assert "110" in refused.inner_text()
+    page.fill("textarea[name=shares]", "ivanova=50\norlov=25\nkim=25")  # type: ignore[attr-defined]
+    page.fill("section.override input[name=reason]", "продала ivanova, досчитали коллеги")  # type: ignore[attr-defined]
+    page.click("button:has-text('Переопределить')")  # type: ignore[attr-defined]
+    page.wait_for_selector("h2:has-text('Доли переопределил sveta')")  # type: ignore[attr-defined]
+    shot(page, "booking-override")
+    page.click("text=История семьи")  # type: ignore[attr-defined]
+    booking = page.wait_for_selector("li.booking[data-booking='TOUR-42']")  # type: ignore[attr-defined]
+    assert "доли переопределил sveta" in booking.inner_text()
+    assert "не одна" not in booking.inner_text()
+    page.wait_for_selector("li.audit.action-override")  # type: ignore[attr-defined]
+    shot(page, "timeline-override")
+    page.goto(page.base + "/bookings")  # type: ignore[attr-defined]
+    page.wait_for_selector("tr[data-booking='TOUR-42']")  # type: ignore[attr-defined]
+    shot(page, "bookings")
+
+
+def _households(db: Database) -> list[household_reads.HouseholdView]:
+    with db.reader() as s:
+        return household_reads.list_households(s)
+
+
+def _look_alike(db: Database, ivanov: int) -> int:
+    with db.unit_of_work() as s:
+        s.get(Household, ivanov).email = "ivanovy@mail.ru"  # type: ignore[union-attr]
+        return households.add_household(
+            s,
+            members=["Иванова Мария"],
+            email="ivanovy@mail.ru",
+            numbers=[household_reads.NumberSpec("+79265550000")],
+            actor="router",
+            origin="call",
+        ).id

@@ -66,3 +66,17 @@ def test_times_are_shown_in_the_agencys_zone() -> None:
 
 def test_numbers_are_shown_as_people_read_them() -> None:
     assert Formats("ru", "Europe/Moscow").phone("+79161234567") == "+7 916 123-45-67"
+
+
+def test_a_moment_is_shown_as_babels_medium_datetime_cut_to_the_minute() -> None:
+    from babel.dates import format_datetime
+
+    moments = [
+        datetime(2026, m, d, h, mi, 59, tzinfo=UTC)
+        for m, d, h, mi in ((1, 1, 0, 0), (3, 29, 23, 5), (12, 5, 15, 4))
+    ]
+    for language, locale in (("ru", "ru_RU"), ("en", "en_GB")):
+        formats = Formats(language, "Europe/Moscow")
+        for at in moments:
+            babel = format_datetime(at, "medium", tzinfo=formats.zone, locale=locale).rsplit(":", 1)[0]
+            assert formats.time(at) == babel

@@ -86,3 +86,21 @@ def _tables(db: Database) -> set[str]:
 
     with db.engine.connect() as connection:
         return set(inspect(connection).get_table_names())
+
+
+def test_a_0005_database_with_households_upgrades_to_remember_rejected_suggestions(db: Database) -> None:
+    from router.directory import household_reads, households, suggestions
+
+    command.downgrade(alembic_config(db.url), "0005")
+    with db.unit_of_work() as s:
+        first, second = (
+            households.add_household(s, actor="t", numbers=[household_reads.NumberSpec(n)]).id
+            for n in ("+79161234567", "+79167654321")
+        )
+    assert "suggestion_rejections" not in _tables(db)
+    db.upgrade()
+    with db.unit_of_work() as s:
+        assert suggestions.reject(s, second, first, actor="t", reason="тёзки")
+    with db.reader() as s:
+        assert suggestions.rejected(s) == {(first, second)}
+        assert household_reads.resolve(s, "+79161234567", "RU").id == first

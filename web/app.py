@@ -18,7 +18,19 @@ from router.config import Settings
 from web.api_leads import PATH as LEADS_API
 from web.api_leads import LeadsApi
 from web.console import HERE, Console
-from web.views import agents, audit_log, base, household, leads, login, route_plan, search
+from web.views import (
+    agents,
+    audit_log,
+    base,
+    evidence,
+    household,
+    leads,
+    login,
+    route_plan,
+    search,
+    splits,
+    suggestions_queue,
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -75,6 +87,16 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/households/{household:int}/merge", household.MergeView),
         page("/households/{household:int}/exclusions", household.ExcludeView),
         page("/households/{household:int}/exclusions/remove", household.IncludeView),
+        page("/households/{household:int}/timeline", evidence.TimelineView),
+        page("/households/{household:int}/timeline.csv", evidence.TimelineCsvView),
+        page("/bookings", splits.BookingsView),
+        page("/bookings/import", splits.ImportView),
+        page("/bookings/{booking:int}", splits.BookingView),
+        page("/bookings/{booking:int}/override", splits.OverrideView),
+        page("/suggestions", suggestions_queue.QueueView),
+        page("/suggestions/reject", suggestions_queue.RejectView),
+        page("/leads/{lead:int}/confirm", suggestions_queue.LeadConfirmView),
+        page("/leads/{lead:int}/reject", suggestions_queue.LeadRejectView),
         page("/agents", agents.BoardView),
         page("/agents/{login}/state", agents.StateView),
         page("/agents/{login}/disable", agents.DisableView),

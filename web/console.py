@@ -10,10 +10,12 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from router.accounts.sessions import SessionPolicy
-from router.config import Settings
+from router.config import Settings, agency_zone
 from router.storage.db import Database
+from web.board_counts import SharedCounts
 from web.formats import Formats
 from web.leads_runtime import LeadsRuntime
+from web.suggestion_index import SharedIndex
 from web.words import WORDS
 
 HERE = Path(__file__).parent
@@ -32,7 +34,10 @@ class Console:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.db)
-        self.leads = LeadsRuntime(settings, self.db)
+        self.suggestions = SharedIndex(self.db)
+        self.leads = LeadsRuntime(settings, self.db, self.suggestions)
+        self.board_counts = SharedCounts()
+        self.zone = agency_zone(settings)
         self.formats = Formats(settings.console_language, settings.timezone)
         self.texts = translations(settings.console_language)
         self.policy = SessionPolicy(

@@ -1,9 +1,9 @@
-"""What the web process keeps for leads: the suggestion index, the per-token rate and the webhook thread.
+"""What the web process keeps for leads: the per-token rate and the webhook thread.
 
-The index of every household is built once at start and kept current by
-`refresh` whenever this process changes a household (a lead's new family, a
-confirmed or rejected match, the console's household actions). A lock
-guards it: the API's handlers run in worker threads. The webhook thread
+The suggestion index leads are matched against is the console's one
+(`web.suggestion_index.SharedIndex`), kept current by `refresh` whenever this
+process changes a household (a lead's new family, a confirmed or rejected
+match, the console's household actions). The webhook thread
 sends the deliveries that are due every `lead_webhook_every_seconds` and is
 stopped, between two rounds, when the server stops.
 """
@@ -17,36 +17,12 @@ import time
 from collections.abc import Iterable
 
 from identity.index import SuggestionIndex
-from identity.matching import DEFAULT_THRESHOLD
-from identity.records import HouseholdRecord, Query, Suggestion
 from router.config import Settings, webhook_backoff
-from router.directory import suggestions
 from router.leads import webhooks
 from router.storage.db import Database
+from web.suggestion_index import SharedIndex
 
 log = logging.getLogger(__name__)
-
-
-class LockedIndex(SuggestionIndex):
-    """The suggestion index, safe to read and change from several threads."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.RLock()
-
-    def suggest(self, query: Query, limit: int = 5, min_score: int = DEFAULT_THRESHOLD) -> list[Suggestion]:
-        with self._lock:
-            return super().suggest(query, limit=limit, min_score=min_score)
-
-    def add(self, record: HouseholdRecord) -> None:
-        with self._lock:
-            super().add(record)
-
-    update = add
-
-    def remove(self, household_id: int) -> None:
-        with self._lock:
-            super().remove(household_id)
 
 
 class TokenBuckets:
@@ -72,18 +48,21 @@ class TokenBuckets:
 
 
 class LeadsRuntime:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, shared: SharedIndex) -> None:
         self.settings = settings
         self.db = db
-        self.index: SuggestionIndex | None = None
+        self.shared = shared
         self.buckets = TokenBuckets(settings.lead_api_rate_per_second, settings.lead_api_burst)
         self._backoff = webhook_backoff(settings)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def index(self) -> SuggestionIndex:
+        """The process's one suggestion index, loaded on first use."""
+        return self.shared.current()
+
     def start(self) -> None:
-        with self.db.reader() as s:
-            self.index = suggestions.load_index(s, LockedIndex)
         self._stop.clear()
         self._thread = threading.Thread(target=self._deliver_forever, name="webhooks", daemon=True)
         self._thread.start()
@@ -96,11 +75,10 @@ class LeadsRuntime:
 
     def refresh(self, household_ids: Iterable[int | None]) -> None:
         """Bring these households of the index up to date after this process changed them."""
-        if self.index is None:
-            return
-        with self.db.reader() as s:
-            for household_id in {h for h in household_ids if h is not None}:
-                suggestions.refresh(s, self.index, household_id)
+        wanted = {h for h in household_ids if h is not None}
+        if wanted:
+            with self.db.reader() as s:
+                self.shared.refresh(s, *wanted)
 
     def deliver_once(self) -> int:
         with self.db.unit_of_work() as s:

@@ -25,6 +25,8 @@ WORDS: dict[str, dict[str, str]] = {
         "paused": N_("paused"),
         "offline": N_("offline"),
         "disabled": N_("disabled"),
+        "on-call": N_("on a call"),
+        "wrap-up": N_("wrap-up"),
     },
     "reason": {
         "owner": N_("the owner"),
@@ -34,6 +36,23 @@ WORDS: dict[str, dict[str, str]] = {
         "fallback": N_("the ordinary queue"),
         "duplicate": N_("the manager of the family's earlier order"),
         "unassigned": N_("nobody available"),
+    },
+    "policy": {
+        "equal": N_("equal shares"),
+        "talk-time": N_("by talk time"),
+        "owner": N_("all to the owner"),
+        "first-contact": N_("half to the first contact, the rest shared"),
+        "override": N_("overridden"),
+    },
+    "status": {
+        "ANSWER": N_("answered"),
+        "BUSY": N_("busy"),
+        "NOANSWER": N_("did not answer"),
+        "CANCEL": N_("the caller hung up while it rang"),
+        "CONGESTION": N_("the line was congested"),
+        "CHANUNAVAIL": N_("the phone was unreachable"),
+        "HANGUP": N_("hung up"),
+        "UNKNOWN": N_("end never recorded"),
     },
     "action": {
         "create": N_("created"),
@@ -57,5 +76,6 @@ WORDS: dict[str, dict[str, str]] = {
         "enable": N_("agent enabled"),
         "handover": N_("families handed over"),
         "backup": N_("backup changed"),
+        "suggestion-reject": N_("not one family (suggestion rejected)"),
     },
 }

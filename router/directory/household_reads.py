@@ -5,9 +5,10 @@ Reads only; every change to the directory is in `router.directory.households`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from identity.names import fold, split_words
@@ -121,18 +122,24 @@ def _has_trail(session: Session, household_id: int) -> bool:
 
 
 def list_households(session: Session, owner: str | None = None) -> list[HouseholdView]:
-    query = (
-        select(Household)
-        .options(
-            selectinload(Household.members),
-            selectinload(Household.numbers),
-            selectinload(Household.owner),
-        )
-        .order_by(Household.id)
-    )
+    query = _with_parts(select(Household).order_by(Household.id))
     if owner is not None:
         query = query.where(Household.owner_id == get_agent(session, owner).id)
     return [household_view(h) for h in session.scalars(query)]
+
+
+def households_by_id(session: Session, ids: Sequence[int]) -> list[HouseholdView]:
+    """The households of `ids` that exist, by id, in a few queries whatever their number."""
+    if not ids:
+        return []
+    query = _with_parts(select(Household).where(Household.id.in_(list(ids))).order_by(Household.id))
+    return [household_view(h) for h in session.scalars(query)]
+
+
+def _with_parts(query: Select[Household]) -> Select[Household]:
+    return query.options(
+        selectinload(Household.members), selectinload(Household.numbers), selectinload(Household.owner)
+    )
 
 
 def household_view(household: Household) -> HouseholdView:

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from identity.index import SuggestionIndex
 from identity.matching import DEFAULT_THRESHOLD, SHOW_THRESHOLD
 from identity.records import HouseholdRecord, Pair, Query, Suggestion
-from router.directory import household_reads, households
+from router.directory import audit, household_reads, households
 from router.errors import Conflict, InvalidInput
 from router.storage.db import utcnow
-from router.storage.models import Agent, Decision, Household, Member, PhoneNumber
+from router.storage.models import Agent, Decision, Household, Member, PhoneNumber, SuggestionRejection
 from router.storage.views import HouseholdView
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,36 @@ class RecentMatch:
     household: HouseholdRecord
     created_at: datetime
     match: Suggestion | None
+
+
+# The audit's action for a pair a person said is not one family.
+REJECT = "suggestion-reject"
+# Where a queued suggestion comes from: a family a call created, or two existing families.
+FROM_CALL, PAIR = "call", "pair"
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One suggestion waiting for a person: `other` probably belongs to `keep`.
+
+    `keep` is the family that stays (the existing one a new family looks
+    like, or the older of a pair); `other` would be merged into it.
+    """
+
+    keep: int
+    other: int
+    score: int
+    reasons: tuple[str, ...]
+    kind: str
+    created_at: datetime | None = None
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return ordered(self.keep, self.other)
+
+
+def ordered(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
 
 
 def load_index(session: Session, kind: type[SuggestionIndex] = SuggestionIndex) -> SuggestionIndex:
@@ -257,3 +287,91 @@ def accept(
         if previous is not None and previous.household_id != household_id:
             refresh(session, index, previous.household_id)
     return view
+
+
+def rejected(session: Session, households: Sequence[int] | None = None) -> set[tuple[int, int]]:
+    """The pairs a person said are not one family (of `households` if given), each `ordered`."""
+    query = select(SuggestionRejection.first_id, SuggestionRejection.second_id)
+    if households is not None:
+        ids = list(households)
+        query = query.where(SuggestionRejection.first_id.in_(ids) | SuggestionRejection.second_id.in_(ids))
+    return {(a, b) for a, b in session.execute(query)}
+
+
+def reject(session: Session, a: int, b: int, *, actor: str, reason: str = "") -> bool:
+    """Remember that `a` and `b` are not one family (audited on both); False if it was already known."""
+    if a == b:
+        raise InvalidInput("a household is not a suggestion for itself")
+    first, second = ordered(a, b)
+    if session.get(SuggestionRejection, (first, second)) is not None:
+        return False
+    session.add(SuggestionRejection(first_id=first, second_id=second, actor=actor, reason=reason.strip()))
+    for household, other in ((first, second), (second, first)):
+        audit.record(
+            session,
+            REJECT,
+            household=household,
+            subject=f"household {other}",
+            reason=reason.strip(),
+            actor=actor,
+        )
+    session.flush()
+    return True
+
+
+def queue(
+    session: Session,
+    index: SuggestionIndex,
+    pairs: Sequence[Pair],
+    *,
+    days: int,
+    now: datetime | None = None,
+    min_score: int = DEFAULT_THRESHOLD,
+) -> list[Queued]:
+    """What waits for a person: families made by calls in the last `days` days that look like an
+    existing one (newest first), then pairs of existing families (best first); a pair rejected
+    before, or with a household that is gone (merged since `pairs` was computed), is left out."""
+    from_calls = [
+        Queued(m.match.household, m.household.id, m.match.score, m.match.reasons, FROM_CALL, m.created_at)
+        for m in reversed(recent(session, index, days, now=now, min_score=min_score))
+        if m.match is not None
+    ]
+    found = from_calls + [
+        Queued(p.first, p.second, p.score, p.reasons, PAIR) for p in pairs if p.score >= min_score
+    ]
+    ids = {h for q in found for h in q.pair}
+    existing = set(session.scalars(select(Household.id).where(Household.id.in_(ids)))) if ids else set()
+    refused = rejected(session, sorted(ids)) if ids else set()
+    seen: set[tuple[int, int]] = set()
+    listed = []
+    for q in found:
+        if q.pair in seen or q.pair in refused or not {q.keep, q.other} <= existing:
+            continue
+        seen.add(q.pair)
+        listed.append(q)
+    return listed
+
+
+def concerning(
+    session: Session,
+    index: SuggestionIndex,
+    household_id: int,
+    *,
+    limit: int = 5,
+    min_score: int = DEFAULT_THRESHOLD,
+) -> list[Queued]:
+    """The families this one probably is (best first), without the pairs rejected before."""
+    record = household_record(session, household_id)
+    if record is None:
+        return []
+    query = Query(record.numbers, record.members, record.email, record.address, record.id)
+    found = index.suggest(query, limit=limit, min_score=min_score)
+    refused = rejected(session, [household_id])
+    existing = set(
+        session.scalars(select(Household.id).where(Household.id.in_([f.household for f in found])))
+    )
+    return [
+        Queued(min(household_id, f.household), max(household_id, f.household), f.score, f.reasons, PAIR)
+        for f in found
+        if f.household in existing and ordered(household_id, f.household) not in refused
+    ]

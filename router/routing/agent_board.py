@@ -89,11 +89,26 @@ class AgentOnBoard:
         }
 
 
-def board(session: Session, *, now: datetime, zone: tzinfo) -> list[AgentOnBoard]:
-    """Every agent, by office and login, as of `now`, counting the agency's day that holds `now`."""
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """Today's counts per agent id, read in two grouped statements over today's decisions.
+
+    Apart from the agents' states so that a console may reuse them for a
+    second or two between refreshes (the costly part), while states are read
+    live every time.
+    """
+
+    start: datetime
+    end: datetime
+    rung: dict[int, tuple[int, int]]  # agent id: (calls that rang them, answered)
+    owned: dict[int, dict[tuple[bool, str], int]]  # owner id: (owner free, who answered): calls
+
+
+def day_counts(session: Session, *, now: datetime, zone: tzinfo) -> DayCounts:
+    """The counts of the agency's day that holds `now`."""
     start, end = local_day(now, zone)
     today = and_(Decision.at >= start, Decision.at < end)
-    rung = {
+    rung: dict[int, tuple[int, int]] = {
         agent_id: (calls, answered)
         for agent_id, calls, answered in session.execute(
             select(
@@ -105,32 +120,63 @@ def board(session: Session, *, now: datetime, zone: tzinfo) -> list[AgentOnBoard
             .where(today, Attempt.agent_id.is_not(None))
             .group_by(Attempt.agent_id)
         )
+        if agent_id is not None
     }
-    owned = _owned_calls(session, today)
+    return DayCounts(start, end, rung, _owned_calls(session, today))
+
+
+def board(
+    session: Session, *, now: datetime, zone: tzinfo, counts: DayCounts | None = None
+) -> list[AgentOnBoard]:
+    """Every agent, by office and login, as of `now`, counting the agency's day that holds `now`.
+
+    `counts` are today's counts read before (by `day_counts`); they are read
+    now when not given, or when they belong to another day than `now`'s.
+    """
+    if counts is None or not counts.start <= now < counts.end:
+        counts = day_counts(session, now=now, zone=zone)
     rows = session.execute(
-        select(Agent, Office.code, Office.wrapup_seconds)
+        select(
+            Agent.id,
+            Agent.login,
+            Agent.name,
+            Agent.state,
+            Agent.claimed_by,
+            Agent.claim_expires_at,
+            Agent.last_call_ended_at,
+            Office.code,
+            Office.wrapup_seconds,
+        )
         .join(Office, Office.id == Agent.office_id)
         .order_by(Office.code, Agent.login)
     )
     listed = []
-    for agent, office, wrapup in rows:
-        calls, answered = rung.get(agent.id, (0, 0))
-        counts = owned.get(agent.id, {})
+    # Plain rows, not ORM objects: the board of 500 agents is refreshed every few seconds.
+    for agent in rows:
+        calls, answered = counts.rung.get(agent.id, (0, 0))
+        owned = counts.owned.get(agent.id, {})
         listed.append(
             AgentOnBoard(
                 login=agent.login,
                 name=agent.name,
-                office=office,
+                office=agent.code,
                 state=agent.state,
-                live=_live(agent, wrapup, now),
+                live=_live(
+                    agent.state,
+                    agent.claimed_by,
+                    agent.claim_expires_at,
+                    agent.last_call_ended_at,
+                    agent.wrapup_seconds,
+                    now,
+                ),
                 calls_today=calls,
                 answered_today=answered,
-                owned_calls=sum(counts.values()),
-                owner_answered=counts.get((True, "owner"), 0) + counts.get((False, "owner"), 0),
-                owner_free_answered=counts.get((True, "owner"), 0),
-                owner_free_missed=counts.get((True, "other"), 0) + counts.get((True, "none"), 0),
-                owner_away_covered=counts.get((False, "other"), 0),
-                owner_away_unanswered=counts.get((False, "none"), 0),
+                owned_calls=sum(owned.values()),
+                owner_answered=owned.get((True, "owner"), 0) + owned.get((False, "owner"), 0),
+                owner_free_answered=owned.get((True, "owner"), 0),
+                owner_free_missed=owned.get((True, "other"), 0) + owned.get((True, "none"), 0),
+                owner_away_covered=owned.get((False, "other"), 0),
+                owner_away_unanswered=owned.get((False, "none"), 0),
             )
         )
     return listed
@@ -155,13 +201,19 @@ def _owned_calls(session: Session, today: Any) -> dict[int, dict[tuple[bool, str
     return found
 
 
-def _live(agent: Agent, wrapup_seconds: int, now: datetime) -> str:
+def _live(
+    state: str,
+    claimed_by: str | None,
+    claim_expires_at: datetime | None,
+    ended: datetime | None,
+    wrapup_seconds: int,
+    now: datetime,
+) -> str:
     """On a call (claimed by a live call) first, then the state as set, then wrap-up after a call."""
-    if agent.claimed_by is not None and agent.claim_expires_at is not None and agent.claim_expires_at > now:
+    if claimed_by is not None and claim_expires_at is not None and claim_expires_at > now:
         return ON_CALL
-    if agent.state != "available":
-        return agent.state
-    ended = agent.last_call_ended_at
+    if state != "available":
+        return state
     if wrapup_seconds and ended is not None and ended + timedelta(seconds=wrapup_seconds) > now:
         return WRAP_UP
     return "available"

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from router.directory import household_reads
-from router.errors import Conflict, InvalidInput
+from router.errors import Conflict, InvalidInput, NotFound
 from router.splits import split_report
 from router.splits.shares import format_amount
 from router.storage.models import Booking as BookingRow
@@ -152,6 +152,14 @@ def list_bookings(
     if until is not None:
         query = query.where(BookingRow.closed_at < until)
     return [_view(row) for row in session.scalars(query)]
+
+
+def get_booking(session: Session, booking_id: int) -> BookingView:
+    """One stored booking by its id; NotFound when there is none."""
+    row = session.get(BookingRow, booking_id)
+    if row is None:
+        raise NotFound(f"no booking {booking_id}")
+    return _view(row)
 
 
 def households_of(session: Session, ref: str) -> list[int]:

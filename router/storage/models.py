@@ -243,6 +243,23 @@ class Attempt(Base):
     covering_for_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
 
 
+class SuggestionRejection(Base):
+    """A person said two households are not one family: that pair is not suggested again.
+
+    `first_id` < `second_id`. Plain columns, like the audit's: the memory
+    outlives a household merged away.
+    """
+
+    __tablename__ = "suggestion_rejections"
+    __table_args__ = (CheckConstraint("first_id < second_id", name="ck_suggestion_rejections_ordered"),)
+
+    first_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    second_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class SplitOverride(Base):
     """An admin's decision on how one booking is split, with the reason."""
 

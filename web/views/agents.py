@@ -1,4 +1,6 @@
-"""The agents board: every agent's state, refreshed by htmx polling; a supervisor pauses and resumes.
+"""The agents board: every agent's live state, calls today and owner hit rate, refreshed by htmx polling;
+a supervisor pauses and resumes. The states are read on every refresh; today's counts are shared by all
+viewers for two seconds (`web.board_counts`).
 
 An admin also disables and enables agents, and hands a leaving agent's
 families over through a dialog that shows the dry run's table before applying.
@@ -16,6 +18,8 @@ from starlette.responses import Response
 from router.accounts.roles import Right
 from router.directory import handover, offices
 from router.errors import Conflict
+from router.routing import agent_board
+from router.storage.db import utcnow
 from router.storage.models import DISABLED, Household
 from web.views.base import Page, View, see_other
 
@@ -26,10 +30,8 @@ REFRESH_SECONDS = 3
 class BoardView(View):
     def get(self, page: Page) -> Response:
         page.require(Right.SEE_AGENTS)
-        with page.console.db.reader() as s:
-            agents = offices.list_agents(s)
         template = "agents_rows.html" if page.htmx else "agents.html"
-        return page.render(template, agents=agents, refresh=REFRESH_SECONDS)
+        return page.render(template, agents=_board(page), refresh=REFRESH_SECONDS)
 
 
 class StateView(View):
@@ -38,9 +40,7 @@ class StateView(View):
         with page.console.db.unit_of_work() as s:
             offices.set_agent_state(s, page.path("login"), page.field("state"))
         if page.htmx:
-            with page.console.db.reader() as s:
-                agents = offices.list_agents(s)
-            return page.render("agents_rows.html", agents=agents, refresh=REFRESH_SECONDS)
+            return page.render("agents_rows.html", agents=_board(page), refresh=REFRESH_SECONDS)
         return see_other("/agents")
 
 
@@ -119,3 +119,8 @@ def _plan(session: Session, leaving: str, value: Callable[[str], str]) -> handov
 
 def plan_digest(plan: handover.HandoverPlan) -> str:
     return hashlib.sha256(repr((plan.moves, plan.backups)).encode()).hexdigest()[:32]
+
+
+def _board(page: Page) -> list[agent_board.AgentOnBoard]:
+    with page.console.db.reader() as s:
+        return page.console.board_counts.board(s, now=utcnow(), zone=page.console.zone)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -30,6 +31,9 @@ from web.console import Console
 log = logging.getLogger(__name__)
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+# The largest uploaded file a form may carry (a bookings CSV of some 100,000 rows); one byte
+# more is read, so that a larger file is refused instead of cut.
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
 class Forbidden(Exception):
@@ -45,6 +49,8 @@ class Page:
     user: UserView
     csrf: str
     form: Mapping[str, str] = field(default_factory=dict)
+    # Uploaded files of a multipart form, by field name (a bookings CSV).
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
     def require(self, right: Right) -> None:
         if not allows(self.user.role, right):
@@ -121,8 +127,13 @@ class View:
         if logged_in is None:
             return _to_login(request)
         form: dict[str, str] = {}
+        files: dict[str, bytes] = {}
         if verb != "get":
-            form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            sent = await request.form()
+            form = {k: v for k, v in sent.items() if isinstance(v, str)}
+            files = {
+                k: await v.read(MAX_UPLOAD_BYTES + 1) for k, v in sent.items() if isinstance(v, UploadFile)
+            }
             if not auth.csrf_ok(logged_in.csrf, request, form.get(auth.CSRF_FIELD)):
                 return error_page(
                     self.console,
@@ -131,7 +142,7 @@ class View:
                     self.console.gettext("The form has expired. Open the page again and repeat."),
                     csrf=logged_in.csrf,
                 )
-        page = Page(self.console, request, logged_in.user, logged_in.csrf, form)
+        page = Page(self.console, request, logged_in.user, logged_in.csrf, form, files)
         try:
             return await run_in_threadpool(handler, page)
         except Exception as exc:

@@ -33,6 +33,7 @@ DONE = {
     "merged": N_("The families are merged."),
     "excluded": N_("The agent will not get this family's calls."),
     "included": N_("The agent may get this family's calls again."),
+    "rejected": N_("Not one family: this pair will not be offered again."),
 }
 
 
@@ -46,6 +47,9 @@ def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
         "exclusions": household_reads.exclusions_of(s, household_id),
         "agents": [a.login for a in offices.list_agents(s)] if page.may(Right.EDIT_HOUSEHOLDS) else [],
         "labels": NUMBER_LABELS,
+        "suggestions": page.console.suggestions.concerning(s, household_id)
+        if page.may(Right.HANDLE_SUGGESTIONS)
+        else [],
     }
 
 
