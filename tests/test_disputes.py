@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from router.directory import audit, disputes, handover, household_reads, households, offices
 from router.errors import Conflict, InvalidInput
+from router.splits import bookings, timeline
 from router.storage.db import Database
 from router.storage.models import Household
 from tests.routing_helpers import MSK_LINE, NUMBER, SPOUSE, center, household, new_call, outcome
@@ -167,3 +168,34 @@ def test_dispute_commands_open_list_show_resolve(db: Database, capsys: pytest.Ca
     assert main([*base, "dispute", "show", "9"]) == 3
     with db.reader() as s:
         assert offices.get_agent(s, "m2").id == household_reads.get_household(s, hid).owner_id
+
+
+def booking_split(db: Database, hid: int) -> dict[str, object]:
+    with db.reader() as s:
+        events = timeline.timeline(s, hid, policy="owner", region="RU").events
+    [sale] = [e.as_json() for e in events if e.kind == "booking"]
+    return sale["split"]
+
+
+def test_a_booking_in_the_period_shows_as_disputed_until_it_is_resolved(db: Database) -> None:
+    router = center(db)
+    keep, opened = merged_in_dispute(db)
+    for agent_seq in (1, 2):  # m1 answers one call, m2 (ringing as the pool) answers another
+        decision = router.decide(new_call())
+        seq = next(a.seq for a in decision.plan.attempts if a.agent == f"m{agent_seq}")
+        router.record(decision.id, seq, outcome(talk=30.0 * agent_seq))
+    with db.unit_of_work() as s:
+        bookings.add_booking(s, keep, ref="T-1", amount=100_00, closed_at=datetime.now(UTC), actor="sv")
+    proposed = booking_split(db, keep)
+    assert (proposed["status"], proposed["dispute"], proposed["policy"]) == ("disputed", opened.id, "owner")
+    with db.unit_of_work() as s:
+        disputes.resolve(s, opened.id, owner="m2", policy="equal", reason="both worked it", actor="sv")
+    final = booking_split(db, keep)
+    assert (final["status"], final["dispute"], final["policy"]) == ("final", opened.id, "equal")
+    shares = final["shares"]
+    assert isinstance(shares, list)
+    assert {s["agent"]: s["amount"] for s in shares} == {"m1": "50.00", "m2": "50.00"}
+    with db.reader() as s:
+        events = timeline.timeline(s, keep, region="RU").events
+    kinds = [e.entry.action for e in events if isinstance(e, timeline.AuditEvent)]
+    assert kinds.index("dispute-open") < kinds.index("resolve")

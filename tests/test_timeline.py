@@ -95,7 +95,7 @@ def test_the_timeline_reads_in_a_handful_of_queries_however_many_calls(db: Datab
     finally:
         event.remove(db.engine, "before_cursor_execute", listen)
     assert len([e for e in found.events if e.kind == "call"]) == 32
-    assert len(statements) <= 12
+    assert len(statements) <= 13  # the split report reads the disputes over the family too
 
 
 def test_timeline_cli_writes_json_and_csv(

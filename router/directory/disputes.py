@@ -219,6 +219,12 @@ def list_disputes(
     return [_view(row) for row in session.scalars(query)]
 
 
+def of_households(session: Session, households: Sequence[int]) -> list[DisputeView]:
+    """Every dispute over these households, oldest first (the split report reads them in bulk)."""
+    query = select(Dispute).where(Dispute.household_id.in_(households)).order_by(Dispute.opened_at)
+    return [_view(row) for row in session.scalars(query)]
+
+
 def open_row(session: Session, household_id: int) -> Dispute | None:
     return session.scalar(
         select(Dispute).where(Dispute.household_id == household_id, Dispute.resolved_at.is_(None))
