@@ -199,3 +199,24 @@ def test_a_booking_in_the_period_shows_as_disputed_until_it_is_resolved(db: Data
         events = timeline.timeline(s, keep, region="RU").events
     kinds = [e.entry.action for e in events if isinstance(e, timeline.AuditEvent)]
     assert kinds.index("dispute-open") < kinds.index("resolve")
+
+
+def test_open_disputes_are_exported_by_office_with_the_oldest_ones_age(db: Database) -> None:
+    from prometheus_client import generate_latest
+
+    from router import health
+    from router.metrics import Metrics
+
+    center(db)
+    _, opened = merged_in_dispute(db)
+    metrics = Metrics()
+    metrics.add_offices(["msk", "spb"])
+    metrics.set_disputes(health.open_disputes(db, opened.opened_at + timedelta(days=8)))
+    body = generate_latest(metrics.registry).decode()
+    assert 'callkeeper_disputes_open{office="msk"} 1.0' in body
+    assert 'callkeeper_disputes_open{office="spb"} 0.0' in body
+    assert f'callkeeper_dispute_oldest_age_seconds{{office="msk"}} {8 * 86400:.1f}' in body
+    with db.unit_of_work() as s:
+        disputes.resolve(s, opened.id, owner="m1", policy="owner", reason="hers", actor="sv")
+    metrics.set_disputes(health.open_disputes(db, opened.opened_at + timedelta(days=9)))
+    assert 'callkeeper_disputes_open{office="msk"} 0.0' in generate_latest(metrics.registry).decode()
