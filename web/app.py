@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.config import Settings
 from web.console import HERE, Console
-from web.views import agents, audit_log, base, household, login, route_plan, search
+from web.views import agents, audit_log, base, disputes, household, login, route_plan, search
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -76,6 +76,8 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/agents/{login}/state", agents.StateView),
         page("/route", route_plan.RoutePlanView),
         page("/audit", audit_log.AuditLogView),
+        page("/disputes", disputes.DisputeListView),
+        page("/disputes/{dispute:int}", disputes.DisputePageView),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -46,5 +46,8 @@ WORDS: dict[str, dict[str, str]] = {
         "user-enable": N_("console user enabled"),
         "user-password": N_("console password changed"),
         "override": N_("split overridden"),
+        "dispute-open": N_("dispute opened"),
+        "dispute-join": N_("managers joined a dispute"),
+        "resolve": N_("dispute resolved"),
     },
 }

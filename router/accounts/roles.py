@@ -22,6 +22,7 @@ class Right(enum.StrEnum):
     SET_AGENT_STATE = "set-agent-state"
     EXPLAIN_ROUTE = "explain-route"
     SEE_AUDIT = "see-audit"
+    SETTLE_DISPUTES = "settle-disputes"
     MANAGE_USERS = "manage-users"
 
 
