@@ -220,3 +220,16 @@ def test_open_disputes_are_exported_by_office_with_the_oldest_ones_age(db: Datab
         disputes.resolve(s, opened.id, owner="m1", policy="owner", reason="hers", actor="sv")
     metrics.set_disputes(health.open_disputes(db, opened.opened_at + timedelta(days=9)))
     assert 'callkeeper_disputes_open{office="msk"} 0.0' in generate_latest(metrics.registry).decode()
+
+
+def test_a_booking_shared_by_managers_of_different_offices_is_flagged(db: Database) -> None:
+    router = center(db)
+    hid = household(db, "m1", NUMBER)
+    for agent in ("m1", "s1"):  # m1 of msk, then s1 of spb (rung as another office's pool)
+        decision = router.decide(new_call())
+        seq = next(a.seq for a in decision.plan.attempts if a.agent == agent)
+        router.record(decision.id, seq, outcome())
+    with db.unit_of_work() as s:
+        bookings.add_booking(s, hid, ref="T-2", amount=100_00, closed_at=datetime.now(UTC), actor="sv")
+    flagged = booking_split(db, hid)
+    assert flagged["offices"] == ["msk", "spb"] and "status" not in flagged

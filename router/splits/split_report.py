@@ -36,7 +36,7 @@ from router.splits.shares import (
     split,
 )
 from router.storage.db import utcnow
-from router.storage.models import Agent, Attempt, Decision, Household, PhoneNumber, SplitOverride
+from router.storage.models import Agent, Attempt, Decision, Household, Office, PhoneNumber, SplitOverride
 from router.storage.models import Booking as BookingRow
 from router.storage.views import iso
 
@@ -82,6 +82,10 @@ class BookingSplit:
     # shares are only a proposal), else `final`; `dispute` names it.
     status: str = FINAL
     dispute: int | None = None
+    # The offices of the managers in its evidence, when more than one: two offices
+    # worked one family, which is how disputes start (flagged, never opened:
+    # the report writes nothing).
+    offices: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -94,6 +98,8 @@ class BookingSplit:
         if self.dispute is not None:  # a booking no dispute covers reads as it always did
             data["status"] = self.status
             data["dispute"] = self.dispute
+        if self.offices:
+            data["offices"] = list(self.offices)
         if self.reason is not None:
             data["reason"] = self.reason
         if self.override_by is not None:
@@ -163,6 +169,9 @@ def report(
     contacts = _contacts(session, households, min(closed) - window, max(closed)) if closed else {}
     overrides = _overrides(session, {b.booking for b in chosen})
     contests = _disputes(session, households)
+    office_of = dict(
+        session.execute(select(Agent.login, Office.code).join(Office, Office.id == Agent.office_id)).all()
+    )
     seen: set[str] = set()
     results = []
     for b in chosen:
@@ -210,9 +219,16 @@ def report(
                 override_at=override.at if override else None,
                 status=DISPUTED if contest is not None and contest.is_open and not override else FINAL,
                 dispute=contest.id if contest is not None else None,
+                offices=_offices_when_several(window_calls, office_of),
             )
         )
     return results
+
+
+def _offices_when_several(evidence: Sequence[Contact], office_of: dict[str, str]) -> tuple[str, ...]:
+    """The offices of the managers in a booking's evidence if they are more than one, else nothing."""
+    found = sorted({office_of.get(c.agent, "") for c in evidence} - {""})
+    return tuple(found) if len(found) > 1 else ()
 
 
 def _disputes(session: Session, households: set[int]) -> dict[int, list[disputes.DisputeView]]:
