@@ -22,7 +22,7 @@ from router.config import METRICS_OFF, Settings, address
 from router.logs import escaped
 from router.metrics import Metrics
 from router.routing.service import Router
-from router.storage.db import CHECKPOINT_SECONDS, Database
+from router.storage.db import CHECKPOINT_SECONDS, Database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class FrontEnd:
                 self.metrics.ledger_spooled.set(remaining)
                 self.metrics.add_offices(health.office_codes(self.db))
                 self.metrics.set_agents(health.agent_counts(self.db))
+                self.metrics.set_disputes(health.open_disputes(self.db, utcnow()))
         except Exception as exc:
             log.warning("housekeeping skipped: %s", exc)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from router.metrics import UNKNOWN_OFFICE
 from router.storage.db import Database
-from router.storage.models import Agent, Office
+from router.storage.models import Agent, Dispute, Household, Office
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,24 @@ def agent_counts(db: Database) -> dict[tuple[str, str], int]:
             .group_by(Office.code, Agent.state)
         )
         return {(office, state): count for office, state, count in rows}
+
+
+def open_disputes(db: Database, now: datetime) -> dict[str, tuple[int, float]]:
+    """Open disputes by the office of the family's owner ("none" if it has none): count, oldest age."""
+    with db.reader() as session:
+        rows = session.execute(
+            select(Office.code, func.count(), func.min(Dispute.opened_at))
+            .select_from(Dispute)
+            .outerjoin(Household, Household.id == Dispute.household_id)
+            .outerjoin(Agent, Agent.id == Household.owner_id)
+            .outerjoin(Office, Office.id == Agent.office_id)
+            .where(Dispute.resolved_at.is_(None))
+            .group_by(Office.code)
+        )
+        return {
+            office or UNKNOWN_OFFICE: (count, max(0.0, (now - oldest).total_seconds()))
+            for office, count, oldest in rows
+        }
 
 
 def office_codes(db: Database) -> list[str]:

@@ -118,6 +118,18 @@ class Metrics:
         self.ready = Gauge(
             "callkeeper_ready", "1 when the database answers within the decision deadline.", registry=r
         )
+        self.disputes_open = Gauge(
+            "callkeeper_disputes_open",
+            "Open disputes over families, by the office of the family's owner.",
+            ["office"],
+            registry=r,
+        )
+        self.dispute_oldest_age = Gauge(
+            "callkeeper_dispute_oldest_age_seconds",
+            "How long the oldest open dispute has been open, by office (0 with none).",
+            ["office"],
+            registry=r,
+        )
         self.build = Info("callkeeper_build", "Version of this process.", registry=r)
         self.build.info({"version": __version__})
         for result in SESSION_RESULTS:
@@ -148,12 +160,21 @@ class Metrics:
             for state in AGENT_STATES:
                 self.agents.labels(office, state)
             self.new_households.labels(office)
+            self.disputes_open.labels(office)
+            self.dispute_oldest_age.labels(office)
 
     def set_agents(self, counts: dict[tuple[str, str], int]) -> None:
         """Set the agents gauge from (office, state) counts; absent pairs are zero."""
         for office in self._offices:
             for state in AGENT_STATES:
                 self.agents.labels(office, state).set(counts.get((office, state), 0))
+
+    def set_disputes(self, open_by_office: dict[str, tuple[int, float]]) -> None:
+        """Set the dispute gauges from office -> (open disputes, oldest one's age in seconds)."""
+        for office in self._offices:
+            count, oldest = open_by_office.get(office, (0, 0.0))
+            self.disputes_open.labels(office).set(count)
+            self.dispute_oldest_age.labels(office).set(oldest)
 
     def office(self, code: str | None) -> str:
         """A label value for an office: known offices by code, anything else as `none`."""

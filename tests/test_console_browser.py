@@ -17,9 +17,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.directory import household_reads, households, offices
+from router.directory import disputes, household_reads, households, offices
 from router.splits import bookings
 from router.storage.db import Database
 from router.storage.models import Household
@@ -171,6 +172,33 @@ def test_browser_shows_the_route_plan_and_the_audit_log(browser_page: object) ->
     page.goto(page.base + "/audit")  # type: ignore[attr-defined]
     page.wait_for_selector("table.audit")  # type: ignore[attr-defined]
     shot(page, "audit-log")
+
+
+def test_browser_opens_a_dispute_sees_both_managers_and_resolves_it(
+    browser_page: object, db: Database
+) -> None:
+    with db.reader() as s:
+        family = s.scalar(select(Household.id).where(Household.name == "Ивановы"))
+    page: object = browser_page
+    log_in(page, "sveta")
+    page.click("nav >> text=Споры")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Открытых споров нет.")  # type: ignore[attr-defined]
+    page.fill("form[action='/disputes'] input[name=household]", str(family))  # type: ignore[attr-defined]
+    page.fill("form[action='/disputes'] input[name=agents]", "ivanova,sidorov")  # type: ignore[attr-defined]
+    page.fill("form[action='/disputes'] input[name=reason]", "оба вели семью")  # type: ignore[attr-defined]
+    page.click("form[action='/disputes'] button")  # type: ignore[attr-defined]
+    page.wait_for_selector("p.state.open")  # type: ignore[attr-defined]
+    header = page.inner_text("table.evidence thead")  # type: ignore[attr-defined]
+    assert "ivanova" in header and "sidorov" in header
+    shot(page, "dispute")
+    page.select_option("select[name=owner]", "sidorov")  # type: ignore[attr-defined]
+    page.select_option("select[name=policy]", "equal")  # type: ignore[attr-defined]
+    page.fill("form.inline input[name=reason]", "он продал тур")  # type: ignore[attr-defined]
+    page.click("form.inline button:has-text('Решить')")  # type: ignore[attr-defined]
+    resolved = page.wait_for_selector("p.state.resolved")  # type: ignore[attr-defined]
+    assert "владелец sidorov" in resolved.inner_text()
+    with db.reader() as s:
+        assert disputes.list_disputes(s, open_only=True) == []
 
 
 def test_browser_tests_need_no_downloaded_browser() -> None:

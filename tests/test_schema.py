@@ -104,3 +104,24 @@ def test_a_0005_database_with_households_upgrades_to_remember_rejected_suggestio
     with db.reader() as s:
         assert suggestions.rejected(s) == {(first, second)}
         assert household_reads.resolve(s, "+79161234567", "RU").id == first
+
+
+def test_a_0005_database_with_data_upgrades_to_hold_disputes(db: Database) -> None:
+    from router.directory import disputes, household_reads, households, offices
+
+    command.downgrade(alembic_config(db.url), "0005")
+    with db.unit_of_work() as s:
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "m1", office="msk", dial="PJSIP/101")
+        offices.add_agent(s, "m2", office="msk", dial="PJSIP/102")
+        hid = households.add_household(
+            s, owner="m1", actor="t", numbers=[household_reads.NumberSpec("+79161234567")]
+        ).id
+    assert "disputes" not in _tables(db)
+    db.upgrade()
+    with db.unit_of_work() as s:
+        opened = disputes.open_dispute(s, hid, ["m1", "m2"], reason="both", actor="t")
+    with db.reader() as s:
+        assert household_reads.resolve(s, "+79161234567", "RU").owner.login == "m1"  # type: ignore[union-attr]
+        assert [d.id for d in disputes.list_disputes(s, open_only=True)] == [opened.id]
+    assert "ix_disputes_household_open" in _index_names(db, "disputes")

@@ -22,6 +22,7 @@ from web.views import (
     agents,
     audit_log,
     base,
+    disputes,
     evidence,
     household,
     leads,
@@ -107,6 +108,8 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/leads/{lead:int}/confirm", leads.ConfirmView),
         page("/leads/{lead:int}/reject", leads.RejectView),
         page("/audit", audit_log.AuditLogView),
+        page("/disputes", disputes.DisputeListView),
+        page("/disputes/{dispute:int}", disputes.DisputePageView),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

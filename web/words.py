@@ -77,5 +77,8 @@ WORDS: dict[str, dict[str, str]] = {
         "handover": N_("families handed over"),
         "backup": N_("backup changed"),
         "suggestion-reject": N_("not one family (suggestion rejected)"),
+        "dispute-open": N_("dispute opened"),
+        "dispute-join": N_("managers joined a dispute"),
+        "resolve": N_("dispute resolved"),
     },
 }

@@ -26,6 +26,7 @@ class Right(enum.StrEnum):
     SEE_EVIDENCE = "see-evidence"
     EDIT_SPLITS = "edit-splits"
     HANDLE_SUGGESTIONS = "handle-suggestions"
+    SETTLE_DISPUTES = "settle-disputes"
     MANAGE_USERS = "manage-users"
     SEE_LEADS = "see-leads"
     CONFIRM_LEADS = "confirm-leads"

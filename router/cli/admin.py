@@ -289,6 +289,7 @@ def run_agent_handover(ctx: Context, args: argparse.Namespace) -> None:
                 "families": [{"household": m.household_id, "name": m.name, "to": m.to} for m in plan.moves],
                 "counts": plan.counts(),
                 "backups": [{"agent": b.agent, "to": b.to} for b in plan.backups],
+                "disputed": [{"household": m.household_id, "name": m.name} for m in plan.disputed],
             }
         )
         return
@@ -296,6 +297,8 @@ def run_agent_handover(ctx: Context, args: argparse.Namespace) -> None:
     for b in plan.backups:
         print(f"agent {b.agent}: backup {plan.leaving} -> {b.to or 'none (office pool)'}")
     counts = ", ".join(f"{login} {n}" for login, n in sorted(plan.counts().items())) or "none"
+    for m in plan.disputed:
+        print(f"household {m.household_id} {m.name}: left out, in an open dispute (resolve it first)")
     verb = "would move" if args.dry_run else "moved"
     print(f"{verb} {len(plan.moves)} families from {plan.leaving}: {counts}")
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from router import __version__
-from router.cli import admin, evidence, leads, routing, suggest, users
+from router.cli import admin, disputes, evidence, leads, routing, suggest, users
 from router.cli.context import Context
 from router.errors import CallkeeperError, ExitCode
 from router.storage.db import describe_db_error
@@ -33,7 +33,7 @@ class CommandModule(Protocol):
     def register(self, commands: Any, common: argparse.ArgumentParser) -> None: ...
 
 
-COMMAND_MODULES = [admin, routing, evidence, suggest, leads, users]
+COMMAND_MODULES = [admin, routing, evidence, suggest, leads, users, disputes]
 FRONT_COMMANDS_GROUP = "callkeeper.commands"
 
 

@@ -61,7 +61,7 @@ def _effective_user() -> str:
 
 # Audit actions whose `before` and `after` are the household's owner's login
 # ("" for none): the trail from which the owner at any past moment is read.
-OWNER_CHANGES = ("owner", "transfer", "lapse", "handover")
+OWNER_CHANGES = ("owner", "transfer", "lapse", "handover", "resolve")
 
 
 def owners_before_changes(

@@ -15,6 +15,9 @@ not. Agents whose backup is the leaving agent are part of the plan: with
 `to`, that agent becomes their backup; with a fair spread, their backup is
 cleared (their office's pool covers), as the dry run shows.
 
+A family in an open dispute is left out and listed (`HandoverPlan.disputed`):
+only resolving the dispute changes its owner.
+
 Each family's owner changes through `households.transfer` with the action
 `handover` and the reason "handover from X to Y: <reason>", so the evidence
 keeps who owned the family when (the splits of earlier bookings read it).
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from router.directory import audit, households
+from router.directory import audit, disputes, households
 from router.directory.offices import get_agent, get_office
 from router.errors import InvalidInput
 from router.storage.models import DISABLED, Agent, Household
@@ -54,6 +57,7 @@ class HandoverPlan:
     leaving: str
     moves: tuple[Move, ...]
     backups: tuple[BackupChange, ...]
+    disputed: tuple[Move, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Families each recipient gets, by login."""
@@ -74,9 +78,12 @@ def plan_handover(
     if rule not in RULES:
         raise InvalidInput(f"rule must be one of {', '.join(RULES)}, not {rule!r}")
     agent = get_agent(session, leaving)
-    families = session.execute(
-        select(Household.id, Household.name).where(Household.owner_id == agent.id).order_by(Household.id)
-    ).all()
+    owned = select(Household.id, Household.name).where(Household.owner_id == agent.id).order_by(Household.id)
+    families = session.execute(owned.where(~disputes.open_dispute_of(Household.id))).all()
+    disputed = tuple(
+        Move(hid, name, "")
+        for hid, name in session.execute(owned.where(disputes.open_dispute_of(Household.id)))
+    )
     if to is not None:
         recipient = _recipient(session, to, leaving)
         moves = tuple(Move(hid, name, recipient.login) for hid, name in families)
@@ -87,7 +94,7 @@ def plan_handover(
         backup_to = None
     covered = session.scalars(select(Agent.login).where(Agent.backup_id == agent.id).order_by(Agent.login))
     backups = tuple(BackupChange(login, backup_to if backup_to != login else None) for login in covered)
-    return HandoverPlan(leaving, moves, backups)
+    return HandoverPlan(leaving, moves, backups, disputed)
 
 
 def apply_handover(session: Session, plan: HandoverPlan, *, reason: str, actor: str) -> None:

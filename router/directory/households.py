@@ -13,11 +13,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from router.directory import audit, household_reads, merges
+from router.directory import audit, disputes, household_reads, merges
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
-from router.storage.models import Agent, Exclusion, Household, Member, PhoneNumber
+from router.storage.models import Agent, Dispute, Exclusion, Household, Member, PhoneNumber
 from router.storage.views import HouseholdView
 
 
@@ -115,6 +115,7 @@ def link(
         return household_reads.household_view(household)
     if existing is not None:
         source = existing.household_id
+        source_owner = login_of(existing.household.owner)
         existing.household_id = household.id
         existing.label = label
         audit.record(
@@ -137,6 +138,16 @@ def link(
             reason=reason,
             actor=actor,
         )
+        target_owner = login_of(household.owner)
+        if source_owner and target_owner and source_owner != target_owner:
+            disputes.open_dispute(
+                session,
+                household.id,
+                [target_owner, source_owner],
+                reason=reason or f"number {number} moved from household {source} of {source_owner}",
+                actor=actor,
+                origin=disputes.MOVE,
+            )
     else:
         session.add(PhoneNumber(number=number, label=label, household_id=household.id))
         audit.record(
@@ -194,15 +205,18 @@ def merge(
         household_reads.get_household(session, other_id),
     )
     owners = {o for o in (keep.owner, other.owner) if o is not None}
+    contested: list[str] = []
     if owner is not None:
+        for side in (keep, other):
+            if owner != login_of(side.owner):
+                disputes.refuse_if_disputed(session, side.id, "owner chosen by a merge")
         new_owner: Agent | None = get_agent(session, owner)
     elif len(owners) > 1:
-        raise Conflict(
-            f"households {keep.id} and {other.id} have different owners "
-            f"({login_of(keep.owner)} and {login_of(other.owner)}): choose one with --owner"
-        )
+        # Nobody chose: KEEP's owner stays for now, and the two owners' claim is a dispute.
+        contested = [login_of(keep.owner), login_of(other.owner)]
+        new_owner = keep.owner
     else:
-        new_owner = next(iter(owners), None)
+        new_owner = keep.owner or other.owner
     before = f"{keep.id}: {_summary(keep)}; {other.id}: {_summary(other)}"
     old_owner = login_of(keep.owner)
     session.execute(
@@ -230,6 +244,12 @@ def merge(
     session.expire(other)
     session.execute(delete(Household).where(Household.id == other.id))
     merges.record(session, other.id, keep.id, actor=actor)
+    # A dispute open over OTHER goes on over the family it joined.
+    session.execute(
+        update(Dispute)
+        .where(Dispute.household_id == other.id, Dispute.resolved_at.is_(None))
+        .values(household_id=keep.id)
+    )
     session.flush()
     session.refresh(keep)
     after = f"{keep.id}: {_summary(keep)}"
@@ -263,6 +283,16 @@ def merge(
             reason=reason or f"merge of household {other.id}",
             actor=actor,
         )
+    if contested:
+        disputes.open_dispute(
+            session,
+            keep.id,
+            contested,
+            reason=reason
+            or f"merge of household {other.id} into {keep.id} joined families of different owners",
+            actor=actor,
+            origin=disputes.MERGE,
+        )
     return household_reads.household_view(keep)
 
 
@@ -279,6 +309,7 @@ def transfer(
     if not reason.strip():
         raise InvalidInput("an ownership change needs a reason")
     household = household_reads.get_household(session, household_id)
+    disputes.refuse_if_disputed(session, household.id, action)
     new_owner = get_agent(session, login) if login else None
     before = login_of(household.owner)
     household.owner = new_owner

@@ -3,7 +3,7 @@
 - The first answered call of a number in no household creates a household
   with that number, owned by the agent who answered.
 - An ownerless household (a lapsed one, say) is owned by the next agent who
-  answers it.
+  answers it, unless it is in an open dispute (`router.directory.disputes`).
 - A non-owner who answers is recorded as covering for the owner; ownership
   does not move.
 - With `ownership_lapse_days` set, an owner without an answered contact for
@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from router.directory import audit, household_reads, households
+from router.directory import audit, disputes, household_reads, households
 from router.storage.db import utcnow
 from router.storage.models import Agent, Household, PhoneNumber
 from router.storage.prepared import Prepared
@@ -59,7 +59,7 @@ def lapse_due(connection: Connection, household_id: int, now: datetime, lapse_da
         return None
     row = connection.execute(
         select(Household.owner_id, Household.last_contact_at, Household.created_at).where(
-            Household.id == household_id
+            Household.id == household_id, ~disputes.open_dispute_of(Household.id)
         )
     ).first()
     if row is None or row.owner_id is None:
@@ -111,7 +111,11 @@ _TOUCHING = (
 _TOUCH = Prepared(_TOUCHING)
 _ADOPT = Prepared(
     update(Household)
-    .where(Household.id == bindparam("household_id"), Household.owner_id.is_(None))
+    .where(
+        Household.id == bindparam("household_id"),
+        Household.owner_id.is_(None),
+        ~disputes.open_dispute_of(Household.id),
+    )
     .values(owner_id=bindparam("agent_id"))
 )
 _LOGIN = Prepared(select(Agent.login).where(Agent.id == bindparam("agent_id")))
@@ -153,7 +157,8 @@ def on_answer(
         return Answered(None)
     owner_id, covering_for_id = touched
     if owner_id is None:
-        _ADOPT.rowcount(connection, {"household_id": household_id, "agent_id": agent_id})
+        if not _ADOPT.rowcount(connection, {"household_id": household_id, "agent_id": agent_id}):
+            return Answered(household_id)  # in dispute: no adoption by a first answered call
         audit.record(
             connection,
             "owner",

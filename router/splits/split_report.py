@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from identity.numbers import NumberKind, normalize
-from router.directory import audit, merges
+from router.directory import audit, disputes, merges
 from router.errors import Conflict, InvalidInput, NotFound
 from router.routing.plan import ANSWER
 from router.splits.shares import (
@@ -36,11 +36,22 @@ from router.splits.shares import (
     split,
 )
 from router.storage.db import utcnow
-from router.storage.models import Agent, Attempt, Decision, Household, Lead, PhoneNumber, SplitOverride
+from router.storage.models import (
+    Agent,
+    Attempt,
+    Decision,
+    Household,
+    Lead,
+    Office,
+    PhoneNumber,
+    SplitOverride,
+)
 from router.storage.models import Booking as BookingRow
 from router.storage.views import iso
 
 COLUMNS = ("booking", "household", "amount", "closed_at")
+FINAL = "final"
+DISPUTED = "disputed"
 DEFAULT_WINDOW_DAYS = 90
 _CHUNK = 5000
 # Above this many households, reading the window's answered calls once beats
@@ -95,6 +106,14 @@ class BookingSplit:
     override_at: datetime | None = None
     # The household's leads in the booking's window, and who was assigned each.
     leads: tuple[LeadTouch, ...] = ()
+    # `disputed` while a dispute over the family covers the booking (its
+    # shares are only a proposal), else `final`; `dispute` names it.
+    status: str = FINAL
+    dispute: int | None = None
+    # The offices of the managers in its evidence, when more than one: two offices
+    # worked one family, which is how disputes start (flagged, never opened:
+    # the report writes nothing).
+    offices: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -104,6 +123,11 @@ class BookingSplit:
             "policy": self.policy,
             "shares": [s.as_json() for s in self.shares],
         }
+        if self.dispute is not None:  # a booking no dispute covers reads as it always did
+            data["status"] = self.status
+            data["dispute"] = self.dispute
+        if self.offices:
+            data["offices"] = list(self.offices)
         if self.reason is not None:
             data["reason"] = self.reason
         if self.override_by is not None:
@@ -183,6 +207,10 @@ def report(
     contacts = _contacts(session, households, counts_for, min(closed) - window, max(closed)) if closed else {}
     touches = _lead_touches(session, counts_for, min(closed) - window, max(closed)) if closed else {}
     overrides = _overrides(session, {b.booking for b in chosen})
+    contests = _disputes(session, households)
+    office_of = dict(
+        session.execute(select(Agent.login, Office.code).join(Office, Office.id == Agent.office_id)).all()
+    )
     seen: set[str] = set()
     results = []
     for b in chosen:
@@ -208,11 +236,14 @@ def report(
             counted = [c for c in (t.contact() for t in leads) if c is not None]
             window_calls = sorted([*window_calls, *counted], key=lambda c: (c.at, c.call))
         override = overrides.get(b.booking)
+        contest = _dispute_over(contests.get(household, []), b.closed_at, window)
+        # A resolved dispute's policy is the supervisor's decision for the bookings it covered.
+        chosen_policy = contest.policy if contest is not None and contest.policy else policy
         try:
             shares = split(
                 b.amount,
                 window_calls,
-                policy,
+                chosen_policy,
                 owner=audit.owner_at(owner_changes.get(household, []), owners.get(household), b.closed_at),
                 override=override.shares if override else None,
             )
@@ -226,15 +257,49 @@ def report(
                 b.booking,
                 household,
                 b.amount,
-                OVERRIDE if override else policy,
+                OVERRIDE if override else chosen_policy,
                 tuple(shares),
                 reason=override.reason if override else None,
                 override_by=override.actor if override else None,
                 override_at=override.at if override else None,
                 leads=leads,
+                status=DISPUTED if contest is not None and contest.is_open and not override else FINAL,
+                dispute=contest.id if contest is not None else None,
+                offices=_offices_when_several(window_calls, office_of),
             )
         )
     return results
+
+
+def _offices_when_several(evidence: Sequence[Contact], office_of: dict[str, str]) -> tuple[str, ...]:
+    """The offices of the managers in a booking's evidence if they are more than one, else nothing."""
+    found = sorted({office_of.get(c.agent, "") for c in evidence} - {""})
+    return tuple(found) if len(found) > 1 else ()
+
+
+def _disputes(session: Session, households: set[int]) -> dict[int, list[disputes.DisputeView]]:
+    """Every dispute over these households, by household."""
+    found: dict[int, list[disputes.DisputeView]] = defaultdict(list)
+    for chunk in _chunks(sorted(households)):
+        for view in disputes.of_households(session, chunk):
+            found[view.household].append(view)
+    return found
+
+
+def _dispute_over(
+    contests: Sequence[disputes.DisputeView], closed_at: datetime, window: timedelta
+) -> disputes.DisputeView | None:
+    """The dispute whose period holds a booking closed at `closed_at`, if any.
+
+    A dispute's period runs from one attribution window before it opened (the
+    calls that led to the contest) to its resolution, or to now while open.
+    """
+    for contest in contests:
+        if contest.opened_at - window <= closed_at and (
+            contest.resolved_at is None or closed_at <= contest.resolved_at
+        ):
+            return contest
+    return None
 
 
 def save_override(

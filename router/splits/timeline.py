@@ -7,7 +7,7 @@ every lead (an order from a website or CRM: who was given it, and why),
 every stored booking with its proposed split (or its override), as frozen
 values in time order. It is read in a handful of queries however many calls
 the household has (the ledger's three, the audit's one, the bookings' one,
-the split report's four), never one per call or per booking.
+the split report's five, its disputes among them), never one per call or per booking.
 """
 
 from __future__ import annotations

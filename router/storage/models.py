@@ -200,6 +200,38 @@ class HouseholdMerge(Base):
     actor: Mapped[str] = mapped_column(String(100), default="")
 
 
+DISPUTE_ORIGINS = ("manual", "merge", "move", "split")
+
+
+class Dispute(Base):
+    """Two or more managers contesting one household, from opening to a supervisor's resolution.
+
+    While `resolved_at` is NULL the household is frozen: its contested
+    managers ring together and nothing changes hands by itself
+    (`router.directory.disputes`). `household_id` is a plain column, as the
+    audit's, so a dispute outlives a later merge of its family. The managers
+    are logins, as the audit names them, so the record reads the same after
+    an agent is disabled.
+    """
+
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_household_open", "household_id", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(Integer)
+    agents: Mapped[list[str]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(10), default="manual")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_by: Mapped[str] = mapped_column(String(100), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[str] = mapped_column(String(100), default="")
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    co_owners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy: Mapped[str] = mapped_column(String(20), default="")
+
+
 class Decision(Base):
     """One routed call: what the router knew and planned (append-only)."""
 

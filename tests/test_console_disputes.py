@@ -1,0 +1,74 @@
+"""The console's disputes: the open ones with their age, one dispute's evidence side by side, open, resolve.
+
+Through the in-process client on both backends; supervisors and admins only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from router.config import Settings
+from router.directory import disputes, household_reads
+from router.routing.service import Router
+from router.splits import bookings
+from router.storage.db import Database, utcnow
+from tests.agency import IVANOV_MOBILE, MSK_LINE, seed
+from tests.console_client import add_users, console, log_in, text_of
+from tests.routing_helpers import new_call, outcome
+
+
+@pytest.fixture
+def site(db: Database, db_url: str) -> Iterator[tuple[Database, TestClient, int]]:
+    ids = seed(db)
+    add_users(db)
+    router = Router(db, Settings(db=db_url))
+    for agent, talk in (("ivanova", 60.0), ("sidorov", 180.0)):  # each answers one call of the family
+        decision = router.decide(new_call(IVANOV_MOBILE, MSK_LINE))
+        seq = next(a.seq for a in decision.plan.attempts if a.agent == agent)
+        router.record(decision.id, seq, outcome(talk=talk))
+    with db.unit_of_work() as s:
+        bookings.add_booking(s, ids["ivanov"], ref="T-1", amount=1000_00, closed_at=utcnow(), actor="t")
+    with console(db_url) as client:
+        yield db, client, ids["ivanov"]
+
+
+def test_a_supervisor_opens_sees_and_resolves_a_dispute(site: tuple[Database, TestClient, int]) -> None:
+    db, client, ivanov = site
+    csrf = log_in(client, "sveta")
+    opened = client.post(
+        "/disputes",
+        data={"household": str(ivanov), "agents": "ivanova,sidorov", "reason": "оба вели", "csrf": csrf},
+    )
+    assert opened.status_code == 303
+    page_url = opened.headers["location"]
+    listing = text_of(client.get("/disputes").text)
+    assert f"№ {ivanov}" in listing and "ivanova, sidorov" in listing and "оба вели" in listing
+    page = text_of(client.get(page_url).text)
+    assert "Открыт 0 дн." in page
+    assert "Ответил на звонки 1 1 Время разговоров, мин 1.0 3.0" in page
+    assert "правило equal 500,00 ₽ 500,00 ₽" in page
+    assert "правило talk-time 250,00 ₽ 750,00 ₽" in page
+    assert "правило owner 1 000,00 ₽ 0,00 ₽" in page
+    resolved = client.post(
+        page_url, data={"owner": "sidorov", "policy": "equal", "reason": "он продал", "csrf": csrf}
+    )
+    assert resolved.status_code == 303
+    assert "владелец sidorov, раздел equal" in text_of(client.get(page_url).text)
+    assert "Открытых споров нет." in text_of(client.get("/disputes").text)
+    with db.reader() as s:
+        assert household_reads.household_view(household_reads.get_household(s, ivanov)).owner == "sidorov"
+        assert disputes.list_disputes(s, open_only=True) == []
+
+
+def test_a_manager_may_not_see_or_open_disputes(site: tuple[Database, TestClient, int]) -> None:
+    _, client, ivanov = site
+    csrf = log_in(client, "ira")
+    assert client.get("/disputes").status_code == 403
+    refused = client.post(
+        "/disputes",
+        data={"household": str(ivanov), "agents": "ivanova,sidorov", "reason": "моя", "csrf": csrf},
+    )
+    assert refused.status_code == 403

@@ -1,0 +1,75 @@
+"""Disputes: the open ones with their age, and one dispute's evidence side by side, to open and resolve.
+
+Supervisors and admins only (`Right.SETTLE_DISPUTES`): a dispute is about
+two managers, and neither of them decides it.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from router.accounts.roles import Right
+from router.directory import disputes
+from router.errors import InvalidInput
+from router.splits import dispute_evidence
+from router.splits.shares import MINOR_UNITS, POLICIES
+from router.storage.db import utcnow
+from web.views.base import Page, View, see_other
+
+
+class DisputeListView(View):
+    def get(self, page: Page) -> Response:
+        page.require(Right.SETTLE_DISPUTES)
+        with page.console.db.reader() as s:
+            rows = disputes.list_disputes(s, open_only=True)
+        now = utcnow()
+        return page.render("disputes.html", rows=rows, ages={d.id: int(d.age_days(now)) for d in rows})
+
+    def post(self, page: Page) -> Response:
+        page.require(Right.SETTLE_DISPUTES)
+        household = page.field("household")
+        if not household.isdigit():
+            raise InvalidInput(page.gettext("the family is given by its card number"))
+        with page.console.db.unit_of_work() as s:
+            opened = disputes.open_dispute(
+                s,
+                int(household),
+                page.field("agents").replace(" ", ",").split(","),
+                reason=page.field("reason"),
+                actor=page.actor,
+            )
+        return see_other(f"/disputes/{opened.id}")
+
+
+class DisputePageView(View):
+    def get(self, page: Page) -> Response:
+        page.require(Right.SETTLE_DISPUTES)
+        with page.console.db.reader() as s:
+            evidence = dispute_evidence.dispute_evidence(
+                s, int(page.path("dispute")), region=page.console.settings.region
+            )
+        return page.render(
+            "dispute.html",
+            evidence=evidence,
+            policies=POLICIES,
+            minor=MINOR_UNITS,
+            age=int(evidence.dispute.age_days(utcnow())),
+        )
+
+    def post(self, page: Page) -> Response:
+        page.require(Right.SETTLE_DISPUTES)
+        dispute_id = int(page.path("dispute"))
+        policy = page.field("policy")
+        if policy not in POLICIES:
+            raise InvalidInput(page.gettext("choose a split policy"))
+        with page.console.db.unit_of_work() as s:
+            disputes.resolve(
+                s,
+                dispute_id,
+                owner=page.field("owner"),
+                co_owners=[c for c in page.form.get("co_owners", "").split(",") if c.strip()],
+                policy=policy,
+                reason=page.field("reason"),
+                actor=page.actor,
+            )
+        return see_other(f"/disputes/{dispute_id}")
