@@ -127,7 +127,8 @@ def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serv
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = _serve(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60")
+    # One process: the descriptor limit below is set on the process that accepts.
+    proc = _serve(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60", CALLKEEPER_WORKERS="1")
     idle: list[socket.socket] = []
     try:
         wait_for_port(port, proc)
