@@ -111,9 +111,14 @@ class FrontEnd:
         self._spawn_housekeeping()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until `server.stop()` (the `serve` command)."""
+    def serve_forever(self, listening: Callable[[], None] = lambda: None) -> None:
+        """Serve in this thread until `server.stop()` (the `serve` command).
+
+        `listening` is told once the first housekeeping round has run (the
+        gauges are set) and calls are about to be accepted.
+        """
         self._spawn_housekeeping()
+        listening()
         self.server.serve_forever()
 
     def stop(self, grace: float | None = None) -> int:

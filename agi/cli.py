@@ -115,9 +115,8 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
     if front.ops is not None:
         log.info("metrics on http://%s:%d/metrics", *front.ops.address)
     settle_heap()
-    if args.ready_fd is not None:
-        tell_listening(args.ready_fd)
-    front.serve_forever()
+    ready_fd = args.ready_fd
+    front.serve_forever(lambda: tell_listening(ready_fd) if ready_fd is not None else None)
     remaining = front.stop(settings.stop_grace_seconds)
     if remaining:
         # The grace is a deadline: the calls' threads are not waited for. Their

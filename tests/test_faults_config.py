@@ -77,7 +77,7 @@ def test_a_setting_of_the_wrong_type_in_the_file_is_refused(tmp_path: Path) -> N
 def test_serve_with_a_bad_setting_exits_7_not_70(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agi.cli import main
+    from router.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     for env, value in [("CALLKEEPER_MAX_CALLS", "0"), ("CALLKEEPER_LISTEN", "localhost")]:

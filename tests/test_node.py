@@ -14,16 +14,22 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
+from agi.app import FrontEnd
 from agi.fake.fakepbx import Answer, FakePbx, scripted
+from agi.spool import LedgerSpool, spool_name
+from identity.numbers import normalize
+from router.config import Settings
+from router.routing.service import Call, DialOutcome, Router
+from router.storage.db import Database
+from router.storage.models import Attempt
 from tests.agency import IVANOV_MOBILE, PETROV_MOBILE
 from tests.test_serve_process import BIN, free_port, wait_for_port
-
-pytestmark = pytest.mark.slow
 
 
 class NodeUnderTest:
@@ -103,6 +109,7 @@ def _decisions(db_url: str) -> list[str]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_two_workers_both_serve_calls_each_in_the_ledger_and_metrics_summed(
     node: NodeUnderTest, db_url: str
 ) -> None:
@@ -121,6 +128,7 @@ def test_two_workers_both_serve_calls_each_in_the_ledger_and_metrics_summed(
     assert series["callkeeper_ready"] == 1
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_node_lets_calls_in_progress_finish_and_exits_0(
     node: NodeUnderTest, db_url: str
 ) -> None:
@@ -149,6 +157,7 @@ def test_sigterm_to_the_node_lets_calls_in_progress_finish_and_exits_0(
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_logged_and_counted(node: NodeUnderTest) -> None:
     before = node.workers()
     assert len(before) == 2
@@ -169,3 +178,37 @@ def _listeners(port: int) -> int:
     """Sockets listening on `port` (state 0A in /proc/net/tcp)."""
     needle = f":{port:04X} 00000000:0000 0A"
     return sum(line.count(needle) for line in Path("/proc/net/tcp").read_text().splitlines())
+
+
+def test_each_worker_spools_to_its_own_file_and_worker_0_replays_those_a_smaller_node_left(
+    db: Database, agency: dict[str, int], tmp_path: Path
+) -> None:
+    router = Router(db, Settings(db=db.url))
+    decisions = [
+        router.decide(Call(f"w-{i}", normalize(IVANOV_MOBILE), "msk", datetime.now(UTC))) for i in range(3)
+    ]
+    outcome = DialOutcome("NOANSWER", datetime.now(UTC), 20.0, 0.0)
+    for worker, decision in enumerate(decisions):
+        LedgerSpool(tmp_path / "spool", spool_name(worker)).add(decision.id, 1, outcome)
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == [
+        "ledger-spool.1.jsonl",
+        "ledger-spool.2.jsonl",
+        "ledger-spool.jsonl",
+    ]
+    # The node now has two workers: worker 2's file is an orphan, and worker 0 replays it with its own.
+    front = FrontEnd(
+        Settings(
+            db=db.url, spool_dir=str(tmp_path / "spool"), workers=2, metrics="off", listen="127.0.0.1:0"
+        ),
+        worker=0,
+    )
+    try:
+        front.housekeeping()
+    finally:
+        front.stop(0)
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == [
+        "ledger-spool.1.jsonl"
+    ]  # worker 1's own
+    with db.reader() as s:
+        recorded = set(s.scalars(select(Attempt.decision_id)))
+    assert recorded == {decisions[0].id, decisions[2].id}
