@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from agi.advised import SharedAdvisedCalls
 from agi.callflow import CallFlow, Decider
 from agi.observe import CallObserver
 from agi.ops_http import OpsServer
@@ -36,9 +37,12 @@ CLAIM_RENEW_OVERDUE_SECONDS = 2 * CLAIM_HEARTBEAT_SECONDS
 
 
 class FrontEnd:
-    def __init__(self, settings: Settings, *, worker: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: int | None = None, advised_table: str | None = None
+    ) -> None:
         """`worker`: this process is worker number `worker` of a node (`agi.node`): it shares
-        the port, keeps its own spool file and leaves /metrics and /readyz to the parent."""
+        the port, keeps its own spool file and leaves /metrics and /readyz to the parent;
+        `advised_table` is the node's shared table of advised calls (`agi.advised`)."""
         self.settings = settings
         self.worker = worker
         self.db = Database(settings.db, checkpoint_seconds=CHECKPOINT_SECONDS)
@@ -49,6 +53,8 @@ class FrontEnd:
         self.decider = Decider(self.router, settings.decision_deadline_ms, before=self.renew_if_overdue)
         self.spool = LedgerSpool(settings.spool_dir, spool_name(worker or 0))
         self.flow = CallFlow(self.router, settings, self.decider, self.spool)
+        if advised_table is not None:
+            self.flow.advised = SharedAdvisedCalls(advised_table)
         self.server = AgiServer(
             self.flow,
             address("listen", settings.listen),

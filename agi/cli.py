@@ -46,6 +46,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     # Set by the node's parent for each worker it starts (agi.node); not for people.
     p.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--advised-table", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_serve)
     demo.register(commands, common)
 
@@ -91,7 +92,7 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot serve metrics on {settings.metrics}: {exc.strerror}") from None
     try:
-        front = FrontEnd(settings, worker=worker)
+        front = FrontEnd(settings, worker=worker, advised_table=args.advised_table)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {settings.listen} or {settings.metrics}: {exc.strerror}"

@@ -12,9 +12,11 @@ What makes N > 1 right:
 
 - claims, decisions and the ledger live in the shared database, so any
   worker may take any call, and in advise mode any outcome session: the
-  outcome gate asks the database, not a worker's memory. A stopping worker
-  waits (within the grace) for the outcomes of the calls it advised even if
-  another worker took them; that only delays its exit.
+  outcome gate asks the database, not a worker's memory. The advised calls
+  still owed an outcome are in one table the workers share
+  (`agi.advised`): a stopping worker keeps listening (within the grace)
+  while any call of the node owes one, and whichever worker records a
+  call's last outcome crosses it off for all.
 - each worker keeps its own ledger spool file (`agi.spool.spool_name`);
 - the metrics: workers write prometheus-client's multiprocess files in a
   private temporary folder (PROMETHEUS_MULTIPROC_DIR, set before they start)
@@ -45,6 +47,7 @@ from types import FrameType
 
 from prometheus_client.multiprocess import mark_process_dead
 
+from agi.advised import SharedAdvisedCalls
 from agi.ops_http import OpsServer
 from router import health
 from router.config import METRICS_OFF, Settings, address
@@ -83,6 +86,8 @@ class Node:
         self.metrics_dir = tempfile.mkdtemp(prefix="callkeeper-metrics-")
         self.env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
         self.metrics = NodeMetrics(self.metrics_dir)
+        self.advised_table = os.path.join(self.metrics_dir, "advised-calls")
+        SharedAdvisedCalls.create(self.advised_table)
         self.ops: OpsServer | None = None
         if settings.metrics.lower() not in METRICS_OFF:
             self.ops = OpsServer(address("metrics", settings.metrics), self.metrics.registry, self.not_ready)
@@ -136,6 +141,7 @@ class Node:
         read, write = os.pipe()
         os.set_blocking(read, False)
         argv = [*self.worker_argv, "--worker-index", str(number), "--ready-fd", str(write)]
+        argv += ["--advised-table", self.advised_table]
         try:
             proc = subprocess.Popen(argv, env=self.env, pass_fds=(write,))
         finally:

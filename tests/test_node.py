@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from agi.advised import SharedAdvisedCalls
 from agi.app import FrontEnd
 from agi.fake.fakepbx import Answer, FakePbx, scripted
 from agi.spool import LedgerSpool, spool_name
@@ -212,3 +213,17 @@ def test_each_worker_spools_to_its_own_file_and_worker_0_replays_those_a_smaller
     with db.reader() as s:
         recorded = set(s.scalars(select(Attempt.decision_id)))
     assert recorded == {decisions[0].id, decisions[2].id}
+
+
+def test_an_outcome_recorded_by_any_worker_crosses_the_call_off_for_the_whole_node(tmp_path: Path) -> None:
+    table = tmp_path / "advised-calls"
+    SharedAdvisedCalls.create(table)
+    advising, recording = SharedAdvisedCalls(table), SharedAdvisedCalls(table)  # two workers' views
+    advising.add(41, time.monotonic() + 300)
+    advising.add(42, time.monotonic() + 300)
+    advising.add(43, time.monotonic() - 1)  # its wait is over: no longer counted
+    assert recording.count() == 2  # a stopping worker keeps listening for the other's calls
+    recording.discard(41)
+    assert advising.count() == 1
+    recording.discard(42)
+    assert advising.count() == 0

@@ -330,6 +330,9 @@ def test_sigterm_lets_the_calls_in_progress_finish_and_sends_new_ones_to_the_que
             f"127.0.0.1:{port}",
             "--metrics",
             "off",
+            # A node of two workers: an outcome session may reach the worker that did not advise the call.
+            "--workers",
+            "2",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
