@@ -27,8 +27,9 @@ What makes N > 1 right:
   the parent exits 0 once they all have, killing any still there a little
   after the grace;
 - a worker that ends unasked is started again, with a log line and
-  callkeeper_worker_restarts_total; one that fails at start (a port taken, a
-  bad setting) ends the node with its exit code, since another would too.
+  callkeeper_worker_restarts_total; one that exits with an error before it
+  listens (a port taken, a bad setting) ends the node with its exit code,
+  since another would fail the same way.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ from router.storage.db import Database
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
-# A worker ending this soon after it started, with an exit code, failed to start.
-START_SECONDS = 5.0
 # A worker that died is started again no sooner than this after the last start.
 RESTART_PAUSE_SECONDS = 1.0
 # After the grace, workers get this long to exit before they are killed.
@@ -157,14 +156,14 @@ class Node:
                 if code is None:
                     worker.listening = worker.listening or _has_written(worker.ready_pipe)
                     continue
+                worker.listening = worker.listening or _has_written(worker.ready_pipe)
                 os.close(worker.ready_pipe)
                 del self.workers[worker.number]
                 self.metrics.workers.set(len(self.workers))
                 mark_process_dead(worker.proc.pid, self.metrics_dir)
                 if self._stopping.is_set():
                     continue
-                failed_at_start = code > 0 and time.monotonic() - worker.started < START_SECONDS
-                if failed_at_start:
+                if code > 0 and not worker.listening:
                     log.error("worker %d could not start (exit %d); stopping the node", worker.number, code)
                     self._on_signal(signal.SIGTERM, None)
                     self._wait_all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -227,3 +228,23 @@ def test_an_outcome_recorded_by_any_worker_crosses_the_call_off_for_the_whole_no
     assert advising.count() == 1
     recording.discard(42)
     assert advising.count() == 0
+
+
+@pytest.mark.slow
+def test_a_node_whose_port_is_taken_exits_7_instead_of_restarting_workers(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [str(BIN / "callkeeper"), "serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--workers", "2"]
+        argv += ["--listen", f"127.0.0.1:{port}", "--metrics", "off"]
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+    assert done.returncode == 7, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "starting another" not in done.stderr
