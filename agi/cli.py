@@ -65,6 +65,7 @@ def serve_settings(ctx: Context, args: argparse.Namespace) -> config.Settings:
 
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def settle_heap() -> None:
@@ -91,12 +92,20 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
             return Node(settings, worker_argv()).run()
         except OSError as exc:
             raise ConfigError(f"cannot serve metrics on {settings.metrics}: {exc.strerror}") from None
+    # The listener is open as soon as FrontEnd is built: a SIGTERM from then on
+    # must stop it gracefully, not kill it with calls in its backlog. Held
+    # until the handler is in place, then delivered.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         front = FrontEnd(settings, worker=worker, advised_table=args.advised_table)
     except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         raise ConfigError(
             f"cannot listen on {settings.listen} or {settings.metrics}: {exc.strerror}"
         ) from None
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        raise
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: no new calls; calls in progress get %.0f s", signum, settings.stop_grace_seconds)
@@ -104,6 +113,7 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     host, port = front.address
     log.info(
         "%sFastAGI on %s:%d, %s mode, %s database",
