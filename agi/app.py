@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from agi.advised import SharedAdvisedCalls
 from agi.callflow import CallFlow, Decider
 from agi.observe import CallObserver
 from agi.ops_http import OpsServer
 from agi.server import AgiServer
-from agi.spool import LedgerSpool
+from agi.spool import LedgerSpool, orphaned_spools, spool_name
 from router import health
 from router.config import METRICS_OFF, Settings, address
 from router.logs import escaped
@@ -36,16 +37,24 @@ CLAIM_RENEW_OVERDUE_SECONDS = 2 * CLAIM_HEARTBEAT_SECONDS
 
 
 class FrontEnd:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: int | None = None, advised_table: str | None = None
+    ) -> None:
+        """`worker`: this process is worker number `worker` of a node (`agi.node`): it shares
+        the port, keeps its own spool file and leaves /metrics and /readyz to the parent;
+        `advised_table` is the node's shared table of advised calls (`agi.advised`)."""
         self.settings = settings
+        self.worker = worker
         self.db = Database(settings.db, checkpoint_seconds=CHECKPOINT_SECONDS)
         self.db.ensure_schema()
         self.metrics = None if settings.metrics.lower() in METRICS_OFF else Metrics()
-        self.observer = CallObserver(self.metrics)
+        self.observer = CallObserver(self.metrics, worker)
         self.router = Router(self.db, settings)
         self.decider = Decider(self.router, settings.decision_deadline_ms, before=self.renew_if_overdue)
-        self.spool = LedgerSpool(settings.spool_dir)
+        self.spool = LedgerSpool(settings.spool_dir, spool_name(worker or 0))
         self.flow = CallFlow(self.router, settings, self.decider, self.spool)
+        if advised_table is not None:
+            self.flow.advised = SharedAdvisedCalls(advised_table)
         self.server = AgiServer(
             self.flow,
             address("listen", settings.listen),
@@ -56,10 +65,17 @@ class FrontEnd:
             on_start=self.observer.session_started,
             on_end=self.observer.session_ended,
             on_refused=self.observer.refused,
+            reuse_port=worker is not None,
         )
         self.ops: OpsServer | None = None
-        if self.metrics is not None:
-            self.ops = OpsServer(address("metrics", settings.metrics), self.metrics, self.not_ready)
+        if self.metrics is not None and worker is None:
+            metrics = self.metrics
+            self.ops = OpsServer(
+                address("metrics", settings.metrics),
+                metrics.registry,
+                self.not_ready,
+                lambda ready: metrics.ready.set(1 if ready else 0),
+            )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._renewed_at = time.monotonic()
@@ -82,6 +98,9 @@ class FrontEnd:
         try:
             rejected_before = self.spool.rejected
             remaining = self.spool.replay(self.router)
+            if self.worker == 0:
+                for name in orphaned_spools(self.settings.spool_dir, self.settings.worker_count):
+                    remaining += LedgerSpool(self.settings.spool_dir, name).replay(self.router)
             if self.metrics is not None:
                 self.metrics.ledger_spool_rejected.inc(self.spool.rejected - rejected_before)
                 # Prometheus reads /metrics, not /readyz: keep the gauge current here.
@@ -99,9 +118,14 @@ class FrontEnd:
         self._spawn_housekeeping()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until `server.stop()` (the `serve` command)."""
+    def serve_forever(self, listening: Callable[[], None] = lambda: None) -> None:
+        """Serve in this thread until `server.stop()` (the `serve` command).
+
+        `listening` is told once the first housekeeping round has run (the
+        gauges are set) and calls are about to be accepted.
+        """
         self._spawn_housekeeping()
+        listening()
         self.server.serve_forever()
 
     def stop(self, grace: float | None = None) -> int:

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from agi import variables as var
+from agi.advised import AdvisedCalls
 from agi.callid import call_id
 from agi.db_steps import DatabaseSteps, DeadlinePassed
 from agi.errors import AgiError, CallerHungUp
@@ -173,16 +174,13 @@ class CallFlow:
         # Advise mode: decisions advised here whose dialplan has not reported the
         # end yet, with when to stop waiting for it. A stopping server keeps
         # listening for their outcome sessions, or their attempts are lost.
-        self._advised: dict[int, float] = {}
+        # Advised calls whose last outcome has not come back; a node's workers share one table.
+        self.advised: AdvisedCalls = AdvisedCalls()
         self.stopping = threading.Event()
 
     def awaiting_outcomes(self) -> int:
-        """Calls advised by this process whose last outcome has not come back (yet)."""
-        now = time.monotonic()
-        with self._live_lock:
-            for decision_id in [d for d, until in self._advised.items() if until < now]:
-                del self._advised[decision_id]
-            return len(self._advised)
+        """Calls advised by this process (or by its node) whose last outcome has not come back (yet)."""
+        return self.advised.count()
 
     def live_calls(self) -> list[str]:
         """Calls of this process holding a claim: their claims must not lapse mid-call."""
@@ -479,8 +477,7 @@ class CallFlow:
                 self._release(decision.id, seq)
             raise
         if n:
-            with self._live_lock:
-                self._advised[decision.id] = time.monotonic() + rings + self.settings.claim_ttl_seconds
+            self.advised.add(decision.id, time.monotonic() + rings + self.settings.claim_ttl_seconds)
 
     def _outcome(self, channel: AgiChannel, report: CallReport) -> None:
         """agi://…/outcome,DECISION,N: record what the dialplan's Dial of target N did.
@@ -534,8 +531,7 @@ class CallFlow:
         )
         self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
         if report.call_over:
-            with self._live_lock:
-                self._advised.pop(decision_id, None)
+            self.advised.discard(decision_id)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)

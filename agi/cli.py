@@ -13,6 +13,7 @@ from typing import Any
 
 from agi.app import FrontEnd
 from agi.demo import demo
+from agi.node import Node, tell_listening, worker_argv
 from router import config
 from router.cli.context import Context
 from router.errors import ConfigError, ExitCode
@@ -36,6 +37,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="Prometheus /metrics, /healthz, /readyz (default 127.0.0.1:9464)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes sharing the port, one per core by default (0); 1 runs a single process",
+    )
+    # Set by the node's parent for each worker it starts (agi.node); not for people.
+    p.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--advised-table", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_serve)
     demo.register(commands, common)
 
@@ -48,11 +59,13 @@ def serve_settings(ctx: Context, args: argparse.Namespace) -> config.Settings:
             "listen": args.listen,
             "mode": args.mode,
             "metrics": args.metrics,
+            "workers": args.workers,
         },
     )
 
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def settle_heap() -> None:
@@ -73,12 +86,26 @@ def settle_heap() -> None:
 def run_serve(ctx: Context, args: argparse.Namespace) -> int:
     settings = serve_settings(ctx, args)
     configure_logging(settings.log_level, settings.log_format)
+    worker = args.worker_index
+    if worker is None and settings.worker_count > 1:
+        try:
+            return Node(settings, worker_argv()).run()
+        except OSError as exc:
+            raise ConfigError(f"cannot serve metrics on {settings.metrics}: {exc.strerror}") from None
+    # The listener is open as soon as FrontEnd is built: a SIGTERM from then on
+    # must stop it gracefully, not kill it with calls in its backlog. Held
+    # until the handler is in place, then delivered.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        front = FrontEnd(settings)
+        front = FrontEnd(settings, worker=worker, advised_table=args.advised_table)
     except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         raise ConfigError(
             f"cannot listen on {settings.listen} or {settings.metrics}: {exc.strerror}"
         ) from None
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        raise
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: no new calls; calls in progress get %.0f s", signum, settings.stop_grace_seconds)
@@ -86,12 +113,21 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     host, port = front.address
-    log.info("FastAGI on %s:%d, %s mode, %s database", host, port, settings.mode, front.db.backend)
+    log.info(
+        "%sFastAGI on %s:%d, %s mode, %s database",
+        "" if worker is None else f"worker {worker}: ",
+        host,
+        port,
+        settings.mode,
+        front.db.backend,
+    )
     if front.ops is not None:
         log.info("metrics on http://%s:%d/metrics", *front.ops.address)
     settle_heap()
-    front.serve_forever()
+    ready_fd = args.ready_fd
+    front.serve_forever(lambda: tell_listening(ready_fd) if ready_fd is not None else None)
     remaining = front.stop(settings.stop_grace_seconds)
     if remaining:
         # The grace is a deadline: the calls' threads are not waited for. Their

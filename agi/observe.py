@@ -22,12 +22,18 @@ _DIALLED = (Result.ANSWERED, Result.NOANSWER, Result.HANGUP)
 
 
 class CallObserver:
-    def __init__(self, metrics: Metrics | None) -> None:
+    def __init__(self, metrics: Metrics | None, worker: int | None = None) -> None:
+        """`worker`: this process's number in a node, counted per session in callkeeper_worker_sessions."""
         self.metrics = metrics
+        self.worker = None if worker is None else str(worker)
+        if metrics is not None and self.worker is not None:
+            metrics.worker_sessions.labels(self.worker)
 
     def session_started(self) -> None:
         if self.metrics:
             self.metrics.sessions_active.inc()
+            if self.worker is not None:
+                self.metrics.worker_sessions.labels(self.worker).inc()
 
     def session_ended(self) -> None:
         if self.metrics:

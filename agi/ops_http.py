@@ -18,9 +18,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from router.metrics import Metrics
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +56,14 @@ class _BoundedHttpServer(ThreadingHTTPServer):
 
 class OpsServer:
     def __init__(
-        self, address: tuple[str, int], metrics: Metrics, not_ready: Callable[[], str | None]
+        self,
+        address: tuple[str, int],
+        registry: CollectorRegistry,
+        not_ready: Callable[[], str | None],
+        on_ready: Callable[[bool], None] = lambda ready: None,
     ) -> None:
-        """`not_ready` says why the node is not ready, or None when it is."""
-        handler = _handler(metrics, not_ready)
+        """`not_ready` says why the node is not ready, or None when it is; `on_ready` hears each answer."""
+        handler = _handler(registry, not_ready, on_ready)
         self.httpd = _BoundedHttpServer(address, handler, MAX_CONNECTIONS)
         self.address: tuple[str, int] = self.httpd.server_address[:2]  # type: ignore[assignment]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ops-http", daemon=True)
@@ -75,19 +77,21 @@ class OpsServer:
         self.httpd.server_close()
 
 
-def _handler(metrics: Metrics, not_ready: Callable[[], str | None]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    registry: CollectorRegistry, not_ready: Callable[[], str | None], on_ready: Callable[[bool], None]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         timeout = IDLE_SECONDS  # the socket's timeout: an idle connection is closed
 
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             if path == "/metrics":
-                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
                 self._send(200, b"ok\n")
             elif path == "/readyz":
                 problem = not_ready()
-                metrics.ready.set(1 if problem is None else 0)
+                on_ready(problem is None)
                 if problem is None:
                     self._send(200, b"ready\n")
                 else:

@@ -163,7 +163,10 @@ class AgiServer:
         on_start: Callable[[], None] | None = None,
         on_end: Callable[[], None] | None = None,
         on_refused: RefusedSink | None = None,
+        reuse_port: bool = False,
     ) -> None:
+        """`reuse_port`: share the port with the node's other workers (SO_REUSEPORT), the
+        kernel spreading connections among their listeners."""
         self.flow = flow
         self.env_timeout = env_timeout
         self.allowed = [ipaddress.ip_network(p, strict=False) for p in allow_peers]
@@ -185,6 +188,8 @@ class AgiServer:
         family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         self._sock.bind(listen)
         self._sock.listen(128)
         self._sock.setblocking(False)

@@ -15,6 +15,14 @@ server's housekeeping. Each record's replay ends one of three ways:
 Anything else (a bug) keeps the record spooled and goes on to the next.
 Nothing valid is thrown away and nothing is written twice: a line leaves the
 spool only after its replay committed, or with its reason in the rejected file.
+
+A node of several workers keeps one spool file per worker (`spool_name`):
+worker i alone appends to and replays its file, so no lock crosses
+processes and a call never waits for another process's replay; a worker
+started again in its place takes its file over. Files of workers a smaller
+node no longer has are replayed by worker 0 (`orphaned_spools`). Should a
+line be replayed twice all the same (a crash between the commit and the
+rewrite), the ledger refuses the second as recorded already.
 """
 
 from __future__ import annotations
@@ -39,10 +47,25 @@ SPOOL_FILE = "ledger-spool.jsonl"
 REJECTED_FILE = "ledger-spool.rejected.jsonl"
 
 
+def spool_name(worker: int) -> str:
+    """Worker i's spool file; worker 0's (and a single process's) is SPOOL_FILE."""
+    return SPOOL_FILE if worker == 0 else f"ledger-spool.{worker}.jsonl"
+
+
+def orphaned_spools(folder: str | os.PathLike[str], workers: int) -> list[str]:
+    """Spool files of worker numbers at or past `workers`: left by a node that had more."""
+    names = []
+    for path in Path(folder).glob("ledger-spool.*.jsonl"):
+        number = path.name.split(".")[1]
+        if number.isdigit() and int(number) >= workers:
+            names.append(path.name)
+    return sorted(names)
+
+
 class LedgerSpool:
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], name: str = SPOOL_FILE) -> None:
         self.folder = Path(folder)
-        self.path = self.folder / SPOOL_FILE
+        self.path = self.folder / name
         self._lock = threading.Lock()
         self._rejected = 0
 

@@ -28,6 +28,8 @@ METRICS_OFF = ("", "off", "none")
 MODES = ("dial", "advise")
 LOG_FORMATS = ("text", "json")
 CONSOLE_LANGUAGES = ("ru", "en")
+# `serve` runs one worker process per core unless told otherwise.
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Settings:
     mode: str = "dial"
     allow_peers: tuple[str, ...] = ()
     max_calls: int = 256
+    workers: int = 0  # 0: one per core (`worker_count`)
     env_timeout_seconds: float = 2.0
     decision_deadline_ms: int = 300
     advise_targets: int = 3
@@ -77,6 +80,11 @@ class Settings:
     login_max_failures: int = 5
     login_max_address_failures: int = 20
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def worker_count(self) -> int:
+        """Worker processes `serve` runs: `workers`, or one per core when it is 0."""
+        return self.workers or CORES
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {
@@ -114,6 +122,7 @@ def load(
 # Lowest value each number may take (a minimum of 0 allows 0, e.g. "off").
 _MINIMUM: dict[str, float] = {
     "max_calls": 1,
+    "workers": 0,
     "env_timeout_seconds": 0.001,
     "decision_deadline_ms": 1,
     "advise_targets": 1,
@@ -128,6 +137,12 @@ _MINIMUM: dict[str, float] = {
 }
 
 
+# Highest value each number may take.
+_MAXIMUM: dict[str, float] = {
+    "workers": 64,
+}
+
+
 def check(settings: Settings) -> None:
     """Refuse a value the process could only misuse, in one line naming the key (exit 7).
 
@@ -138,6 +153,10 @@ def check(settings: Settings) -> None:
         value = getattr(settings, key)
         if value < minimum:
             raise ConfigError(f"setting {key}: {value!r} is below its minimum {minimum:g}")
+    for key, maximum in _MAXIMUM.items():
+        value = getattr(settings, key)
+        if value > maximum:
+            raise ConfigError(f"setting {key}: {value!r} is above its maximum {maximum:g}")
     if not is_region(settings.region):
         raise ConfigError(f"setting region: {settings.region!r} is not a region code such as RU or DE")
     if settings.mode not in MODES:

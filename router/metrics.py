@@ -5,6 +5,13 @@ Names follow Prometheus practice (`callkeeper_` prefix, base units, `_total`,
 dial statuses — never a phone number, household or unique id; every label
 value is created up front so each series exists at zero from the start.
 deploy/prometheus/alerts.yml and deploy/grafana/callkeeper.json use these names.
+
+A node of several workers (`serve --workers N`) exports them once for all:
+each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR
+(prometheus-client's multiprocess mode) and the parent's `NodeMetrics` sums
+them. So each gauge says how the workers' values combine: counts in
+progress add up (`livesum`), the agents gauge is the same database seen by
+each (`livemax`), readiness is the worst worker's (`livemin`).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from router import __version__
 from router.routing.plan import DIAL_STATUSES, FALLBACK, OFFICE_POOL, OVERFLOW, OWNER, OWNER_BACKUP
@@ -75,10 +83,19 @@ class Metrics:
             registry=r,
         )
         self.sessions_active = Gauge(
-            "callkeeper_agi_sessions_active", "AGI sessions in progress.", registry=r
+            "callkeeper_agi_sessions_active",
+            "AGI sessions in progress.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.sessions = Counter(
             "callkeeper_agi_sessions", "AGI sessions, by how they ended.", ["result"], registry=r
+        )
+        self.worker_sessions = Counter(
+            "callkeeper_worker_sessions",
+            "AGI sessions begun, by worker process of the node (serve --workers N; absent for one).",
+            ["worker"],
+            registry=r,
         )
         self.refused = Counter(
             "callkeeper_agi_refused",
@@ -93,7 +110,11 @@ class Metrics:
             registry=r,
         )
         self.agents = Gauge(
-            "callkeeper_agents", "Agents by office and state.", ["office", "state"], registry=r
+            "callkeeper_agents",
+            "Agents by office and state.",
+            ["office", "state"],
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.new_households = Counter(
             "callkeeper_new_households",
@@ -113,10 +134,16 @@ class Metrics:
             registry=r,
         )
         self.ledger_spooled = Gauge(
-            "callkeeper_ledger_spooled", "Ledger records waiting to be written to the database.", registry=r
+            "callkeeper_ledger_spooled",
+            "Ledger records waiting to be written to the database.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.ready = Gauge(
-            "callkeeper_ready", "1 when the database answers within the decision deadline.", registry=r
+            "callkeeper_ready",
+            "1 when the database answers within the decision deadline.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self.disputes_open = Gauge(
             "callkeeper_disputes_open",
@@ -179,3 +206,27 @@ class Metrics:
     def office(self, code: str | None) -> str:
         """A label value for an office: known offices by code, anything else as `none`."""
         return code if code and code in self._offices else UNKNOWN_OFFICE
+
+
+class NodeMetrics:
+    """The node parent's registry: every worker's metrics summed, and the parent's own.
+
+    The workers' Info does not cross processes (prometheus-client keeps Info
+    in memory only), so the parent states the build itself.
+    """
+
+    def __init__(self, multiproc_dir: str) -> None:
+        disable_created_metrics()
+        self.registry = CollectorRegistry()
+        MultiProcessCollector(self.registry, path=multiproc_dir)
+        self.worker_restarts = Counter(
+            "callkeeper_worker_restarts",
+            "Worker processes of this node that ended unasked and were started again.",
+            registry=self.registry,
+        )
+        self.workers = Gauge(
+            "callkeeper_workers", "Worker processes of this node running.", registry=self.registry
+        )
+        Info("callkeeper_build", "Version of this process.", registry=self.registry).info(
+            {"version": __version__}
+        )

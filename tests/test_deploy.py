@@ -404,7 +404,8 @@ def test_example_settings_run_serve_whose_metrics_carry_every_series_alerted_on(
         deadline = time.monotonic() + 30
         while True:
             try:
-                if _get(f"http://{metrics}/healthz")[0] == 200:
+                # /readyz: 503 until every worker of the node listens.
+                if _get(f"http://{metrics}/healthz")[0] == 200 and _get(f"http://{metrics}/readyz")[0] == 200:
                     break
             except OSError:
                 pass

@@ -106,7 +106,8 @@ def test_out_of_descriptors_the_server_backs_off_fails_calls_open_and_keeps_serv
     db_url: str, agency: dict[str, int], tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = serve_process(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60")
+    # One process: the descriptor limit below is set on the process that accepts.
+    proc = serve_process(db_url, tmp_path, port, CALLKEEPER_ENV_TIMEOUT_SECONDS="60", CALLKEEPER_WORKERS="1")
     idle: list[socket.socket] = []
     try:
         wait_for_port(port, proc)

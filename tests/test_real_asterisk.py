@@ -328,6 +328,8 @@ def test_sigterm_lets_the_calls_in_progress_finish_and_sends_new_ones_to_the_que
         CALLKEEPER_STOP_GRACE_SECONDS="20",
         CALLKEEPER_MODE=mode,
         CALLKEEPER_DECISION_DEADLINE_MS=str(PATIENT),
+        # A node of two workers: an outcome session may reach the worker that did not advise the call.
+        CALLKEEPER_WORKERS="2",
     )
     try:
         assert wait_until(lambda: _listening(port), 20)
