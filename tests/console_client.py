@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from starlette.testclient import TestClient
@@ -12,6 +13,7 @@ from starlette.testclient import TestClient
 from router.accounts import users
 from router.config import Settings
 from router.storage.db import Database
+from tests.agency import seed
 from web.app import create_app
 
 PASSWORD = "пароль-для-тестов"
@@ -86,3 +88,22 @@ def text_of(html: str) -> str:
     parser = Text()
     parser.feed(html)
     return " ".join(" ".join(parser.parts).split())
+
+
+@dataclass
+class Site:
+    """A console over the small agency of tests/agency.py, with its users, and the two families' ids."""
+
+    db: Database
+    url: str
+    client: TestClient
+    ivanov: int
+    petrov: int
+
+
+@contextmanager
+def seeded_site(db: Database, db_url: str, **settings: object) -> Iterator[Site]:
+    ids = seed(db)
+    add_users(db)
+    with console(db_url, **settings) as client:
+        yield Site(db, db_url, client, ids["ivanov"], ids["petrov"])

@@ -10,12 +10,10 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from starlette.testclient import TestClient
 
 from identity.matching import DEFAULT_THRESHOLD
 from router.config import Settings, agency_zone
@@ -27,28 +25,17 @@ from router.routing.service import Router
 from router.splits import bookings
 from router.storage.db import Database
 from router.storage.models import AuditEntry, Booking, Household, Lead, SplitOverride, SuggestionRejection
-from tests.agency import IVANOV_MOBILE, MSK_LINE, seed
-from tests.console_client import add_users, console, log_in, text_of
+from tests.agency import IVANOV_MOBILE, MSK_LINE
+from tests.console_client import Site, log_in, seeded_site, text_of
 from tests.routing_helpers import new_call, outcome
 
 CALLED = datetime.now(UTC) - timedelta(hours=2)
 
 
-@dataclass
-class Site:
-    db: Database
-    url: str
-    client: TestClient
-    ivanov: int
-    petrov: int
-
-
 @pytest.fixture
 def site(db: Database, db_url: str) -> Iterator[Site]:
-    ids = seed(db)
-    add_users(db)
-    with console(db_url, console_language="en") as client:
-        yield Site(db, db_url, client, ids["ivanov"], ids["petrov"])
+    with seeded_site(db, db_url, console_language="en") as made:
+        yield made
 
 
 def covered_call(db: Database, url: str) -> None:

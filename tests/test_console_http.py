@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
@@ -22,26 +21,24 @@ from router.routing.service import Router
 from router.storage.db import Database
 from router.storage.models import AuditEntry, ConsoleSession, Exclusion, Household, Member, PhoneNumber
 from tests.agency import IVANOV_MOBILE, IVANOV_SPOUSE, PETROV_MOBILE, seed
-from tests.console_client import PASSWORD, add_users, console, log_in, login_form_token, text_of
+from tests.console_client import (
+    PASSWORD,
+    Site,
+    add_users,
+    console,
+    log_in,
+    login_form_token,
+    seeded_site,
+    text_of,
+)
 
 NEW_NUMBER = "+79261112233"
 
 
-@dataclass
-class Site:
-    db: Database
-    url: str
-    client: TestClient
-    ivanov: int
-    petrov: int
-
-
 @pytest.fixture
 def site(db: Database, db_url: str) -> Iterator[Site]:
-    ids = seed(db)
-    add_users(db)
-    with console(db_url) as client:
-        yield Site(db, db_url, client, ids["ivanov"], ids["petrov"])
+    with seeded_site(db, db_url) as made:
+        yield made
 
 
 def view(db: Database, household_id: int) -> household_reads.HouseholdView:
