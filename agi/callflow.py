@@ -313,8 +313,8 @@ class CallFlow:
         timeout: int,
     ) -> DialOutcome:
         seq = attempt.seq
+        # Ring time is measured on the call flow's clock (the demo's is its simulated day).
         started_at = self.clock()
-        started = time.monotonic()
         try:
             # The started row is written while Asterisk begins the Dial: it costs the caller no time.
             result = channel.exec_app(
@@ -324,11 +324,11 @@ class CallFlow:
             )
             # Ring time is this server's clock around the Dial: Asterisk's
             # DIALEDTIME is the caller channel's age, not this Dial's.
-            elapsed = time.monotonic() - started
+            elapsed = self._since(started_at)
             gone_before_ringing = channel.hung_up
             status, answered_ms = channel.variables(var.DIALSTATUS, var.ANSWEREDTIME_MS)
         except CallerHungUp:
-            ring = time.monotonic() - started
+            ring = self._since(started_at)
             self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
             raise
         except AgiError:
@@ -347,6 +347,10 @@ class CallFlow:
         )
         self._record(decision, seq, outcome, report)
         return outcome
+
+    def _since(self, then: datetime) -> float:
+        """Seconds from `then` to now on this flow's clock; never negative (a clock stepped back)."""
+        return max((self.clock() - then).total_seconds(), 0.0)
 
     def _start(self, decision: Decision, seq: int, started_at: datetime) -> None:
         """The attempt's started row; if it cannot be written the call goes on (its end still will be)."""
