@@ -21,6 +21,7 @@ from router.logs import configure_logging
 from router.storage.db import Database
 from router.storage.models import Agent
 from tests.agency import IVANOV_MOBILE
+from tests.test_agi_robustness import _read_all
 
 StartFront = Callable[..., FrontEnd]
 
@@ -29,17 +30,6 @@ def _env(front: FrontEnd, *, drop: tuple[str, ...] = (), uid: str | None = None)
     lines = FakePbx(*front.address).environment(IVANOV_MOBILE, args=["msk"], uid=uid)
     kept = [line for line in lines if not line.startswith(drop) or line == ""]
     return ("\n".join(kept) + "\n").encode()
-
-
-def _read_all(sock: socket.socket, limit: float = 5.0) -> bytes:
-    sock.settimeout(limit)
-    chunks = []
-    try:
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    except TimeoutError:
-        pytest.fail("the server kept the connection open")
-    return b"".join(chunks)
 
 
 def _routes_normally(front: FrontEnd, host: str = "127.0.0.1") -> None:
