@@ -14,7 +14,17 @@ import os
 import sys
 import time
 
-BENCHES = ["directory", "decision", "suggest", "callfront", "evidence", "faults", "leads", "console"]
+BENCHES = [
+    "directory",
+    "decision",
+    "suggest",
+    "callfront",
+    "evidence",
+    "faults",
+    "leads",
+    "console",
+    "asterisk",
+]
 
 
 def main() -> int:
