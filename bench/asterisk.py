@@ -61,6 +61,8 @@ WORKERS = 2
 LINE = "74950000000"  # office msk's line, as a trunk delivers it
 CALL_TIMEOUT_SECONDS = 60
 AMI_USER, AMI_SECRET = "bench", "bench"
+# A tree of the product to compare against in the same run (e.g. `git archive main`, unpacked).
+BASE_ENV = "CALLKEEPER_BENCH_BASE"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 CONTEXTS = """
@@ -114,6 +116,7 @@ class Approach:
     label: str
     context: str
     argv: list[str] | None = None  # the server's command line; None: no server (AstDB)
+    tree: str = str(REPO)  # where its code is imported from
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     waits_1: list[float] = field(default_factory=list)  # routing step, ms, 1 in flight
@@ -156,7 +159,7 @@ def _bench(work: Path, households: int) -> None:
         extra_conf={"manager.conf": manager_conf(ami_port, AMI_USER, AMI_SECRET)},
         verbose="0",
     ).start()
-    approaches = _approaches(db_path, work)
+    approaches = _approaches(db_path)
     try:
         ami = _manager(ami_port)
         started = time.perf_counter()
@@ -206,12 +209,12 @@ def _directory(url: str, households: int) -> list[tuple[str, str]]:
         db.dispose()
 
 
-def _approaches(db_path: Path, work: Path) -> list[Approach]:
-    callkeeper = str(Path(sys.executable).parent / "callkeeper")
-
+def _approaches(db_path: Path) -> list[Approach]:
     def serve(mode: str, workers: int) -> list[str]:
         return [
-            callkeeper,
+            sys.executable,
+            "-m",
+            "router.cli.main",
             "serve",
             "--db",
             f"sqlite:///{db_path}",
@@ -223,7 +226,7 @@ def _approaches(db_path: Path, work: Path) -> list[Approach]:
             "127.0.0.1:0",
         ]
 
-    return [
+    approaches = [
         Approach("astdb", "AstDB lookup in the dialplan", "bench-astdb"),
         Approach(
             "minimal",
@@ -240,6 +243,25 @@ def _approaches(db_path: Path, work: Path) -> list[Approach]:
         ),
         Approach("advise", "Callkeeper, advise mode, 1 worker", "bench-callkeeper", serve("advise", 1)),
     ]
+    base = os.environ.get(BASE_ENV)
+    if base:
+        approaches += [
+            Approach(
+                "dial-1-base",
+                "Callkeeper, dial mode, 1 worker, base tree",
+                "bench-callkeeper",
+                serve("dial", 1),
+                base,
+            ),
+            Approach(
+                "advise-base",
+                "Callkeeper, advise mode, base tree",
+                "bench-callkeeper",
+                serve("advise", 1),
+                base,
+            ),
+        ]
+    return approaches
 
 
 def _start_server(approach: Approach, work: Path) -> None:
@@ -422,7 +444,7 @@ def _report(approaches: list[Approach], households: int) -> None:
         flush=True,
     )
     header = (
-        f"{'approach':<40} {'p50/p99 @1 ms':>15} {f'p50/p99 @{INFLIGHT} ms':>16} "
+        f"{'approach':<44} {'p50/p99 @1 ms':>15} {f'p50/p99 @{INFLIGHT} ms':>16} "
         f"{'calls/s':>8} {'server CPU':>10} {'Asterisk CPU':>12} {'unrouted':>8}"
     )
     print(header)
@@ -430,7 +452,7 @@ def _report(approaches: list[Approach], households: int) -> None:
         p50_1, p99_1 = _cuts(a.waits_1)
         p50_n, p99_n = _cuts(a.waits_n)
         print(
-            f"{a.label:<40} {f'{p50_1:.2f} / {p99_1:.2f}':>15} {f'{p50_n:.2f} / {p99_n:.2f}':>16} "
+            f"{a.label:<44} {f'{p50_1:.2f} / {p99_1:.2f}':>15} {f'{p50_n:.2f} / {p99_n:.2f}':>16} "
             f"{statistics.median(a.rates):>8.0f} {statistics.median(a.server_cpu):>8.2f}ms "
             f"{statistics.median(a.asterisk_cpu):>10.2f}ms {a.unrouted:>8}",
             flush=True,
@@ -440,9 +462,11 @@ def _report(approaches: list[Approach], households: int) -> None:
     _, m99_1 = _cuts(minimal.waits_1)
     _, m99_n = _cuts(minimal.waits_n)
     m_rate, m_cpu = statistics.median(minimal.rates), statistics.median(minimal.server_cpu)
-    for name in ("dial-1", f"dial-{WORKERS}", "advise"):
+    for name in ("dial-1", f"dial-{WORKERS}", "advise", "dial-1-base", "advise-base"):
+        if name not in by:
+            continue
         a = by[name]
-        floor = 0.6 if name == "advise" else 0.8
+        floor = 0.6 if name.startswith("advise") else 0.8
         ratios = [
             ("p99 @1", _cuts(a.waits_1)[1] / m99_1, "<=", 1.5),
             (f"p99 @{INFLIGHT}", _cuts(a.waits_n)[1] / m99_n, "<=", 1.5),
@@ -454,6 +478,16 @@ def _report(approaches: list[Approach], households: int) -> None:
             for what, ratio, op, goal in ratios
         )
         print(f"asterisk: {name} against minimal: {text}", flush=True)
+    for name in ("dial-1", "advise"):
+        if f"{name}-base" in by:
+            a, b = by[name], by[f"{name}-base"]
+            print(
+                f"asterisk: {name} against its base tree: server CPU/call "
+                f"{statistics.median(a.server_cpu) / statistics.median(b.server_cpu):.2f}x, capacity "
+                f"{statistics.median(a.rates) / statistics.median(b.rates):.2f}x, p99 @{INFLIGHT} "
+                f"{_cuts(a.waits_n)[1] / _cuts(b.waits_n)[1]:.2f}x",
+                flush=True,
+            )
 
 
 def _verdict(ratio: float, op: str, goal: float) -> str:

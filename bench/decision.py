@@ -9,7 +9,8 @@ record of the attempt (which ends the claim, creates the household of a new
 caller, updates fairness). The decision is what the caller waits for, so
 its latency is timed on its own; the record's is printed beside it, and the
 throughput counts whole calls, decision and record (with 8 threads, in
-three rounds and their median). Seven calls in ten come
+three rounds and their median), and with worker processes as `serve --workers`
+runs them: 2 against 1, each of 4 threads. Seven calls in ten come
 from known numbers, the rest from new ones. The process is set up as
 `callkeeper serve` sets itself up: WAL checkpoints in their own thread, the
 start-up heap frozen.
@@ -17,6 +18,8 @@ start-up heap frozen.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import statistics
 import tempfile
@@ -24,6 +27,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +49,10 @@ THREADS = 8
 # The 8-thread figure moves by a fifth from one run to the next on a shared
 # machine: several rounds, and their median, say more than one.
 THREADED_ROUNDS = 3
+# `serve --workers`: processes sharing the work, each with a few threads (calls in flight).
+WORKERS = 2
+THREADS_PER_WORKER = 4
+CALLS_PER_WORKER_THREAD = 500
 BATCH = 20_000
 _STATUSES = ("ANSWER",) * 4 + ("NOANSWER",)
 
@@ -145,6 +153,70 @@ def measure(db: Database, backend: str, households: int) -> None:
         f"{statistics.median(rates):,.0f} calls/s (rounds: {', '.join(f'{r:,.0f}' for r in rates)})",
         flush=True,
     )
+    _workers_figure(db.url, backend, households)
+
+
+def _workers_figure(url: str, backend: str, households: int) -> None:
+    """Calls/s of 2 worker processes (`serve --workers 2`) against 1, each with its threads."""
+    by_count: dict[int, list[float]] = {1: [], WORKERS: []}
+    for round_ in range(THREADED_ROUNDS):
+        for count in (1, WORKERS):
+            by_count[count].append(_workers_round(url, households, count, round_))
+    one, many = statistics.median(by_count[1]), statistics.median(by_count[WORKERS])
+    print(
+        f"decision ({backend}, worker processes of {THREADS_PER_WORKER} threads): "
+        f"1 worker {one:,.0f} calls/s, {WORKERS} workers {many:,.0f} calls/s: {many / one:.2f}x "
+        f"(goal >= 1.7x on {os.cpu_count()} cores; medians of {THREADED_ROUNDS} rounds, interleaved)",
+        flush=True,
+    )
+
+
+def _workers_round(url: str, households: int, count: int, round_: int) -> float:
+    """`count` processes, each placing calls from its threads, started together; returns calls/s."""
+    spawn = multiprocessing.get_context("spawn")
+    ready, go, done = spawn.Barrier(count + 1), spawn.Event(), spawn.Queue()
+    procs = [
+        spawn.Process(target=_worker, args=(url, households, 1000 * round_ + 100 * w, ready, go, done))
+        for w in range(count)
+    ]
+    for proc in procs:
+        proc.start()
+    ready.wait()
+    started = time.perf_counter()
+    go.set()
+    calls = sum(done.get() for _ in procs)
+    elapsed = time.perf_counter() - started
+    for proc in procs:
+        proc.join()
+    return calls / elapsed
+
+
+def _worker(url: str, households: int, seed: int, ready: Any, go: Any, done: Any) -> None:
+    """One worker process: its own engine and router, as `serve --workers` starts it."""
+    db = Database(url, pool_size=THREADS_PER_WORKER + 2, checkpoint_seconds=CHECKPOINT_SECONDS)
+    router = Router(db, Settings(db=db.url))
+    for n, number in enumerate(_numbers(households, 50, seed + 99)):
+        one_call(router, number, f"w{seed}-warm-{n}")
+    settle_heap()
+    calls = [0]
+
+    def work(t: int) -> None:
+        for n, number in enumerate(_numbers(households, CALLS_PER_WORKER_THREAD, seed + t)):
+            try:
+                one_call(router, number, f"w{seed}-t{t}-{n}")
+                calls[0] += 1
+            except SQLAlchemyError:
+                pass
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS_PER_WORKER)]
+    ready.wait()
+    go.wait()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.put(calls[0])
+    db.dispose()
 
 
 def _threaded_round(router: Router, backend: str, households: int, round_: int) -> float:
