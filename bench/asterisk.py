@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +125,9 @@ class Approach:
     rates: list[float] = field(default_factory=list)  # calls/s per round, INFLIGHT back to back
     server_cpu: list[float] = field(default_factory=list)  # ms per call per round
     asterisk_cpu: list[float] = field(default_factory=list)
-    unrouted: int = 0  # calls that reached no agent through the router (failed open, queue)
+    # Calls that reached no agent through the router (failed open to the queue), by
+    # CALLKEEPER_STATUS/DIALSTATUS at their end.
+    unrouted: Counter[str] = field(default_factory=Counter)
 
     @property
     def agi(self) -> str:
@@ -390,13 +393,14 @@ def _drive(
             raise RuntimeError("the manager session closed")
     seconds = time.perf_counter() - started
     ami.responses(placed)
-    waits, unrouted = [], 0
+    waits: list[float] = []
+    unrouted: Counter[str] = Counter()
     for tag, t0, status in ends:
         routed = status.startswith(var.Status.ANSWERED) or status.endswith("/ANSWER")
         if routed and tag in first_dial:
             waits.append(1000 * (first_dial[tag] - t0))
         else:
-            unrouted += 1
+            unrouted[status] += 1
     return waits, seconds, unrouted
 
 
@@ -454,9 +458,13 @@ def _report(approaches: list[Approach], households: int) -> None:
         print(
             f"{a.label:<44} {f'{p50_1:.2f} / {p99_1:.2f}':>15} {f'{p50_n:.2f} / {p99_n:.2f}':>16} "
             f"{statistics.median(a.rates):>8.0f} {statistics.median(a.server_cpu):>8.2f}ms "
-            f"{statistics.median(a.asterisk_cpu):>10.2f}ms {a.unrouted:>8}",
+            f"{statistics.median(a.asterisk_cpu):>10.2f}ms {a.unrouted.total():>8}",
             flush=True,
         )
+    for a in approaches:
+        if a.unrouted:
+            ends = ", ".join(f"{n} ended {status or '-'}" for status, n in a.unrouted.most_common())
+            print(f"asterisk: {a.name}: calls that reached no agent through the router: {ends}", flush=True)
     by = {a.name: a for a in approaches}
     minimal = by["minimal"]
     _, m99_1 = _cuts(minimal.waits_1)
