@@ -52,3 +52,39 @@ def test_variables_with_a_comma_in_a_value_are_asked_one_by_one() -> None:
         values = channel.variables("A", "B")
     assert values == ("x,y", None)
     assert heard == list(replies)
+
+
+def test_set_many_sets_every_variable_in_one_round_trip() -> None:
+    mset = (
+        'EXEC MSet "CALLKEEPER_TARGET_1=PJSIP/101&PJSIP/102,CALLKEEPER_DECISION=7,CALLKEEPER_STATUS=ADVISED"'
+    )
+    with asterisk({mset: "200 result=0"}) as (channel, heard):
+        channel.set_many(
+            [
+                ("CALLKEEPER_TARGET_1", "PJSIP/101&PJSIP/102"),
+                ("CALLKEEPER_DECISION", 7),
+                ("CALLKEEPER_STATUS", "ADVISED"),
+            ]
+        )
+    assert heard == [mset]
+
+
+def test_set_many_sets_a_value_mset_would_misread_one_by_one() -> None:
+    replies = {
+        'SET VARIABLE "CALLKEEPER_TARGET_1" "Local/a@ctx,b"': "200 result=1",
+        'SET VARIABLE "CALLKEEPER_STATUS" "ADVISED"': "200 result=1",
+    }
+    with asterisk(replies) as (channel, heard):
+        channel.set_many([("CALLKEEPER_TARGET_1", "Local/a@ctx,b"), ("CALLKEEPER_STATUS", "ADVISED")])
+    assert heard == list(replies)
+
+
+def test_set_many_on_a_pbx_without_mset_falls_back_to_set_variable() -> None:
+    replies = {
+        'EXEC MSet "A=1,B=2"': "200 result=-2",
+        'SET VARIABLE "A" "1"': "200 result=1",
+        'SET VARIABLE "B" "2"': "200 result=1",
+    }
+    with asterisk(replies) as (channel, heard):
+        channel.set_many([("A", 1), ("B", 2)])
+    assert heard == list(replies)

@@ -343,9 +343,12 @@ class _Session:
         if verb.startswith("EXEC"):
             parts = command.split(None, 2)
             app = parts[1] if len(parts) > 1 else ""
+            argument = _words(parts[2])[0] if len(parts) > 2 else ""
+            if app.lower() == "mset":
+                return [self._mset(argument)]
             if app.lower() != "dial":
                 return ["200 result=-2"]
-            return [self._dial(_words(parts[2])[0] if len(parts) > 2 else "")]
+            return [self._dial(argument)]
         if verb.startswith("DATABASE GET"):
             parts = _words(command[len("DATABASE GET") :])
             value = self.pbx.astdb.get("/".join(parts[:2])) if len(parts) == 2 else None
@@ -359,6 +362,14 @@ class _Session:
         if verb.startswith("ANSWER"):
             return ["200 result=0"]
         return ["510 Invalid or unknown command"]
+
+    def _mset(self, argument: str) -> str:
+        """MSet(A=1,B=2): each pair set in order, as Asterisk's builtin does; it returns 0."""
+        for pair in argument.split(","):
+            name, _, value = pair.partition("=")
+            if name:
+                self.record.variables[name] = value
+        return "200 result=0"
 
     def _dial(self, options: str) -> str:
         if self.record.first_dial_ms is None:
