@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_RETRY_SECONDS = 1.0
 HANGUP_STATUS = "HANGUP"
+Pair = tuple[str, object]  # a channel variable and its value
 
 
 class Result(enum.StrEnum):
@@ -461,6 +462,7 @@ class CallFlow:
         """
         try:
             n, rings, left = 0, 0, self.settings.ring_budget_seconds or None
+            given: list[Pair] = []
             for attempt in decision.plan.attempts:
                 if attempt.seq not in decision.claimed:
                     continue
@@ -470,12 +472,11 @@ class CallFlow:
                 timeout = attempt.timeout if left is None else min(attempt.timeout, left)
                 left = None if left is None else left - timeout
                 n, rings = n + 1, rings + timeout
-                channel.set(var.target(n), attempt.dial)
-                channel.set(var.timeout(n), timeout)
-                channel.set(f"{var.AGENT}_{n}", f"{attempt.seq}")
-            channel.set(var.COUNT, n)
+                given += [(var.target(n), attempt.dial), (var.timeout(n), timeout)]
+                given.append((f"{var.AGENT}_{n}", f"{attempt.seq}"))
+            given.append((var.COUNT, n))
             report.result = Result.ADVISED
-            self._set_final(channel, decision, var.Status.ADVISED)
+            self._set_final(channel, decision, var.Status.ADVISED, given)
         except AgiError:
             for seq in decision.claimed:
                 self._release(decision.id, seq)
@@ -567,11 +568,14 @@ class CallFlow:
 
     # -- endings -----------------------------------------------------------------
 
-    def _set_final(self, channel: AgiChannel, decision: Decision, status: var.Status) -> None:
-        """The variables the dialplan reads after AGI(); set last, so nothing delays the first Dial."""
-        channel.set(var.DECISION, decision.id)
-        channel.set(var.ROUTE, decision.plan.route)
-        channel.set(var.STATUS, status)
+    def _set_final(
+        self, channel: AgiChannel, decision: Decision, status: var.Status, before: Sequence[Pair] = ()
+    ) -> None:
+        """The variables the dialplan reads after AGI() (`before` ahead of them), in one round trip
+        where it can be (`AgiChannel.set_many`); set last, so nothing delays the first Dial."""
+        channel.set_many(
+            [*before, (var.DECISION, decision.id), (var.ROUTE, decision.plan.route), (var.STATUS, status)]
+        )
 
     def _fail(self, channel: AgiChannel, report: CallReport, reason: FailReason) -> None:
         report.result = Result.FAILED

@@ -269,3 +269,19 @@ def test_outcome_sessions_log_the_callers_number_not_anonymous(
 
 def _outcome_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "script=outcome" in r.getMessage()]
+
+
+def test_the_variables_the_dialplan_reads_after_the_call_come_in_one_command(
+    db: Database, agency: dict[str, int], start_front: StartFront
+) -> None:
+    """Every AGI command is a round trip for both sides: after the Dial, one MSet, not a SET each."""
+    front = start_front()
+    pbx = FakePbx(*front.address, scripted({}, Answer()))
+    record = pbx.call(IVANOV_MOBILE, args=["msk"])
+    commands = [line.split(" ", 2)[:2] for way, line in record.transcript if way == "<<"]
+    assert commands == [["EXEC", "Dial"], ["GET", "FULL"], ["EXEC", "MSet"]]
+    assert (record.variables["CALLKEEPER_STATUS"], record.variables["CALLKEEPER_ROUTE"]) == (
+        "ANSWERED",
+        "owner",
+    )
+    assert record.variables["CALLKEEPER_DECISION"].isdigit()
