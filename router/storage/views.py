@@ -73,12 +73,17 @@ class HouseholdView:
     origin: str
     created_at: datetime
     last_contact_at: datetime | None
+    # The owners besides `owner`, in order, and how they ring (`ordered` or `equal`).
+    co_owners: tuple[str, ...] = ()
+    owners_mode: str = "ordered"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "owner": self.owner,
+            "co_owners": list(self.co_owners),
+            "owners_mode": self.owners_mode,
             "members": list(self.members),
             "numbers": [{"number": n.number, "label": n.label} for n in self.numbers],
             "email": self.email,

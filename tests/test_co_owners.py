@@ -1,0 +1,146 @@
+"""Co-owners on both backends: set with a reason, rung together or in turn, and a dispute rings both."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from router.directory import audit, disputes, household_reads, households
+from router.errors import Conflict, InvalidInput, NotFound
+from router.routing import ledger
+from router.routing.plan import OWNER, SKIP_PAUSED
+from router.storage.db import Database
+from router.storage.models import Agent
+from tests.routing_helpers import NUMBER, SPOUSE, center, household, new_call, outcome, set_state
+
+
+def set_owners(db: Database, hid: int, *logins: str, mode: str = "equal") -> household_reads.HouseholdView:
+    with db.unit_of_work() as s:
+        return households.set_owners(s, hid, logins, mode=mode, reason="they sell together", actor="ops")
+
+
+def claimed_by(db: Database) -> dict[str, str]:
+    with db.reader() as s:
+        rows = s.execute(select(Agent.login, Agent.claimed_by).where(Agent.claimed_by.is_not(None)))
+        return {login: uid for login, uid in rows}
+
+
+def test_setting_owners_keeps_the_first_as_owner_and_the_others_in_order_audited(db: Database) -> None:
+    center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    view = set_owners(db, hid, "m2", "m1", "m3", mode="ordered")
+    assert (view.owner, view.co_owners, view.owners_mode) == ("m2", ("m1", "m3"), "ordered")
+    assert view.as_json()["co_owners"] == ["m1", "m3"]
+    with db.reader() as s:
+        trail = audit.trail(s, hid)
+    [changed] = [e for e in trail if e.action == "owners"]
+    assert (changed.before, changed.after, changed.reason) == (
+        "m1",
+        "m2,m1,m3 (ordered)",
+        "they sell together",
+    )
+    assert [(e.before, e.after) for e in trail if e.action == "transfer"] == [("m1", "m2")]
+    view = set_owners(db, hid, "m2")
+    assert (view.owner, view.co_owners) == ("m2", ())
+
+
+def test_owners_refused_for_an_unknown_agent_without_a_reason_or_while_disputed(db: Database) -> None:
+    center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    with pytest.raises(NotFound), db.unit_of_work() as s:
+        households.set_owners(s, hid, ["m1", "nobody"], mode="equal", reason="x", actor="ops")
+    with pytest.raises(NotFound), db.unit_of_work() as s:
+        households.set_owners(s, 999, ["m1"], mode="equal", reason="x", actor="ops")
+    with pytest.raises(InvalidInput), db.unit_of_work() as s:
+        households.set_owners(s, hid, ["m1", "m2"], mode="equal", reason=" ", actor="ops")
+    with pytest.raises(InvalidInput), db.unit_of_work() as s:
+        households.set_owners(s, hid, ["m1", "m2"], mode="together", reason="x", actor="ops")
+    with db.unit_of_work() as s:
+        disputes.open_dispute(s, hid, ["m1", "m2"], reason="both", actor="sv")
+    with pytest.raises(Conflict), db.unit_of_work() as s:
+        households.set_owners(s, hid, ["m1", "m2"], mode="equal", reason="x", actor="ops")
+
+
+def test_equal_co_owners_ring_together_and_each_is_claimed(db: Database) -> None:
+    router = center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    set_owners(db, hid, "m1", "m2")
+    decision = router.decide(new_call(), claim=1)
+    first, second, *rest = decision.plan.attempts
+    assert [(a.agent, a.reason, a.group) for a in (first, second)] == [("m1", OWNER, 1), ("m2", OWNER, 1)]
+    assert [a.group for a in rest] == [0] * len(rest)
+    assert decision.plan.targets()[0] == (first, second)
+    assert decision.claimed == (1, 2)
+    assert claimed_by(db) == {"m1": decision.call.uid, "m2": decision.call.uid}
+
+
+def test_a_paused_equal_co_owner_is_left_out_of_the_group_and_said_why(db: Database) -> None:
+    router = center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    set_owners(db, hid, "m1", "m2", "m3")
+    set_state(db, "m2", "paused")
+    decision = router.decide(new_call(), claim=1)
+    assert [(a.agent, a.group) for a in decision.plan.attempts[:2]] == [("m1", 1), ("m3", 1)]
+    assert claimed_by(db) == {"m1": decision.call.uid, "m3": decision.call.uid}
+    explained = router.explain_why(NUMBER, None)
+    assert ("m2", SKIP_PAUSED) in [(s.agent, s.why) for s in explained.skipped]
+
+
+def test_ordered_co_owners_ring_in_order_before_the_pool(db: Database) -> None:
+    router = center(db, msk=3)
+    hid = household(db, "m3", NUMBER)
+    set_owners(db, hid, "m3", "m1", mode="ordered")
+    plan = router.decide(new_call()).plan
+    assert [(a.agent, a.reason, a.group) for a in plan.attempts[:3]] == [
+        ("m3", OWNER, 0),
+        ("m1", OWNER, 0),
+        ("m2", "office-pool", 0),
+    ]
+    set_state(db, "m3", "paused")
+    plan = router.decide(new_call()).plan
+    assert [(a.agent, a.reason) for a in plan.attempts[:2]] == [("m1", OWNER), ("m2", "office-pool")]
+
+
+def test_an_open_dispute_rings_the_contested_managers_together(db: Database) -> None:
+    router = center(db, msk=3)
+    keep = household(db, "m1", NUMBER)
+    other = household(db, "s1", SPOUSE)
+    with db.unit_of_work() as s:
+        households.merge(s, keep, other, actor="ops", reason="one family")
+    decision = router.decide(new_call(), claim=1)
+    assert [(a.agent, a.group) for a in decision.plan.attempts[:2]] == [("m1", 1), ("s1", 1)]
+    assert claimed_by(db) == {"m1": decision.call.uid, "s1": decision.call.uid}
+
+
+def test_resolving_a_dispute_with_co_owners_makes_them_the_familys(db: Database) -> None:
+    router = center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    with db.unit_of_work() as s:
+        opened = disputes.open_dispute(s, hid, ["m1", "m2"], reason="both", actor="sv")
+    with db.unit_of_work() as s:
+        disputes.resolve(
+            s, opened.id, owner="m2", co_owners=["m1"], policy="equal", reason="share", actor="sv"
+        )
+    with db.reader() as s:
+        view = household_reads.household_view(household_reads.get_household(s, hid))
+    assert (view.owner, view.co_owners, view.owners_mode) == ("m2", ("m1",), "equal")
+    plan = router.decide(new_call()).plan
+    assert [(a.agent, a.group) for a in plan.attempts[:2]] == [("m2", 1), ("m1", 1)]
+
+
+def test_the_co_owner_who_answers_is_the_owner_answering_and_the_others_are_freed(db: Database) -> None:
+    router = center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    set_owners(db, hid, "m1", "m2")
+    decision = router.decide(new_call(), claim=1)
+    router.record(decision.id, 1, outcome("NOANSWER"), decision)
+    recorded = router.record(decision.id, 2, outcome("ANSWER"), decision, free_the_rest=True)
+    assert (recorded.agent, recorded.covering_for) == ("m2", None)
+    assert claimed_by(db) == {}
+    with db.reader() as s:
+        [entry] = ledger.entries(s, household=hid)
+    assert entry.answered_by == "m2"
+    assert [(a.agent, a.status, a.covering_for) for a in entry.attempts] == [
+        ("m1", "NOANSWER", None),
+        ("m2", "ANSWER", None),
+    ]
