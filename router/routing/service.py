@@ -286,6 +286,11 @@ class Router:
                 claim_cap_seconds=self.settings.claim_ttl_seconds,
             )
 
+    def attempts(self, decision_id: int) -> tuple[PlannedAttempt, ...]:
+        """The attempts a decision planned, as stored with it (advise mode's outcome reads them back)."""
+        with self.db.read_transaction() as connection:
+            return ledger.get_decision(connection, decision_id).attempts
+
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""
         with self.db.transaction() as connection:
