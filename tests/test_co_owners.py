@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -9,9 +12,13 @@ from router.directory import audit, disputes, household_reads, households
 from router.errors import Conflict, InvalidInput, NotFound
 from router.routing import ledger
 from router.routing.plan import OWNER, SKIP_PAUSED
+from router.splits import split_report
+from router.splits.shares import CO_OWNERS, format_amount
 from router.storage.db import Database
 from router.storage.models import Agent
 from tests.routing_helpers import NUMBER, SPOUSE, center, household, new_call, outcome, set_state
+
+CLOSED = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def set_owners(db: Database, hid: int, *logins: str, mode: str = "equal") -> household_reads.HouseholdView:
@@ -144,3 +151,29 @@ def test_the_co_owner_who_answers_is_the_owner_answering_and_the_others_are_free
         ("m1", "NOANSWER", None),
         ("m2", "ANSWER", None),
     ]
+
+
+def test_a_booking_of_equal_co_owners_splits_equally_among_them_to_the_kopeck(
+    db: Database, tmp_path: Path
+) -> None:
+    router = center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    set_owners(db, hid, "m1", "m2", "m3")
+    decision = router.decide(new_call(at=CLOSED - timedelta(days=2)))
+    router.record(decision.id, 1, outcome(at=CLOSED - timedelta(days=2)))  # only m1 answered
+    path = tmp_path / "bookings.csv"
+    path.write_text(f"booking,household,amount,closed_at\nB1,{hid},1000.00,{CLOSED.isoformat()}\n")
+    with db.reader() as s:
+        [default] = split_report.report(s, split_report.read_bookings(path), policy="equal", region="RU")
+        [talk] = split_report.report(s, split_report.read_bookings(path), policy="talk-time", region="RU")
+    assert default.policy == CO_OWNERS
+    assert [(x.agent, format_amount(x.amount)) for x in default.shares] == [
+        ("m1", "333.34"),
+        ("m2", "333.33"),
+        ("m3", "333.33"),
+    ]
+    assert sum(x.amount for x in default.shares) == 100000
+    assert default.as_json()["co_owners"] == ["m1", "m2", "m3"]
+    assert [len(x.evidence) for x in default.shares] == [1, 0, 0]
+    # Another policy says otherwise: by talk time, all of it is m1's.
+    assert (talk.policy, [x.agent for x in talk.shares], talk.co_owners) == ("talk-time", ["m1"], ())

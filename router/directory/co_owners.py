@@ -13,10 +13,11 @@ Writes only the rows here; the checks and the audit are the callers'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from router.errors import InvalidInput
 from router.storage.models import DISABLED, OWNERS_MODES, Agent, Household, HouseholdOwner
@@ -62,29 +63,39 @@ def drop(session: Session, household: Household, agent: Agent) -> None:
         )
 
 
-def logins(household: Household) -> tuple[str, ...]:
-    """The co-owners' logins, in order (the owner not among them)."""
-    return tuple(row.agent.login for row in household.co_owners)
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """A household's owner, its co-owners in order, and how they ring."""
+
+    owner: str | None
+    co_owners: tuple[str, ...] = ()
+    mode: str = ORDERED
+
+    @property
+    def equal(self) -> tuple[str, ...]:
+        """Everyone who owns the family equally (the owner first), or () if they are ordered or alone."""
+        if self.mode != EQUAL or not self.co_owners:
+            return ()
+        return (*([self.owner] if self.owner else []), *self.co_owners)
 
 
-def co_owned(session: Session, household_ids: Sequence[int]) -> dict[int, tuple[str, tuple[str, ...]]]:
-    """For each of these households with co-owners: its mode and its owners, the owner first."""
+_co = aliased(Agent)
+
+
+def owners_of(session: Session, household_ids: Collection[int]) -> dict[int, Owners]:
+    """The owners of these households (those with any), in one statement."""
     rows = session.execute(
-        select(Household.id, HouseholdOwner.mode, Agent.login, HouseholdOwner.position)
-        .join(HouseholdOwner, HouseholdOwner.household_id == Household.id)
-        .join(Agent, Agent.id == HouseholdOwner.agent_id)
+        select(Household.id, Agent.login, HouseholdOwner.mode, _co.login)
+        .outerjoin(Agent, Agent.id == Household.owner_id)
+        .outerjoin(HouseholdOwner, HouseholdOwner.household_id == Household.id)
+        .outerjoin(_co, _co.id == HouseholdOwner.agent_id)
         .where(Household.id.in_(household_ids))
         .order_by(Household.id, HouseholdOwner.position)
     ).all()
-    owners = dict(
-        session.execute(
-            select(Household.id, Agent.login)
-            .join(Agent, Agent.id == Household.owner_id)
-            .where(Household.id.in_({r[0] for r in rows}))
-        ).tuples()
-    )
-    found: dict[int, tuple[str, tuple[str, ...]]] = {}
-    for household_id, mode, login, _ in rows:
-        _, before = found.get(household_id, (mode, tuple(filter(None, [owners.get(household_id)]))))
-        found[household_id] = (mode, (*before, login))
+    found: dict[int, Owners] = {}
+    for household_id, owner, mode, co_owner in rows:
+        if owner is None and co_owner is None:
+            continue
+        known = found.get(household_id, Owners(owner, (), mode or ORDERED))
+        found[household_id] = Owners(owner, (*known.co_owners, *([co_owner] if co_owner else [])), known.mode)
     return found
