@@ -82,14 +82,14 @@ class HouseholdView:
             "id": self.id,
             "name": self.name,
             "owner": self.owner,
-            "co_owners": list(self.co_owners),
-            "owners_mode": self.owners_mode,
             "members": list(self.members),
             "numbers": [{"number": n.number, "label": n.label} for n in self.numbers],
             "email": self.email,
             "address": self.address,
             "created_at": iso(self.created_at),
             "last_contact_at": iso(self.last_contact_at),
+            "co_owners": list(self.co_owners),
+            "owners_mode": self.owners_mode,
         }
 
 
