@@ -41,7 +41,7 @@ from agi.spool import LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import Abandoned, DatabaseUnavailable
-from router.routing.plan import ANSWER, PlannedAttempt, joined_dial
+from router.routing.plan import ANSWER, OWNER, PlannedAttempt, joined_dial
 from router.routing.service import Call, Decision, DialOutcome, RecordedAttempt, Router
 
 log = logging.getLogger(__name__)
@@ -723,9 +723,11 @@ class _RingBudget:
 
 
 def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:
+    """How an answer counts: covering for the owner, by an owner (a co-owner too), or by the pool."""
     if recorded.covering_for:
         return "covering"
-    return "owner" if owner is not None and recorded.agent == owner else "pool"
+    is_owner = (owner is not None and recorded.agent == owner) or recorded.reason == OWNER
+    return "owner" if is_owner else "pool"
 
 
 def _seqs(text: str | None) -> list[int]:

@@ -17,6 +17,7 @@ from router.routing.plan import PlannedAttempt
 from router.storage.db import Database
 from router.storage.models import Agent
 from tests.agency import DIAL, IVANOV_MOBILE, MSK_LINE
+from tests.test_metrics_endpoint import scrape, value
 
 StartFront = Callable[..., FrontEnd]
 LINE = MSK_LINE.removeprefix("+")
@@ -58,6 +59,10 @@ def test_dial_mode_rings_equal_co_owners_in_one_dial_and_records_who_answered(
     assert record.variables["DIALEDPEERNAME"].startswith("PJSIP/102-")
     assert rows(db, front, agency["ivanov"]) == [("ivanova", "NOANSWER", 0.0), ("orlov", "ANSWER", 50.0)]
     assert claims(db) == []
+    # The co-owner's answer counts as the owner's: reached, not covered.
+    samples = scrape(front)
+    assert value(samples, "callkeeper_calls_answered_total", office="msk", by="owner") == 1
+    assert value(samples, "callkeeper_owner_calls_total", office="msk", outcome="reached") == 1
 
 
 def test_advise_mode_gives_one_target_with_both_and_records_who_answered(

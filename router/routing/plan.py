@@ -272,3 +272,5 @@ class RecordedAttempt:
     # session knows only the decision id, and its metrics need both.
     office: str | None = None
     owner: str | None = None
+    # Why the agent was rung (`OWNER` for a co-owner too): how an answer is counted.
+    reason: str = ""

@@ -264,6 +264,7 @@ class Router:
             new_household_id=recorded.new_household_id,
             office=row.office,
             owner=row.owner,
+            reason=planned.reason,
         )
 
     def outcome_refusal(
