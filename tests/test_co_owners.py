@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from router.splits import split_report
 from router.splits.shares import CO_OWNERS, format_amount
 from router.storage.db import Database
 from router.storage.models import Agent
+from tests.helpers import run_cli
 from tests.routing_helpers import NUMBER, SPOUSE, center, household, new_call, outcome, set_state
 
 CLOSED = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -177,3 +179,15 @@ def test_a_booking_of_equal_co_owners_splits_equally_among_them_to_the_kopeck(
     assert [len(x.evidence) for x in default.shares] == [1, 0, 0]
     # Another policy says otherwise: by talk time, all of it is m1's.
     assert (talk.policy, [x.agent for x in talk.shares], talk.co_owners) == ("talk-time", ["m1"], ())
+
+
+def test_route_explains_who_rings_together(
+    db: Database, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    set_owners(db, hid, "m1", "m2")
+    shown = json.loads(run_cli(capsys, db_url, "route", NUMBER, "--json").out)
+    assert [(a["agent"], a.get("group")) for a in shown["plan"][:3]] == [("m1", 1), ("m2", 1), ("m3", None)]
+    text = run_cli(capsys, db_url, "route", NUMBER).out
+    assert "rung together: m1, m2 (PJSIP/101&PJSIP/102)" in text
