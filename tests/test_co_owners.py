@@ -191,3 +191,19 @@ def test_route_explains_who_rings_together(
     assert [(a["agent"], a.get("group")) for a in shown["plan"][:3]] == [("m1", 1), ("m2", 1), ("m3", None)]
     text = run_cli(capsys, db_url, "route", NUMBER).out
     assert "rung together: m1, m2 (PJSIP/101&PJSIP/102)" in text
+
+
+def test_a_co_owner_made_owner_by_a_transfer_or_merge_is_no_longer_a_co_owner(db: Database) -> None:
+    center(db, msk=3)
+    hid = household(db, "m1", NUMBER)
+    set_owners(db, hid, "m1", "m2", "m3")
+    with db.unit_of_work() as s:
+        view = households.transfer(s, hid, "m2", reason="m1 left", actor="ops")
+    assert (view.owner, view.co_owners) == ("m2", ("m3",))
+    other = household(db, "m3", SPOUSE)
+    with db.unit_of_work() as s:
+        view = households.merge(s, hid, other, owner="m3", actor="ops", reason="one family")
+    assert (view.owner, view.co_owners) == ("m3", ())
+    with db.unit_of_work() as s:
+        view = households.transfer(s, hid, None, reason="nobody", actor="ops")
+    assert (view.owner, view.co_owners) == (None, ())

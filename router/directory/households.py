@@ -241,6 +241,8 @@ def merge(
         keep.last_contact_at = other.last_contact_at
     keep.created_at = min(keep.created_at, other.created_at)
     keep.owner = new_owner
+    if new_owner is not None:  # an owner is not their own co-owner
+        co_owners.drop(session, keep, new_owner)
     session.flush()
     session.expire(other)
     session.execute(delete(Household).where(Household.id == other.id))
