@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agi import variables as var
 from agi.advised import AdvisedCalls
+from agi.answered import who_answered
 from agi.callid import call_id
 from agi.db_steps import DatabaseSteps, DeadlinePassed
 from agi.errors import AgiError, CallerHungUp
@@ -40,7 +41,7 @@ from agi.spool import LedgerSpool
 from identity.numbers import normalize
 from router.config import Settings
 from router.errors import Abandoned, DatabaseUnavailable
-from router.routing.plan import ANSWER, PlannedAttempt
+from router.routing.plan import ANSWER, OWNER, PlannedAttempt, joined_dial
 from router.routing.service import Call, Decision, DialOutcome, RecordedAttempt, Router
 
 log = logging.getLogger(__name__)
@@ -252,26 +253,41 @@ class CallFlow:
         return "" if dnid in ("", "unknown") else dnid
 
     def _dial(self, channel: AgiChannel, decision: Decision, report: CallReport) -> None:
+        """Ring the plan's Dials in turn: an agent alone, or agents rung together in one Dial.
+
+        Of agents rung together, each is claimed, and one who cannot be is
+        left out of the Dial (the rest still ring).
+        """
         unrung = list(decision.claimed)  # claimed with the decision, released if never rung
         if unrung:
             self._hold(decision.call.uid, len(unrung))
         budget = _RingBudget(self.settings.ring_budget_seconds)
         try:
-            for attempt in decision.plan.attempts:
+            for target in decision.plan.targets():
                 if channel.hung_up or budget.spent():
                     break
-                if attempt.seq in unrung:
-                    unrung.remove(attempt.seq)
-                elif report.database_late or not self._claim(
-                    decision, attempt.seq, budget.cap(attempt.wait_seconds), report
-                ):
+                members = []
+                for attempt in target:
+                    if attempt.seq in unrung:
+                        unrung.remove(attempt.seq)
+                        members.append(attempt)
+                    elif not report.database_late and self._claim(
+                        decision,
+                        attempt.seq,
+                        budget.cap(attempt.wait_seconds) if len(target) == 1 else 0,
+                        report,
+                    ):
+                        members.append(attempt)
+                if not members:
                     continue
                 try:
-                    outcome = self._ring(channel, decision, attempt, report, budget.cap(attempt.timeout))
+                    answering, outcome = self._ring(
+                        channel, decision, members, report, budget.cap(max(a.timeout for a in members))
+                    )
                 finally:
-                    self._hold(decision.call.uid, -1)
-                if outcome.status == ANSWER:
-                    report.answered_by = attempt.agent
+                    self._hold(decision.call.uid, -len(members))
+                if answering is not None:
+                    report.answered_by = answering.agent
                     report.result = Result.ANSWERED
                     self._set_final(channel, decision, var.Status.ANSWERED)
                     return
@@ -309,49 +325,115 @@ class CallFlow:
         self,
         channel: AgiChannel,
         decision: Decision,
-        attempt: PlannedAttempt,
+        members: list[PlannedAttempt],
         report: CallReport,
         timeout: int,
-    ) -> DialOutcome:
-        seq = attempt.seq
+    ) -> tuple[PlannedAttempt | None, DialOutcome]:
+        """One Dial of `members` (their interfaces joined by `&`); who answered, and how it ended.
+
+        Each member's attempt is recorded: the one who answered with the
+        answer, the others rung with them as not answering, with the same ring
+        time, their claims ended as the Dial returns.
+        """
         # Ring time is measured on the call flow's clock (the demo's is its simulated day).
         started_at = self.clock()
+        together = len(members) > 1
         try:
-            # The started row is written while Asterisk begins the Dial: it costs the caller no time.
+            # The started rows are written while Asterisk begins the Dial: they cost the caller no time.
             result = channel.exec_app(
                 "Dial",
-                f"{attempt.dial},{timeout}",
-                meanwhile=lambda: self._start(decision, seq, started_at),
+                f"{joined_dial(members)},{timeout}",
+                meanwhile=lambda: self._start_all(decision, members, started_at),
             )
             # Ring time is this server's clock around the Dial: Asterisk's
             # DIALEDTIME is the caller channel's age, not this Dial's.
             elapsed = self._since(started_at)
             gone_before_ringing = channel.hung_up
-            status, answered_ms = channel.variables(var.DIALSTATUS, var.ANSWEREDTIME_MS)
+            if together:
+                status, answered_ms, peer_name, peer_number = channel.variables(
+                    var.DIALSTATUS, var.ANSWEREDTIME_MS, var.DIALEDPEERNAME, var.DIALEDPEERNUMBER
+                )
+            else:
+                status, answered_ms = channel.variables(var.DIALSTATUS, var.ANSWEREDTIME_MS)
+                peer_name = peer_number = None
         except CallerHungUp:
             ring = self._since(started_at)
-            self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
+            for attempt in members:
+                self._record(decision, attempt.seq, DialOutcome(HANGUP_STATUS, started_at, ring, 0.0), report)
             raise
         except AgiError:
-            self._release(decision.id, seq)
+            for attempt in members:
+                self._release(decision.id, attempt.seq)
             raise
         if gone_before_ringing or (result == -1 and status is None):
             # The caller hung up before this Dial began: Asterisk's HANGUP line came
             # ahead of the EXEC result, or (AGISIGHUP=no) Dial on a dead channel
-            # returned at once without a DIALSTATUS. The agent never rang; the
-            # attempt started is recorded as the caller's hang-up (which ends its claim).
-            self._record(decision, seq, DialOutcome(HANGUP_STATUS, started_at, 0.0, 0.0), report)
+            # returned at once without a DIALSTATUS. The agents never rang; the
+            # attempts started are recorded as the caller's hang-up (which ends their claims).
+            for attempt in members:
+                self._record(decision, attempt.seq, DialOutcome(HANGUP_STATUS, started_at, 0.0, 0.0), report)
             raise CallerHungUp("caller hung up before the agent rang")
         talk = _talk_seconds(status, answered_ms)
         outcome = DialOutcome(
             status or "CHANUNAVAIL", started_at, ring_seconds=max(elapsed - talk, 0.0), talk_seconds=talk
         )
-        self._record(decision, seq, outcome, report)
-        return outcome
+        answering = self._answering(members, outcome, peer_name, peer_number)
+        self._record_together(decision, members, answering, outcome, report)
+        return answering, outcome
+
+    def _answering(
+        self,
+        members: list[PlannedAttempt],
+        outcome: DialOutcome,
+        peer_name: str | None,
+        peer_number: str | None,
+    ) -> PlannedAttempt | None:
+        """Who of `members` answered (`agi.answered`); an answer nobody can be told from is the first's."""
+        if outcome.status != ANSWER:
+            return None
+        answering = who_answered(members, peer_name, peer_number)
+        if answering is None:
+            log.warning(
+                "answered by %r (%r), none of %s: the answer is recorded on %s",
+                peer_name,
+                peer_number,
+                joined_dial(members),
+                members[0].agent,
+            )
+            return members[0]
+        return answering
+
+    def _record_together(
+        self,
+        decision: Decision | int,
+        members: list[PlannedAttempt],
+        answering: PlannedAttempt | None,
+        outcome: DialOutcome,
+        report: CallReport,
+        *,
+        free_the_rest: bool = False,
+    ) -> None:
+        """Record a Dial's attempts: the others rung (not answering) first, then the one who answered.
+
+        Unanswered, every member ends as the Dial did. `free_the_rest` goes
+        with the last record (see `Router.record`).
+        """
+        last = answering or members[-1]
+        rung = _not_answered(outcome)
+        for attempt in members:
+            if attempt is not last:
+                self._record(decision, attempt.seq, rung, report)
+        self._record(
+            decision, last.seq, outcome if last is answering else rung, report, free_the_rest=free_the_rest
+        )
 
     def _since(self, then: datetime) -> float:
         """Seconds from `then` to now on this flow's clock; never negative (a clock stepped back)."""
         return max((self.clock() - then).total_seconds(), 0.0)
+
+    def _start_all(self, decision: Decision, members: list[PlannedAttempt], started_at: datetime) -> None:
+        for attempt in members:
+            self._start(decision, attempt.seq, started_at)
 
     def _start(self, decision: Decision, seq: int, started_at: datetime) -> None:
         """The attempt's started row; if it cannot be written the call goes on (its end still will be)."""
@@ -463,17 +545,21 @@ class CallFlow:
         try:
             n, rings, left = 0, 0, self.settings.ring_budget_seconds or None
             given: list[Pair] = []
-            for attempt in decision.plan.attempts:
-                if attempt.seq not in decision.claimed:
+            for target in decision.plan.targets():
+                members = [a for a in target if a.seq in decision.claimed]
+                if not members:
                     continue
                 if left is not None and left <= 0:  # the ring budget is spent: not given, freed
-                    self._release(decision.id, attempt.seq)
+                    for attempt in members:
+                        self._release(decision.id, attempt.seq)
                     continue
-                timeout = attempt.timeout if left is None else min(attempt.timeout, left)
+                longest = max(a.timeout for a in members)
+                timeout = longest if left is None else min(longest, left)
                 left = None if left is None else left - timeout
                 n, rings = n + 1, rings + timeout
-                given += [(var.target(n), attempt.dial), (var.timeout(n), timeout)]
-                given.append((f"{var.AGENT}_{n}", f"{attempt.seq}"))
+                # Agents rung together: one target `PJSIP/101&PJSIP/205`, their seqs `1&2`.
+                given += [(var.target(n), joined_dial(members)), (var.timeout(n), timeout)]
+                given.append((f"{var.AGENT}_{n}", "&".join(str(a.seq) for a in members)))
             given.append((var.COUNT, n))
             report.result = Result.ADVISED
             self._set_final(channel, decision, var.Status.ADVISED, given)
@@ -508,7 +594,8 @@ class CallFlow:
             var.NOW,
             var.COUNT,
         )
-        decision_id, seq = int(args[0]), int(seq_text or 0)
+        decision_id, seqs = int(args[0]), _seqs(seq_text)
+        seq = seqs[0] if seqs else 0
         status = status_text or "CHANUNAVAIL"
         # The dialplan dials no more targets after this one: an answer, the
         # caller gone, or the last target (the call goes to the queue).
@@ -534,12 +621,41 @@ class CallFlow:
             ring_seconds=took - talk,
             talk_seconds=talk,
         )
-        self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
+        if len(seqs) > 1:
+            self._record_advised_together(channel, decision_id, seqs, outcome, report)
+        else:
+            self._record(decision_id, seq, outcome, report, free_the_rest=report.call_over)
         if report.call_over:
             self.advised.discard(decision_id)
         report.result = Result.RECORDED
         if status == ANSWER:
             channel.set(var.STATUS, var.Status.ANSWERED)
+
+    def _record_advised_together(
+        self, channel: AgiChannel, decision_id: int, seqs: list[int], outcome: DialOutcome, report: CallReport
+    ) -> None:
+        """The outcome of a target of agents rung together: who answered, from Dial's DIALEDPEERNAME."""
+        peer_name, peer_number = (
+            channel.variables(var.DIALEDPEERNAME, var.DIALEDPEERNUMBER)
+            if outcome.status == ANSWER
+            else (None, None)
+        )
+        try:
+            members = self._members(decision_id, seqs)
+        except Exception as exc:  # the plan cannot be read: each is kept for replay as the Dial ended
+            log.warning("the agents rung together could not be read back: %s", _first_line(exc))
+            for seq in seqs:
+                self._keep(decision_id, seq, outcome if seq == seqs[0] else _not_answered(outcome), exc)
+            return
+        answering = self._answering(members, outcome, peer_name, peer_number)
+        self._record_together(
+            decision_id, members, answering, outcome, report, free_the_rest=report.call_over
+        )
+
+    def _members(self, decision_id: int, seqs: list[int]) -> list[PlannedAttempt]:
+        """The planned attempts `seqs` of a decision, read back (the outcome session has only its id)."""
+        planned = self.steps.run("plan read", self.router.attempts, decision_id)
+        return [a for a in planned if a.seq in seqs]
 
     def _answered(self, channel: AgiChannel, report: CallReport, decision_id: int, n: str) -> None:
         """agi://…/outcome,DECISION,N,answered from Dial's U(): target N just answered.
@@ -547,20 +663,31 @@ class CallFlow:
         The call's other advised agents are freed now; the attempt itself is
         recorded, with its talk time, when the Dial ends.
         """
-        seq_text = channel.variable(f"{var.AGENT}_{n}")
+        seqs = _seqs(channel.variable(f"{var.AGENT}_{n}"))
         report.result = Result.RECORDED
-        if not (seq_text or "").isdigit():
+        if not seqs:
             log.warning("answered outcome without %s_%s", var.AGENT, n)
             return
         # It frees agents: only for this server's advised call, from its PBX, and a planned attempt.
         # It runs on the agent's channel, whose unique id is not the caller's.
-        seq = int(seq_text or 0)
+        seq = seqs[0]
         report.refused = self.outcomes.refusal(report.uid, decision_id, seq, 0.0, same_pbx_only=True) or ""
         if report.refused:
             report.result = Result.REJECTED
             return
         try:
-            self.router.free_others(decision_id, int(seq_text or 0))
+            if len(seqs) > 1:
+                # Agents rung together: this session runs on the channel that answered.
+                answering = who_answered(
+                    self._members(decision_id, seqs), channel.env.get(var.AGI_CHANNEL), None
+                )
+                if answering is None:
+                    log.warning(
+                        "answered on %r, not one of the target's agents", channel.env.get(var.AGI_CHANNEL)
+                    )
+                    return
+                seq = answering.seq
+            self.router.free_others(decision_id, seq)
         except Exception as exc:
             log.warning(
                 "freeing the other advised agents failed (they expire by themselves): %s", _first_line(exc)
@@ -600,9 +727,23 @@ class _RingBudget:
 
 
 def _answered_as(recorded: RecordedAttempt, owner: str | None) -> str:
+    """How an answer counts: covering for the owner, by an owner (a co-owner too), or by the pool."""
     if recorded.covering_for:
         return "covering"
-    return "owner" if owner is not None and recorded.agent == owner else "pool"
+    is_owner = (owner is not None and recorded.agent == owner) or recorded.reason == OWNER
+    return "owner" if is_owner else "pool"
+
+
+def _seqs(text: str | None) -> list[int]:
+    """The attempt numbers of CALLKEEPER_AGENT_n: `3`, or `1&2` for agents rung together."""
+    parts = (text or "").split("&")
+    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else []
+
+
+def _not_answered(outcome: DialOutcome) -> DialOutcome:
+    """How an agent rung with others ended when another answered, or when the Dial did."""
+    status = "NOANSWER" if outcome.status == ANSWER else outcome.status
+    return DialOutcome(status, outcome.started_at, ring_seconds=outcome.ring_seconds, talk_seconds=0.0)
 
 
 def _talk_seconds(status: str | None, answered_ms: str | None) -> float:

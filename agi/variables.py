@@ -30,6 +30,14 @@ DIALSTATUS = "DIALSTATUS"
 ANSWEREDTIME = "ANSWEREDTIME"
 ANSWEREDTIME_MS = "ANSWEREDTIME_MS"
 DIALEDTIME = "DIALEDTIME"
+# Set by Dial() when a channel answered (cleared at each Dial): the answered
+# channel's name and the resource it was dialled as; which of several agents
+# rung together answered (`agi.answered`).
+DIALEDPEERNAME = "DIALEDPEERNAME"
+DIALEDPEERNUMBER = "DIALEDPEERNUMBER"
+# The AGI environment's name of the session's channel: in Dial's U() GoSub,
+# the agent's channel that just answered.
+AGI_CHANNEL = "agi_channel"
 
 # The dialplan's own: when advise mode's Dial began, Asterisk's clock in
 # seconds with milliseconds (deploy/asterisk/extensions.conf), and the same

@@ -192,6 +192,7 @@ ACTIONS = [
     ("/households/{ivanov}/numbers/relabel", {"number": IVANOV_MOBILE, "label": "home"}),
     ("/households/{ivanov}/members", {"name": "Иванов Пётр"}),
     ("/households/{ivanov}/owner", {"login": "orlov", "reason": "ivanova в отпуске"}),
+    ("/households/{ivanov}/owners", {"owners": "ivanova, orlov", "mode": "equal", "reason": "вдвоём"}),
     ("/households/{ivanov}/merge", {"other": "{petrov}", "owner": "ivanova", "reason": "одна семья"}),
     ("/households/{ivanov}/exclusions", {"login": "kim", "reason": "грубил"}),
     ("/agents/ivanova/state", {"state": "paused"}),
@@ -394,6 +395,35 @@ def test_transfer_needs_a_reason_and_the_card_then_says_who_and_why(site: Site) 
     assert view(site.db, site.ivanov).owner == "orlov"
     card = text_of(site.client.get(f"/households/{site.ivanov}").text)
     assert "Передана от ivanova к orlov (anna," in card and "ivanova уволилась" in card
+
+
+def test_a_supervisor_sets_co_owners_with_a_reason_and_the_card_shows_them(site: Site) -> None:
+    csrf = log_in(site.client, "sveta")
+    refused = site.client.post(
+        f"/households/{site.ivanov}/owners",
+        data={"owners": "ivanova, nobody", "mode": "equal", "reason": "вдвоём", "csrf": csrf},
+    )
+    assert refused.status_code == 404 and view(site.db, site.ivanov).co_owners == ()
+    response = site.client.post(
+        f"/households/{site.ivanov}/owners",
+        data={"owners": "ivanova, orlov", "mode": "equal", "reason": "работают вдвоём", "csrf": csrf},
+    )
+    assert response.status_code == 303
+    household = view(site.db, site.ivanov)
+    assert (household.owner, household.co_owners, household.owners_mode) == ("ivanova", ("orlov",), "equal")
+    card = text_of(site.client.get(f"/households/{site.ivanov}").text)
+    assert "Совладельцы: orlov · на равных: звонок всем сразу, доля поровну" in card
+    with site.db.reader() as s:
+        [row] = [e for e in audit.trail(s, site.ivanov) if e.action == "owners"]
+    assert (row.after, row.reason, row.actor) == ("ivanova,orlov (equal)", "работают вдвоём", "sveta")
+    manager = log_in(site.client, "ira")
+    assert (
+        site.client.post(
+            f"/households/{site.ivanov}/owners",
+            data={"owners": "ivanova", "mode": "ordered", "reason": "сама", "csrf": manager},
+        ).status_code
+        == 403
+    )
 
 
 def test_merge_shows_what_moves_asks_to_confirm_then_merges(site: Site) -> None:

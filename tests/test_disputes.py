@@ -108,7 +108,7 @@ def test_resolving_a_dispute_records_the_owner_and_the_split(db: Database) -> No
         [row] = [e for e in audit.trail(s, keep) if e.action == "resolve"]
         assert disputes.list_disputes(s, open_only=True) == []
     assert (row.before, row.after, row.actor) == ("m1", "m2", "sv")
-    assert row.reason == "co-owners m1; split talk-time: m2 sold"
+    assert row.reason == "co-owners m1 (equal); split talk-time: m2 sold"
     with pytest.raises(Conflict), db.unit_of_work() as s:
         disputes.resolve(s, opened.id, owner="m1", policy="equal", reason="again", actor="sv")
     with db.unit_of_work() as s:  # once resolved, ownership moves as it always did

@@ -176,6 +176,8 @@ def test_household_show_and_list_json_are_stable(cli: Callable[..., Result]) -> 
         "address",
         "created_at",
         "last_contact_at",
+        "co_owners",
+        "owners_mode",
     ]
     assert shown["numbers"] == [{"number": "+79161234567", "label": "home"}]
     assert shown["last_contact_at"] is None
@@ -190,6 +192,34 @@ def test_household_show_and_list_json_are_stable(cli: Callable[..., Result]) -> 
     table = cli("household", "list").out.splitlines()
     assert table[0].split() == ["ID", "NAME", "OWNER", "MEMBERS", "NUMBERS"]
     assert len(table) == 3
+
+
+def test_household_owners_sets_co_owners_audited_and_one_login_clears_them(
+    cli: Callable[..., Result],
+) -> None:
+    hid = new_household(cli, "--number", "89161234567", "--owner", "ivanova")
+    done = cli("household", "owners", str(hid), "ivanova", "petrov", "--mode", "equal", "--reason", "вдвоём")
+    assert (done.code, done.out) == (0, f"household {hid} belongs to ivanova, petrov (equal)\n")
+    shown = json.loads(cli("household", "show", str(hid), "--json").out)
+    assert (shown["owner"], shown["co_owners"], shown["owners_mode"]) == ("ivanova", ["petrov"], "equal")
+    assert "co-owners:    petrov (equal)" in cli("household", "show", str(hid)).out
+    [row] = [r for r in audit_rows(cli, hid) if r["action"] == "owners"]
+    assert (row["before"], row["after"], row["reason"], row["actor"]) == (
+        "ivanova",
+        "ivanova,petrov (equal)",
+        "вдвоём",
+        "tester",
+    )
+    cleared = cli("household", "owners", str(hid), "petrov", "--reason", "ivanova ушла")
+    assert (cleared.code, cleared.out) == (0, f"household {hid} belongs to petrov; no co-owners\n")
+    shown = json.loads(cli("household", "show", str(hid), "--json").out)
+    assert (shown["owner"], shown["co_owners"]) == ("petrov", [])
+    assert cli("household", "owners", str(hid), "ghost", "--reason", "x").err == "error: no agent 'ghost'\n"
+    assert cli("household", "owners", "999", "petrov", "--reason", "x").code == 3
+    for usage in (["petrov"], ["petrov", "--mode", "both", "--reason", "x"]):  # --reason needed; no such mode
+        with pytest.raises(SystemExit) as exited:
+            cli("household", "owners", str(hid), *usage)
+        assert exited.value.code == 2
 
 
 @pytest.mark.parametrize(

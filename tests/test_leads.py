@@ -303,3 +303,21 @@ def test_token_add_prints_the_token_once_and_stores_only_its_hash(
         found = sources.authenticate(s, token)
         assert found is not None and found.token_hash == sources.token_hash(token)
         assert token not in json.dumps([v.as_json() for v in sources.list_sources(s)])
+
+
+def test_a_lead_of_co_owners_goes_to_the_first_available_in_order_or_the_equal_one_with_fewest(
+    agency: Database,
+) -> None:
+    with agency.unit_of_work() as s:
+        ivanovs = household_reads.lookup(s, NUMBER)
+        assert ivanovs is not None
+        households.set_owners(s, ivanovs.household_id, ["m1", "m2"], mode="ordered", reason="pair", actor="a")
+    set_state(agency, "m1", "paused")
+    ordered, _ = submit(agency, LeadIn("C-1", phone=NUMBER))
+    assert (ordered.assigned_to, ordered.reason) == ("m2", OWNER)
+    set_state(agency, "m1", "available")
+    with agency.unit_of_work() as s:
+        households.set_owners(s, ivanovs.household_id, ["m1", "m2"], mode="equal", reason="pair", actor="a")
+    given = [submit(agency, LeadIn(f"C-{n}", phone=NUMBER), lead_duplicate_hours=0)[0] for n in range(2, 5)]
+    # m2 already has one lead today (C-1): m1 gets the next, then they take turns.
+    assert [(g.assigned_to, g.reason) for g in given] == [("m1", OWNER), ("m2", OWNER), ("m1", OWNER)]

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
 
 from agi.app import FrontEnd
+from router.directory import households
 from router.storage.db import Database
 from router.storage.models import Agent, Attempt, Decision, Office
 from tests.agency import DIAL, IVANOV_MOBILE, IVANOV_SPOUSE, MSK_LINE
@@ -123,6 +124,32 @@ def test_owner_busy_a_colleague_covers_for_the_owner(
     assert [(agent, status) for agent, status, *_ in rows][:1] == [("ivanova", "BUSY")]
     assert [(status, covering) for _, status, _, _, covering in rows[1:]] == [("ANSWER", "ivanova")]
     assert rows[1][0] in COLLEAGUES
+
+
+def test_equal_co_owners_ring_at_once_and_the_ledger_shows_who_answered(
+    db: Database, agents_on_asterisk: dict[str, int], front: FrontEnd, real_asterisk: RealAsterisk
+) -> None:
+    """One Dial of Local/ivanova@ck-agents&Local/orlov@ck-agents: orlov answers, DIALEDPEERNAME
+    names his channel, the ledger has his answer and ivanova rung with him, freed, not covering."""
+    with db.unit_of_work() as s:
+        households.set_owners(
+            s, agents_on_asterisk["ivanov"], ["ivanova", "orlov"], mode="equal", reason="a pair", actor="t"
+        )
+    real_asterisk.agent("ivanova", "noanswer")
+    real_asterisk.agent("orlov", "answer:0:1")
+    result = real_asterisk.result(real_asterisk.call(IVANOV_MOBILE, LINE))
+    assert (result["STATUS"], result["ROUTE"], result["DIALSTATUS"]) == ("ANSWERED", "owner", "ANSWER")
+    rows = ledger(db, front)
+    assert [(agent, status, covering) for agent, status, _, _, covering in rows] == [
+        ("ivanova", "NOANSWER", None),
+        ("orlov", "ANSWER", None),
+    ]
+    # Rung together: ivanova stopped ringing when orlov answered, well before her timeout.
+    assert rows[0][2] < ATTEMPT_TIMEOUT
+    with db.reader() as s:
+        started = set(s.scalars(select(Attempt.started_at)))
+    assert len(started) == 1
+    assert claimed(db) == []
 
 
 def test_no_answer_then_the_next_agent_with_each_ring_time_its_own(

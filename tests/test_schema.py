@@ -125,3 +125,23 @@ def test_a_0005_database_with_data_upgrades_to_hold_disputes(db: Database) -> No
         assert household_reads.resolve(s, "+79161234567", "RU").owner.login == "m1"  # type: ignore[union-attr]
         assert [d.id for d in disputes.list_disputes(s, open_only=True)] == [opened.id]
     assert "ix_disputes_household_open" in _index_names(db, "disputes")
+
+
+def test_a_0022_database_with_data_upgrades_to_hold_co_owners(db: Database) -> None:
+    from router.directory import household_reads, households, offices
+
+    command.downgrade(alembic_config(db.url), "0022")
+    with db.unit_of_work() as s:
+        offices.add_office(s, "msk", region="RU")
+        offices.add_agent(s, "m1", office="msk", dial="PJSIP/101")
+        offices.add_agent(s, "m2", office="msk", dial="PJSIP/102")
+        hid = households.add_household(
+            s, owner="m1", actor="t", numbers=[household_reads.NumberSpec("+79161234567")]
+        ).id
+    assert "household_owners" not in _tables(db)
+    db.upgrade()
+    with db.unit_of_work() as s:
+        households.set_owners(s, hid, ["m1", "m2"], mode="equal", reason="both", actor="t")
+    with db.reader() as s:
+        view = household_reads.household_view(household_reads.resolve(s, "+79161234567", "RU"))
+    assert (view.owner, view.co_owners, view.owners_mode) == ("m1", ("m2",), "equal")

@@ -85,6 +85,7 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/households/{household:int}/numbers/relabel", household.RelabelView),
         page("/households/{household:int}/members", household.MemberView),
         page("/households/{household:int}/owner", household.TransferView),
+        page("/households/{household:int}/owners", household.OwnersView),
         page("/households/{household:int}/merge", household.MergeView),
         page("/households/{household:int}/exclusions", household.ExcludeView),
         page("/households/{household:int}/exclusions/remove", household.IncludeView),

@@ -25,7 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agi.fake.fakepbx import ANSWER, Agents, AgentsSpec, FakePbx, PlannedCall, place_calls
+from agi.fake.fakepbx import (
+    ANSWER,
+    Agents,
+    AgentsSpec,
+    FakePbx,
+    PlannedCall,
+    peer_variables,
+    place_calls,
+    ring,
+)
 
 _channel_ids = itertools.count(1)
 _STEP = re.compile(
@@ -35,6 +44,7 @@ _VAR = re.compile(r"\$\{([^${}]*)\}")
 _EXPR = re.compile(r"\$\[([^\[\]]*)\]")
 _TOKEN = re.compile(r'"[^"]*"|!=|>=|<=|[=<>|&+]|[^\s"=<>|&+!]+')
 DEAD = ("127.0.0.1", 1)
+_DIAL_VARIABLES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS")
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "asterisk" / "extensions.conf"
 SHIPPED_AGI = "127.0.0.1:4573"  # the FastAGI address the shipped dialplan calls
 
@@ -177,7 +187,13 @@ class Dialplan:
         where, _, script = url.removeprefix("agi://").partition("/")
         pbx = FakePbx(*self.servers.get(where, DEAD), self.agents)
         record = pbx.call(
-            caller.number, script=script, args=params, variables=run.variables, dnid=caller.exten, uid=run.uid
+            caller.number,
+            script=script,
+            args=params,
+            variables=run.variables,
+            dnid=caller.exten,
+            uid=run.uid,
+            channel=run.variables.get("CHANNEL"),
         )
         run.variables.update(record.variables)
         run.variables["AGISTATUS"] = record.agistatus
@@ -192,18 +208,19 @@ class Dialplan:
         agent's channel at the answer, its AGI sessions listed in `run.agi`.
         """
         target, timeout, options = [*_split_args(args), "", ""][:3]
-        answer = self.agents(target, int(timeout))
+        answer, peer = ring(self.agents, target, int(timeout))
         hung_up = caller.hang_up_during_dial == len(run.dials) + 1
         status = "CANCEL" if hung_up and answer.kind != ANSWER else answer.kind
         talk = answer.talk_seconds if status == ANSWER else 0
-        for name in ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS"):
+        for name in (*_DIAL_VARIABLES, "DIALEDPEERNAME", "DIALEDPEERNUMBER"):
             run.variables.pop(name, None)
         run.variables["DIALSTATUS"] = status
         if status == ANSWER:
             run.variables.update(ANSWEREDTIME=str(talk), ANSWEREDTIME_MS=str(talk * 1000))
+            run.variables.update(peer_variables(peer or target))
             gosub = re.search(r"U\(([^)]*)\)", options)
             if gosub:
-                self._gosub(gosub[1], caller, run)
+                self._gosub(gosub[1], caller, run, run.variables["DIALEDPEERNAME"])
         run.dials.append((target, status))
         if self.time_scale > 0:
             time.sleep((answer.ring_seconds + talk) * self.time_scale)
@@ -211,10 +228,10 @@ class Dialplan:
             return caller.hang_up_after_talk or "g" not in options
         return hung_up
 
-    def _gosub(self, spec: str, caller: Caller, run: Run) -> None:
-        """Dial's U(): the subroutine on the answering agent's channel, with its own variables."""
+    def _gosub(self, spec: str, caller: Caller, run: Run, channel: str) -> None:
+        """Dial's U(): the subroutine on the answering agent's channel (`channel`), with its own variables."""
         context, *params = spec.split("^")
-        agent = Run(variables={"CALLERID(num)": caller.number})
+        agent = Run(variables={"CALLERID(num)": caller.number, "CHANNEL": channel})
         agent.variables.update({f"ARG{n}": value for n, value in enumerate(params, 1)})
         agent.agi = run.agi
         self._run(context, "s", caller, agent, {})

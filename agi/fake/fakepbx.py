@@ -58,6 +58,52 @@ class Answer:
 
 
 Agents = Callable[[str, int], Answer]  # (dial string, timeout) -> behaviour
+# Asterisk numbers channels in hex after the name: PJSIP/101-0000000b.
+_channel_ids = itertools.count(0x2A)
+
+
+def channel_name(interface: str) -> str:
+    """The name Asterisk gives the channel it dials `interface` on, as DIALEDPEERNAME says it.
+
+    `PJSIP/101-0000002a`; a Local channel's outbound half `Local/ann@ck-agents-0000002b;1`
+    (its `/n` option is not part of the name).
+    """
+    tech, _, resource = interface.partition("/")
+    name = f"{tech}/{resource.partition('/')[0]}-{next(_channel_ids):08x}"
+    return f"{name};1" if tech == "Local" else name
+
+
+def ring(agents: Agents, dial: str, timeout: int) -> tuple[Answer, str | None]:
+    """How one Dial of `dial` ends, and which of its `&`-joined interfaces answered (None: none).
+
+    Several interfaces ring at once: the first to answer within the timeout
+    takes the call and the others stop ringing; unanswered, the Dial is
+    NOANSWER if any of them rang out, else BUSY, CONGESTION or CHANUNAVAIL
+    as they all were. One interface is returned as its agent behaves.
+    """
+    interfaces = dial.split("&")
+    if len(interfaces) == 1:
+        answer = agents(dial, timeout)
+        return answer, dial if answer.kind == ANSWER else None
+    rung = []
+    for interface in interfaces:
+        answer = agents(interface, timeout)
+        if answer.kind == NOANSWER or (answer.kind == ANSWER and timeout and answer.ring_seconds >= timeout):
+            answer = Answer(NOANSWER, timeout, 0)
+        rung.append((interface, answer))
+    answered = [(i, a) for i, a in rung if a.kind == ANSWER]
+    if answered:
+        interface, answer = min(answered, key=lambda pair: pair[1].ring_seconds)
+        return answer, interface
+    for kind in (NOANSWER, BUSY, CONGESTION):
+        if any(a.kind == kind for _, a in rung):
+            return Answer(kind, max(a.ring_seconds for _, a in rung), 0), None
+    return Answer(CHANUNAVAIL, 0, 0), None
+
+
+def peer_variables(interface: str) -> dict[str, str]:
+    """DIALEDPEERNAME and DIALEDPEERNUMBER after `interface` answered, as app_dial.c sets them."""
+    return {"DIALEDPEERNAME": channel_name(interface), "DIALEDPEERNUMBER": interface.partition("/")[2]}
 
 
 def scripted(table: Mapping[str, Sequence[Answer] | Answer], default: Answer | None = None) -> Agents:
@@ -166,8 +212,13 @@ class FakePbx:
         args: Sequence[str] = (),
         dnid: str = "unknown",
         uid: str | None = None,
+        channel: str | None = None,
     ) -> list[str]:
-        """The environment block, keys in the order Asterisk 22 sends them."""
+        """The environment block, keys in the order Asterisk 22 sends them.
+
+        `channel` is the session's channel (default: the caller's); Dial's U()
+        GoSub runs on the agent's channel that answered.
+        """
         host, port = self.address
         request = f"agi://{host}:{port}" + (f"/{script}" if script else "")
         env = [("agi_network", "yes")]
@@ -175,7 +226,7 @@ class FakePbx:
             env.append(("agi_network_script", script))
         env += [
             ("agi_request", request),
-            ("agi_channel", f"Local/{caller}@incoming-00000001;2"),
+            ("agi_channel", channel or f"Local/{caller}@incoming-00000001;2"),
             ("agi_language", "en"),
             ("agi_type", "Local"),
             ("agi_uniqueid", uid or f"{int(time.time())}.{next(_uids)}"),
@@ -210,6 +261,7 @@ class FakePbx:
         variables: Mapping[str, str] | None = None,
         timeout: float = 30.0,
         caller_name: str = "",
+        channel: str | None = None,
     ) -> CallRecord:
         """Place one call through AGI() and return what the dialplan would see."""
         started = time.perf_counter()
@@ -220,7 +272,7 @@ class FakePbx:
         except OSError:
             return CallRecord(agistatus="FAILURE")
         with sock:
-            env = self.environment(caller, script=script, args=args, dnid=dnid, uid=uid)
+            env = self.environment(caller, script=script, args=args, dnid=dnid, uid=uid, channel=channel)
             return self.talk(
                 sock,
                 env,
@@ -377,9 +429,11 @@ class _Session:
         dial, _, rest = options.partition(",")
         timeout = int(rest.split(",")[0]) if rest.split(",")[0].isdigit() else 0
         self.dial_count += 1
+        for name in ("DIALEDPEERNAME", "DIALEDPEERNUMBER"):  # app_dial.c clears them at each Dial
+            self.record.variables.pop(name, None)
         if self.record.hung_up:
             return "200 result=-1"
-        behaviour = self.pbx.agents(dial, timeout)
+        behaviour, peer = ring(self.pbx.agents, dial, timeout)
         if self.hangup.during_dial == self.dial_count:
             behaviour = Answer(CALLER_HANGUP, min(behaviour.ring_seconds, timeout or 1), 0)
         if behaviour.kind == NOANSWER or (
@@ -396,6 +450,8 @@ class _Session:
             self.pending_hangup = True
             return "200 result=-1"
         self.answered = self.answered or behaviour.kind == ANSWER
+        if behaviour.kind == ANSWER and peer is not None:
+            self.record.variables.update(peer_variables(peer))
         return "200 result=-1" if behaviour.kind == ANSWER else "200 result=0"
 
     def _dial_times(self, ring: float, talk: float | None) -> None:

@@ -13,7 +13,7 @@ from router.cli.commands import Sub
 from router.cli.context import Context, household_option, print_json, print_table, time_window
 from router.directory import audit, handover, household_csv, household_reads, households, offices
 from router.errors import InvalidInput
-from router.storage.models import NUMBER_LABELS, OWNER_POLICIES, PRESENCE_STATES, STRATEGIES
+from router.storage.models import NUMBER_LABELS, OWNER_POLICIES, OWNERS_MODES, PRESENCE_STATES, STRATEGIES
 from router.storage.views import HouseholdView
 
 
@@ -138,6 +138,23 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("household", type=int, metavar="HOUSEHOLD")
     p.add_argument("login", metavar="LOGIN")
     p.add_argument("--reason", required=True)
+    p = add(
+        household,
+        "owners",
+        "set a household's owners: the first is its owner, the others co-owners",
+        run_household_owners,
+    )
+    p.add_argument("household", type=int, metavar="HOUSEHOLD")
+    p.add_argument(
+        "logins", nargs="+", metavar="LOGIN", help="the owners in order; one login clears the co-owners"
+    )
+    p.add_argument(
+        "--mode",
+        choices=OWNERS_MODES,
+        default="ordered",
+        help="ordered: rung one after another (the default); equal: rung together, split equally",
+    )
+    p.add_argument("--reason", required=True, help="why: recorded in the audit")
     p = add(household, "exclude", "never route a household's calls to an agent", run_household_exclude)
     p.add_argument("household", type=int, metavar="HOUSEHOLD")
     p.add_argument("login", metavar="LOGIN")
@@ -366,6 +383,18 @@ def run_household_transfer(ctx: Context, args: argparse.Namespace) -> None:
     print(f"household {view.id} now belongs to {view.owner}")
 
 
+def run_household_owners(ctx: Context, args: argparse.Namespace) -> None:
+    with ctx.db.unit_of_work() as s:
+        view = households.set_owners(
+            s, args.household, args.logins, mode=args.mode, reason=args.reason, actor=ctx.actor
+        )
+    if view.co_owners:
+        owners = ", ".join((view.owner or "", *view.co_owners))
+        print(f"household {view.id} belongs to {owners} ({view.owners_mode})")
+    else:
+        print(f"household {view.id} belongs to {view.owner}; no co-owners")
+
+
 def run_household_exclude(ctx: Context, args: argparse.Namespace) -> None:
     with ctx.db.unit_of_work() as s:
         households.exclude(s, args.household, args.login, actor=ctx.actor, reason=args.reason)
@@ -468,6 +497,8 @@ def run_audit(ctx: Context, args: argparse.Namespace) -> None:
 def _print_household(view: HouseholdView) -> None:
     print(f"household {view.id}: {view.name or '(no name)'}")
     print(f"  owner:        {view.owner or 'none'}")
+    if view.co_owners:
+        print(f"  co-owners:    {', '.join(view.co_owners)} ({view.owners_mode})")
     for member in view.members:
         print(f"  member:       {member}")
     for n in view.numbers:

@@ -10,6 +10,7 @@ from router.cli.context import Context, print_json, print_table
 from router.directory import disputes
 from router.splits.shares import POLICIES
 from router.storage.db import utcnow
+from router.storage.models import OWNERS_MODES
 
 
 def register(commands: Sub, common: argparse.ArgumentParser) -> None:
@@ -38,7 +39,17 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("dispute", type=int, metavar="ID")
     p.add_argument("--owner", required=True, metavar="LOGIN", help="who owns the family from now on")
     p.add_argument(
-        "--co-owner", action="append", default=[], metavar="LOGIN", help="a co-owner besides; repeatable"
+        "--co-owner",
+        action="append",
+        default=[],
+        metavar="LOGIN",
+        help="a co-owner besides; repeatable; they become the family's co-owners (none: it has none)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=OWNERS_MODES,
+        default="equal",
+        help="with --co-owner: equal (rung together, equal split; the default) or ordered (rung in turn)",
     )
     p.add_argument(
         "--policy", required=True, choices=POLICIES, help="how the bookings of the dispute's period are split"
@@ -103,6 +114,7 @@ def run_resolve(ctx: Context, args: argparse.Namespace) -> None:
             args.dispute,
             owner=args.owner,
             co_owners=args.co_owner,
+            mode=args.mode,
             policy=args.policy,
             reason=args.reason,
             actor=ctx.actor,

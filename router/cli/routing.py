@@ -11,6 +11,7 @@ from typing import Any
 from router.cli.context import Context, household_option, print_json, print_table, time_window
 from router.errors import ExitCode, InvalidInput
 from router.routing import ledger
+from router.routing.plan import PlannedAttempt, joined_dial
 from router.routing.service import Router
 from router.splits import bookings, split_report
 from router.splits.shares import POLICIES, parse_override
@@ -89,6 +90,14 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     o.set_defaults(handler=run_splits_override)
 
 
+def _planned(attempt: PlannedAttempt) -> dict[str, object]:
+    """An attempt of `route --json`; `group` (the first seq of its group) only for agents rung together."""
+    shown: dict[str, object] = {"agent": attempt.agent, "timeout": attempt.timeout, "reason": attempt.reason}
+    if attempt.group:
+        shown["group"] = attempt.group
+    return shown
+
+
 def run_route(ctx: Context, args: argparse.Namespace) -> None:
     explained = Router(ctx.db, ctx.settings).explain_why(args.number, args.line)
     decision, plan = explained.decision, explained.plan
@@ -99,7 +108,7 @@ def run_route(ctx: Context, args: argparse.Namespace) -> None:
                 "household": decision.household_id,
                 "owner": decision.owner,
                 "office": decision.office or None,
-                "plan": [{"agent": a.agent, "timeout": a.timeout, "reason": a.reason} for a in plan.attempts],
+                "plan": [_planned(a) for a in plan.attempts],
                 "then": plan.then,
                 "skipped": [s.as_json() for s in explained.skipped],
             }
@@ -115,6 +124,9 @@ def run_route(ctx: Context, args: argparse.Namespace) -> None:
         for a in plan.attempts
     ]
     print_table(rows, ["#", "agent", "dial", "timeout", "reason", "wait"])
+    for target in plan.targets():
+        if len(target) > 1:
+            print(f"rung together: {', '.join(a.agent for a in target)} ({joined_dial(target)})")
     print(f"then: {plan.then}")
     if explained.skipped:
         print("skipped: " + ", ".join(f"{s.agent} ({s.why})" for s in explained.skipped))

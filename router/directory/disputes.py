@@ -23,6 +23,7 @@ from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
 
 from router.directory import audit, household_reads, merges
+from router.directory.co_owners import check_mode, check_owner, replace_owners
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
@@ -157,6 +158,7 @@ def resolve(
     *,
     owner: str,
     co_owners: Sequence[str] = (),
+    mode: str = "equal",
     policy: str,
     reason: str,
     actor: str,
@@ -165,6 +167,8 @@ def resolve(
 
     The owner's change is written with the action `resolve`, one of the
     audit's owner changes, so the owner at any past moment reads through it.
+    The co-owners become the household's (`router.directory.co_owners`),
+    rung as `mode` says; none clears any it had.
     """
     if not reason.strip():
         raise InvalidInput("a resolution needs a reason")
@@ -176,12 +180,12 @@ def resolve(
     new_owner = get_agent(session, owner)
     if new_owner.state == DISABLED:
         raise InvalidInput(f"agent {owner!r} is disabled and cannot own a family")
-    extra = [login for login in dict.fromkeys(co_owners) if login != owner]
-    for login in extra:
-        get_agent(session, login)
+    extra = [login for login in dict.fromkeys(c.strip() for c in co_owners if c.strip()) if login != owner]
+    extra_agents = [check_owner(get_agent(session, login)) for login in extra]
+    check_mode(mode)
     household = household_reads.get_household(session, merges.survivor(session, row.household_id))
     before = login_of(household.owner)
-    household.owner = new_owner
+    replace_owners(session, household, [new_owner, *extra_agents], mode)
     row.resolved_at = utcnow()
     row.resolved_by = actor
     row.resolution = reason.strip()
@@ -195,7 +199,8 @@ def resolve(
         subject=f"dispute {row.id}",
         before=before,
         after=new_owner.login,
-        reason=f"co-owners {','.join(extra) or '-'}; split {row.policy}: {row.resolution}",
+        reason=f"co-owners {','.join(extra) or '-'}{f' ({mode})' if extra else ''}; "
+        f"split {row.policy}: {row.resolution}",
         actor=actor,
     )
     session.flush()

@@ -154,6 +154,8 @@ def household_view(household: Household) -> HouseholdView:
         origin=household.origin,
         created_at=household.created_at,
         last_contact_at=household.last_contact_at,
+        co_owners=tuple(row.agent.login for row in household.co_owners),
+        owners_mode=household.owners_mode,
     )
 
 

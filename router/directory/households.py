@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from router.directory import audit, disputes, household_reads, merges
+from router.directory import audit, co_owners, disputes, household_reads, merges
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +64,7 @@ def add_household(
         address=address.strip(),
         origin=origin,
         members=[Member(position=i, full_name=m.strip()) for i, m in enumerate(members)],
+        co_owners=[],  # known empty: its view reads no co-owners back
     )
     session.add(household)
     session.flush()
@@ -240,6 +241,8 @@ def merge(
         keep.last_contact_at = other.last_contact_at
     keep.created_at = min(keep.created_at, other.created_at)
     keep.owner = new_owner
+    if new_owner is not None:  # an owner is not their own co-owner
+        co_owners.drop(session, keep, new_owner)
     session.flush()
     session.expire(other)
     session.execute(delete(Household).where(Household.id == other.id))
@@ -313,6 +316,10 @@ def transfer(
     new_owner = get_agent(session, login) if login else None
     before = login_of(household.owner)
     household.owner = new_owner
+    if new_owner is not None:
+        co_owners.drop(session, household, new_owner)
+    else:  # a family nobody owns has no co-owners either
+        co_owners.replace_owners(session, household, [], household.owners_mode)
     audit.record(
         session,
         action,
@@ -324,6 +331,65 @@ def transfer(
     )
     session.flush()
     return household_reads.household_view(household)
+
+
+def set_owners(
+    session: Session, household_id: int, logins: Sequence[str], *, mode: str, reason: str, actor: str
+) -> HouseholdView:
+    """The household's owners from now on, the first its owner, rung in order or together; audited.
+
+    One login clears the co-owners. Refused while a dispute is open: only
+    resolving it changes hands (`disputes.resolve`, which sets co-owners too).
+    """
+    if not reason.strip():
+        raise InvalidInput("a change of owners needs a reason")
+    co_owners.check_mode(mode)
+    wanted = list(dict.fromkeys(login.strip() for login in logins if login.strip()))
+    if not wanted:
+        raise InvalidInput("name at least one owner")
+    household = household_reads.get_household(session, household_id)
+    agents = [co_owners.check_owner(get_agent(session, login)) for login in wanted]
+    disputes.refuse_if_disputed(session, household.id, "change of owners")
+    excluded = session.scalars(
+        select(Agent.login)
+        .join(Exclusion, Exclusion.agent_id == Agent.id)
+        .where(Exclusion.household_id == household.id, Agent.login.in_(wanted))
+    ).first()
+    if excluded is not None:
+        raise Conflict(
+            f"agent {excluded!r} is excluded from household {household.id} (`household include` first)"
+        )
+    before_owner = login_of(household.owner)
+    before = _owners_summary(household)
+    co_owners.replace_owners(session, household, agents, mode)
+    if before_owner != wanted[0]:
+        audit.record(
+            session,
+            "transfer",
+            household=household.id,
+            before=before_owner,
+            after=wanted[0],
+            reason=reason.strip(),
+            actor=actor,
+        )
+    audit.record(
+        session,
+        "owners",
+        household=household.id,
+        before=before,
+        after=_owners_summary(household),
+        reason=reason.strip(),
+        actor=actor,
+    )
+    session.flush()
+    return household_reads.household_view(household)
+
+
+def _owners_summary(household: Household) -> str:
+    """`m1,m2 (equal)` as the audit shows a household's owners; `-` for none."""
+    owners = [login_of(household.owner), *(row.agent.login for row in household.co_owners)]
+    named = ",".join(o for o in owners if o) or "-"
+    return f"{named} ({household.owners_mode})" if len(owners) > 1 else named
 
 
 def exclude(session: Session, household_id: int, login: str, *, actor: str, reason: str = "") -> None:

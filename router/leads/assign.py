@@ -11,9 +11,11 @@ The family, first match wins:
 The manager: a second order of the same family within `lead_duplicate_hours`
 goes to the manager of the first (`duplicate_of`). Otherwise the owner, who
 gets it even when paused or offline (to work on return: a lead rings no
-phone). A disabled or excluded owner, or one whose ownership lapses now,
-follows the owner's office policy as a call does: the owner's backup, then
-the pool, never a wait. The pool is the office's available agents chosen by
+phone); with co-owners, the first of them available in order (ordered), or
+the equal co-owner given fewest leads today (equal). A disabled or
+excluded owner, or one whose ownership lapses now, follows the owner's
+office policy as a call does: the owner's backup, then the pool, never a
+wait. The pool is the office's available agents chosen by
 its strategy over leads (`router.leads.fair`), then the other offices'; a
 new family's office is the lead's line or office, else the `default_office`
 setting. With nobody available the lead is kept, unassigned.
@@ -24,13 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from identity.index import SuggestionIndex
 from identity.matching import email_key
 from identity.records import Query, Suggestion
-from router.directory import household_reads
+from router.directory import co_owners, household_reads
 from router.directory.offices import office_for_line
 from router.errors import NotFound
 from router.leads.fair import LeadAgent, choose
@@ -115,8 +117,10 @@ def find_manager(
         if owner is not None and ownership.lapse_due(session.connection(), household.id, now, lapse_days):
             ownership.lapse_if_due(session.connection(), household.id, now, lapse_days)
             session.expire(household)
-        elif owner is not None and owner.state != DISABLED and owner.id not in excluded:
-            return Manager(owner.login, OWNER)
+        elif owner is not None:
+            chosen = _among_owners(session, household, excluded, now, seed)
+            if chosen is not None:
+                return Manager(chosen, OWNER)
         if owner is not None:
             home = owner.office
             backup = owner.backup
@@ -164,7 +168,39 @@ def _pool(session: Session, home: Office | None, excluded: set[int], now: dateti
     return Manager(None, UNASSIGNED)
 
 
+def _among_owners(
+    session: Session, household: Household, excluded: set[int], now: datetime, seed: str
+) -> str | None:
+    """The owner, or with co-owners the first available in order, or the equal one with fewest leads.
+
+    Disabled and excluded owners are passed over; when none of the others is
+    available the lead still goes to one of them, to work on return.
+    """
+    owners = [
+        agent
+        for agent in (household.owner, *(row.agent for row in household.co_owners))
+        if agent is not None and agent.state != DISABLED and agent.id not in excluded
+    ]
+    if len(owners) <= 1:
+        return owners[0].login if owners else None
+    available = [agent for agent in owners if agent.state == "available"] or owners
+    if household.owners_mode != co_owners.EQUAL:
+        return available[0].login
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    counted = _lead_agents(session, day_start, Agent.id.in_([agent.id for agent in available]))
+    chosen = choose(counted, "fewest-calls", seed)
+    return chosen.login if chosen is not None else None
+
+
 def _available(session: Session, office: Office, excluded: set[int], day_start: datetime) -> list[LeadAgent]:
+    where = [Agent.office_id == office.id, Agent.state == "available"]
+    if excluded:
+        where.append(Agent.id.not_in(excluded))
+    return _lead_agents(session, day_start, *where)
+
+
+def _lead_agents(session: Session, day_start: datetime, *where: ColumnElement[bool]) -> list[LeadAgent]:
+    """Agents matching `where` with their leads today and their last lead, for `fair.choose`."""
     # The agent's last lead ever, apart from today's count (an alias: the outer join is on leads too).
     earlier = aliased(Lead)
     last = (
@@ -173,11 +209,9 @@ def _available(session: Session, office: Office, excluded: set[int], day_start: 
     query = (
         select(Agent.login, last, func.count(Lead.id))
         .outerjoin(Lead, and_(Lead.assigned_agent_id == Agent.id, Lead.received_at >= day_start))
-        .where(Agent.office_id == office.id, Agent.state == "available")
+        .where(*where)
         .group_by(Agent.id, Agent.login)
     )
-    if excluded:
-        query = query.where(Agent.id.not_in(excluded))
     rows = session.execute(query)
     return [LeadAgent(login, last_at, count) for login, last_at, count in rows]
 

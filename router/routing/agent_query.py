@@ -266,3 +266,13 @@ EVERY_AGENT = Prepared(
         Agent.id.in_(_TRIED).label("tried"),
     ).order_by(Office.code, Agent.login)
 )
+
+
+# Named agents, busy or not, flagged as `EVERY_AGENT` flags them: a household's
+# co-owners and a dispute's managers, whom the plan rings as owners and whose
+# reasons for being left out `callkeeper route` names. Only for households
+# that have some (`router.routing.snapshot.load_owners`).
+BY_LOGINS = _agent_rows(
+    Agent.id.in_(_EXCLUDED).label("excluded"),
+    Agent.id.in_(_TRIED).label("tried"),
+).where(Agent.login.in_(bindparam("logins", expanding=True)))

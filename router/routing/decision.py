@@ -49,26 +49,31 @@ def decide(call: Call, snapshot: Snapshot, rng: random.Random | None = None) -> 
     offices = {o.code: o for o in snapshot.offices}
     agents = {a.login: a for a in snapshot.agents}
     blocked = snapshot.excluded | snapshot.tried
-    chosen: list[tuple[AgentState, str, int]] = []
+    # (agent, reason, wait, group key): attempts of one nonzero key ring together.
+    chosen: list[tuple[AgentState, str, int, int]] = []
 
     owner = agents.get(snapshot.owner) if snapshot.owner else None
+    if len(snapshot.owners) > 1:
+        chosen.extend(_owners(call, snapshot, agents, offices, blocked))
     if owner is not None and owner.login not in blocked:
         policy = offices.get(owner.office, _DEFAULT_OFFICE)
         if _is_free(owner, call.at, policy):
-            chosen.append((owner, OWNER, 0))
+            if not chosen:
+                chosen.append((owner, OWNER, 0, 0))
         else:
-            if policy.owner_policy == "wait" and owner.state == "available":
-                chosen.append((owner, OWNER, policy.owner_wait_seconds))
+            if policy.owner_policy == "wait" and owner.state == "available" and not snapshot.rings_together:
+                chosen.append((owner, OWNER, policy.owner_wait_seconds, 0))
             if policy.owner_policy == "backup" and owner.backup:
                 backup = agents.get(owner.backup)
                 if (
                     backup is not None
                     and backup.login not in blocked
+                    and all(backup is not agent for agent, *_ in chosen)
                     and _is_free(backup, call.at, offices.get(backup.office, _DEFAULT_OFFICE))
                 ):
-                    chosen.append((backup, OWNER_BACKUP, 0))
+                    chosen.append((backup, OWNER_BACKUP, 0, 0))
 
-    taken = blocked | {a.login for a, _, _ in chosen}
+    taken = blocked | {a.login for a, *_ in chosen}
     order = _office_order(snapshot.office, snapshot.offices)
     rng = rng or random.Random(call.uid)
     for office in order:
@@ -78,10 +83,15 @@ def decide(call: Call, snapshot: Snapshot, rng: random.Random | None = None) -> 
             for a in snapshot.agents
             if a.office == office.code and a.login not in taken and _is_free(a, call.at, office)
         ]
-        chosen.extend((a, reason, 0) for a in _by_strategy(free, office.strategy, call, rng))
+        chosen.extend((a, reason, 0, 0) for a in _by_strategy(free, office.strategy, call, rng))
         if len(chosen) >= MAX_ATTEMPTS:
             break
 
+    kept = chosen[:MAX_ATTEMPTS]
+    firsts: dict[int, int] = {}
+    for seq, (_, _, _, key) in enumerate(kept, start=1):
+        firsts.setdefault(key, seq)
+    together = {key for key in firsts if key and sum(1 for *_, k in kept if k == key) > 1}
     attempts = tuple(
         PlannedAttempt(
             seq=seq,
@@ -90,10 +100,38 @@ def decide(call: Call, snapshot: Snapshot, rng: random.Random | None = None) -> 
             timeout=offices.get(agent.office, _DEFAULT_OFFICE).attempt_timeout_seconds,
             reason=reason,
             wait_seconds=wait,
+            group=firsts[key] if key in together else 0,
         )
-        for seq, (agent, reason, wait) in enumerate(chosen[:MAX_ATTEMPTS], start=1)
+        for seq, (agent, reason, wait, key) in enumerate(kept, start=1)
     )
     return Plan(attempts=attempts)
+
+
+def _owners(
+    call: Call,
+    snapshot: Snapshot,
+    agents: dict[str, AgentState],
+    offices: dict[str, OfficeSettings],
+    blocked: frozenset[str],
+) -> list[tuple[AgentState, str, int, int]]:
+    """The owner tier of a household with several owners: those of them free to ring now.
+
+    Ordered co-owners ring one after another, the owner first; equal
+    co-owners, or a dispute's managers, all in one Dial (group key 1).
+    Anyone busy, paused, offline, excluded or already rung is left out
+    (`skipped` says why); the owner's own policy (wait or backup) follows.
+    """
+    key = 1 if snapshot.rings_together else 0
+    free = []
+    for login in snapshot.owners:
+        agent = agents.get(login)
+        if (
+            agent is not None
+            and login not in blocked
+            and _is_free(agent, call.at, offices.get(agent.office, _DEFAULT_OFFICE))
+        ):
+            free.append((agent, OWNER, 0, key))
+    return free
 
 
 def skipped(
@@ -102,7 +140,8 @@ def skipped(
     """Why each agent of `snapshot` is not in `plan`: the owner first, then by office and login.
 
     Pure like `decide`, and given the snapshot of every agent (the live
-    router's leaves out those it could never plan). `lapsed_owner` is the
+    router's leaves out those it could never plan). The owners (co-owners,
+    a dispute's managers) come first, in order. `lapsed_owner` is the
     owner this call's lapse of ownership leaves out: listed as skipped as
     owner even when the pool then rings them. The first reason that
     applies is given: excluded, already rung, paused, offline, busy, wrap-up;
@@ -113,10 +152,10 @@ def skipped(
     found: list[Skipped] = []
     if lapsed_owner is not None:
         found.append(Skipped(lapsed_owner, SKIP_LAPSED))
-    first = [a for a in snapshot.agents if a.login == snapshot.owner]
-    rest = sorted(
-        (a for a in snapshot.agents if a.login != snapshot.owner), key=lambda a: (a.office, a.login)
-    )
+    owners = snapshot.owners or ((snapshot.owner,) if snapshot.owner else ())
+    by_login = {a.login: a for a in snapshot.agents}
+    first = [by_login[login] for login in owners if login in by_login]
+    rest = sorted((a for a in snapshot.agents if a.login not in owners), key=lambda a: (a.office, a.login))
     for agent in first + rest:
         if agent.login in planned or agent.login == lapsed_owner:
             continue

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, select
 
 from router.routing.claims import CLAIM_MARGIN_SECONDS
 from router.routing.ledger import STARTED
-from router.routing.plan import PlannedAttempt
+from router.routing.plan import PlannedAttempt, targets
 from router.storage.models import Attempt, Decision
 from router.storage.prepared import Prepared
 
@@ -84,7 +84,10 @@ def refusal(
     if recorded:
         return "recorded"
     dial_began = now - timedelta(seconds=max(dialed_seconds, 0.0))
-    ring_up_to_here = sum(p.timeout + p.wait_seconds for p in planned if p.seq <= seq)
+    # Agents rung together (a target of several, reported by its first seq) ring once, as long as the longest.
+    ring_up_to_here = sum(
+        max(p.timeout + p.wait_seconds for p in target) for target in targets(planned) if target[0].seq <= seq
+    )
     window = timedelta(seconds=min(ring_up_to_here + CLAIM_MARGIN_SECONDS, claim_cap_seconds))
     if dial_began > decided_at + window + CLOCK_SLACK:
         return "too_late"

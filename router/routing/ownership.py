@@ -5,7 +5,7 @@
 - An ownerless household (a lapsed one, say) is owned by the next agent who
   answers it, unless it is in an open dispute (`router.directory.disputes`).
 - A non-owner who answers is recorded as covering for the owner; ownership
-  does not move.
+  does not move. A co-owner who answers is an owner, covering for nobody.
 - With `ownership_lapse_days` set, an owner without an answered contact for
   that long is cleared when the next call is decided.
 Every change writes an audit row in the same transaction (on PostgreSQL, for
@@ -25,9 +25,11 @@ from sqlalchemy import (
     Connection,
     Insert,
     Integer,
+    and_,
     bindparam,
     case,
     delete,
+    exists,
     insert,
     literal,
     select,
@@ -39,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from router.directory import audit, disputes, household_reads, households
 from router.storage.db import utcnow
-from router.storage.models import Agent, Household, PhoneNumber
+from router.storage.models import Agent, Household, HouseholdOwner, PhoneNumber
 from router.storage.prepared import Prepared
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,18 @@ class Answered:
 # A non-owner who answers covers for the owner: the rule, once, for the
 # record's statements on both backends (`on_answer` and `touching`).
 _ANSWERING_AGENT = select(Agent.id).where(Agent.login == bindparam("agent")).scalar_subquery()
-_COVERING_FOR = case((Household.owner_id != _ANSWERING_AGENT, Household.owner_id))
+# A co-owner answering is an owner answering, not covering.
+_COVERING_FOR = case(
+    (
+        and_(
+            Household.owner_id != _ANSWERING_AGENT,
+            ~exists().where(
+                HouseholdOwner.household_id == Household.id, HouseholdOwner.agent_id == _ANSWERING_AGENT
+            ),
+        ),
+        Household.owner_id,
+    )
+)
 _TOUCHING = (
     update(Household)
     .where(Household.id == bindparam("household_id"))

@@ -54,7 +54,13 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class PlannedAttempt:
-    """One agent to ring; `wait_seconds` > 0 means: keep trying to claim a busy owner that long."""
+    """One agent to ring; `wait_seconds` > 0 means: keep trying to claim a busy owner that long.
+
+    `group` > 0: the agent rings together with the other attempts of that
+    group, in one Dial of their dial strings joined by `&` (equal co-owners,
+    a dispute's managers); it is the seq of the group's first attempt.
+    Each keeps its own seq, claim and ledger row.
+    """
 
     seq: int
     agent: str
@@ -62,9 +68,10 @@ class PlannedAttempt:
     timeout: int
     reason: str
     wait_seconds: int = 0
+    group: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "seq": self.seq,
             "agent": self.agent,
             "dial": self.dial,
@@ -72,6 +79,9 @@ class PlannedAttempt:
             "reason": self.reason,
             "wait": self.wait_seconds,
         }
+        if self.group:
+            data["group"] = self.group
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlannedAttempt:
@@ -82,6 +92,7 @@ class PlannedAttempt:
             timeout=int(data["timeout"]),
             reason=str(data["reason"]),
             wait_seconds=int(data.get("wait", 0)),
+            group=int(data.get("group", 0)),
         )
 
 
@@ -99,6 +110,31 @@ class Plan:
 
     def attempt(self, seq: int) -> PlannedAttempt | None:
         return attempt_numbered(self.attempts, seq)
+
+    def targets(self) -> tuple[tuple[PlannedAttempt, ...], ...]:
+        """The attempts as the Dials that ring them: one each, or a group's together."""
+        return targets(self.attempts)
+
+
+def targets(attempts: Iterable[PlannedAttempt]) -> tuple[tuple[PlannedAttempt, ...], ...]:
+    """`attempts` grouped into Dials, in plan order: each alone, a group's (`group`) together."""
+    found: list[list[PlannedAttempt]] = []
+    for attempt in attempts:
+        if attempt.group and found and found[-1][0].group == attempt.group:
+            found[-1].append(attempt)
+        else:
+            found.append([attempt])
+    return tuple(tuple(t) for t in found)
+
+
+def ringing_with(attempts: Iterable[PlannedAttempt], seq: int) -> tuple[PlannedAttempt, ...]:
+    """The attempts that ring in one Dial with attempt `seq` (itself included); () if none is `seq`."""
+    return next((t for t in targets(attempts) if any(a.seq == seq for a in t)), ())
+
+
+def joined_dial(attempts: Iterable[PlannedAttempt]) -> str:
+    """One Dial's interfaces: `PJSIP/101&PJSIP/205` for agents rung together."""
+    return "&".join(a.dial for a in attempts)
 
 
 def attempt_numbered(attempts: Iterable[PlannedAttempt], seq: int) -> PlannedAttempt | None:
@@ -163,6 +199,24 @@ class Snapshot:
     owner: str | None = None
     excluded: frozenset[str] = field(default_factory=frozenset)
     tried: frozenset[str] = field(default_factory=frozenset)
+    # The household's owners besides `owner`, in order, and how they ring
+    # (`ordered`: one after another; `equal`: together).
+    co_owners: tuple[str, ...] = ()
+    owners_mode: str = "ordered"
+    # The managers of the household's open dispute: rung together, as equal co-owners are.
+    contested: tuple[str, ...] = ()
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """Everyone the call rings as an owner, in order: a dispute's managers, else the owners."""
+        if self.contested:
+            return self.contested
+        return (self.owner, *self.co_owners) if self.owner else self.co_owners
+
+    @property
+    def rings_together(self) -> bool:
+        """Whether the owners ring in one Dial (a dispute, or equal co-owners) rather than in turn."""
+        return bool(self.contested) or (bool(self.co_owners) and self.owners_mode == "equal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +272,5 @@ class RecordedAttempt:
     # session knows only the decision id, and its metrics need both.
     office: str | None = None
     owner: str | None = None
+    # Why the agent was rung (`OWNER` for a co-owner too): how an answer is counted.
+    reason: str = ""

@@ -54,7 +54,10 @@ class Router:
         wait_for_owner: bool = True,
         still_wanted: Callable[[], bool] | None = None,
     ) -> Decision:
-        """Decide the call, write the decision to the ledger and claim up to `claim` agents.
+        """Decide the call, write the decision to the ledger and claim the agents of `claim` Dials.
+
+        (Agents rung together, equal co-owners or a dispute's managers, are
+        one Dial: each of them is claimed.)
 
         The reads, the plan, then one write: the decision's row with the
         claim of the plan's first agent (on PostgreSQL one statement that
@@ -165,22 +168,32 @@ class Router:
         *,
         first_won: bool | None = None,
     ) -> tuple[int, ...]:
-        """Claim the plan's agents in order until `wanted` are won.
+        """Claim the plan's agents in order until `wanted` of its Dials have an agent won.
 
-        `first_won`: whether the first agent was claimed already, with the
-        decision's row (`ledger.write_decision`); None to claim it here.
+        A Dial of agents rung together (`PlannedAttempt.group`) counts once,
+        with every one of them that could be claimed. `first_won`: whether
+        the first agent was claimed already, with the decision's row
+        (`ledger.write_decision`); None to claim it here.
         """
         won: list[int] = []
-        for n, attempt in enumerate(plan.attempts):
-            if len(won) == wanted:
+        dials = 0
+        for target in plan.targets():
+            if dials == wanted:
                 break
-            if n == 0 and first_won is not None:
-                claimed = first_won
-            else:
-                claimed = claims.claim(connection, attempt.agent, call.uid, call.at, self._claim_ttl(attempt))
-            if claimed:
-                won.append(attempt.seq)
-            elif attempt.wait_seconds and wait_for_owner:
+            won_here = 0
+            for attempt in target:
+                if attempt is plan.attempts[0] and first_won is not None:
+                    claimed = first_won
+                else:
+                    claimed = claims.claim(
+                        connection, attempt.agent, call.uid, call.at, self._claim_ttl(attempt)
+                    )
+                if claimed:
+                    won.append(attempt.seq)
+                    won_here += 1
+            if won_here:
+                dials += 1
+            elif len(target) == 1 and target[0].wait_seconds and wait_for_owner:
                 break
         return tuple(won)
 
@@ -251,6 +264,7 @@ class Router:
             new_household_id=recorded.new_household_id,
             office=row.office,
             owner=row.owner,
+            reason=planned.reason,
         )
 
     def outcome_refusal(
@@ -272,6 +286,11 @@ class Router:
                 dialed_seconds=dialed_seconds,
                 claim_cap_seconds=self.settings.claim_ttl_seconds,
             )
+
+    def attempts(self, decision_id: int) -> tuple[PlannedAttempt, ...]:
+        """The attempts a decision planned, as stored with it (advise mode's outcome reads them back)."""
+        with self.db.read_transaction() as connection:
+            return ledger.get_decision(connection, decision_id).attempts
 
     def release(self, decision_id: int, seq: int) -> None:
         """Drop this call's claim on the agent of attempt `seq` without recording anything."""

@@ -30,11 +30,22 @@ from sqlalchemy import (
     union_all,
 )
 
+from router.directory.disputes import open_dispute_of
 from router.directory.offices import line_key
 from router.errors import NotFound
 from router.routing import agent_query
 from router.routing.plan import AgentState, Call, OfficeSettings, Snapshot
-from router.storage.models import Agent, Decision, Exclusion, Household, Line, Office, PhoneNumber
+from router.storage.models import (
+    Agent,
+    Decision,
+    Dispute,
+    Exclusion,
+    Household,
+    HouseholdOwner,
+    Line,
+    Office,
+    PhoneNumber,
+)
 from router.storage.prepared import Prepared
 
 # The caller's household and owner, and whether it has never-route agents (a
@@ -64,6 +75,8 @@ _CONTEXT = Prepared(
             false().label("has_line"),
             exists().where(Exclusion.household_id == PhoneNumber.household_id).label("has_exclusions"),
             _CALL_SEEN,
+            exists().where(HouseholdOwner.household_id == PhoneNumber.household_id).label("co_owned"),
+            open_dispute_of(PhoneNumber.household_id).label("disputed"),
         )
         .join(Household, Household.id == PhoneNumber.household_id)
         .outerjoin(Agent, Agent.id == Household.owner_id)
@@ -82,6 +95,8 @@ _CONTEXT = Prepared(
             exists().where(Line.office_id == Office.id, Line.number == bindparam("line")),
             false(),
             _CALL_SEEN,
+            false(),
+            false(),
         ),
     ).order_by(literal_column("kind"), literal_column("code"))
 )
@@ -91,13 +106,17 @@ _CONTEXT = Prepared(
 class Subject:
     """Whose call it is: the household and its owner, before any lapse is applied.
 
-    `has_exclusions`: the household names agents never to route to.
+    `has_exclusions`: the household names agents never to route to;
+    `co_owned`: it has co-owners; `disputed`: a dispute over it is open
+    (either costs the call one statement more: `load_owners`).
     """
 
     household_id: int | None
     owner_id: int | None
     owner: str | None
     has_exclusions: bool = False
+    co_owned: bool = False
+    disputed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +152,7 @@ def load_context(connection: Connection, call: Call, region: str) -> Context:
     for row in _CONTEXT.rows(connection, {"key": key, "line": line, "uid": call.uid}):
         call_seen = bool(row[12])
         if row[0] == 0:
-            subject = Subject(row[1], row[2], row[3], bool(row[11]))
+            subject = Subject(row[1], row[2], row[3], bool(row[11]), bool(row[13]), bool(row[14]))
             continue
         offices.append(OfficeSettings(*row[4:10]))
         if row[10] and line_office is None:
@@ -205,6 +224,15 @@ def load_snapshot(
                 excluded.add(row[0])
             if row[width + 1]:
                 tried.add(row[0])
+    owners = load_owners(connection, subject)
+    if owners.everyone:
+        for row in _owner_states(connection, owners.everyone, call.uid, subject.household_id):
+            if row[0] not in agents:
+                agents[row[0]] = AgentState(*row[:width])
+            if row[width]:
+                excluded.add(row[0])
+            if row[width + 1]:
+                tried.add(row[0])
     return Snapshot(
         office=office,
         offices=offices,
@@ -213,6 +241,9 @@ def load_snapshot(
         owner=subject.owner,
         excluded=frozenset(excluded),
         tried=frozenset(tried),
+        co_owners=owners.co_owners,
+        owners_mode=owners.mode,
+        contested=owners.contested,
     )
 
 
@@ -239,6 +270,7 @@ def load_every_agent(
             excluded.add(row[0])
         if row[width + 1]:
             tried.add(row[0])
+    owners = load_owners(connection, subject)
     return Snapshot(
         office=office,
         offices=offices,
@@ -247,4 +279,62 @@ def load_every_agent(
         owner=subject.owner,
         excluded=frozenset(excluded),
         tried=frozenset(tried),
+        co_owners=owners.co_owners,
+        owners_mode=owners.mode,
+        contested=owners.contested,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """A household's co-owners (besides the owner) and their mode, and its open dispute's managers."""
+
+    co_owners: tuple[str, ...] = ()
+    mode: str = "ordered"
+    contested: tuple[str, ...] = ()
+
+    @property
+    def everyone(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.co_owners, *self.contested)))
+
+
+_CO_OWNERS = Prepared(
+    select(Agent.login, HouseholdOwner.mode)
+    .join(HouseholdOwner, HouseholdOwner.agent_id == Agent.id)
+    .where(HouseholdOwner.household_id == bindparam("household_id"))
+    .order_by(HouseholdOwner.position)
+)
+_CONTESTED = Prepared(
+    select(Dispute.agents).where(
+        Dispute.household_id == bindparam("household_id"), Dispute.resolved_at.is_(None)
+    )
+)
+
+
+def load_owners(connection: Connection, subject: Subject) -> Owners:
+    """The co-owners and the dispute's managers of `subject`'s household; nothing read when it has none."""
+    if subject.household_id is None or not (subject.co_owned or subject.disputed):
+        return Owners()
+    params = {"household_id": subject.household_id}
+    co_owners: tuple[str, ...] = ()
+    mode = "ordered"
+    if subject.co_owned and subject.owner is not None:
+        rows = _CO_OWNERS.rows(connection, params)
+        co_owners = tuple(row[0] for row in rows if row[0] != subject.owner)
+        mode = rows[0][1] if rows else mode
+    contested: tuple[str, ...] = ()
+    if subject.disputed:
+        row = _CONTESTED.first(connection, params)
+        contested = tuple(row[0]) if row is not None else ()
+    return Owners(co_owners, mode, contested)
+
+
+def _owner_states(
+    connection: Connection, logins: tuple[str, ...], uid: str, household_id: int | None
+) -> list[Any]:
+    """The owners' agent rows with their excluded and already-rung flags, busy or not."""
+    return list(
+        connection.execute(
+            agent_query.BY_LOGINS, {"logins": list(logins), "uid": uid, "household_id": household_id}
+        )
     )

@@ -21,6 +21,9 @@ from router.storage.views import iso
 
 POLICIES = ("equal", "talk-time", "owner", "first-contact")
 OVERRIDE = "override"
+# What `equal` means for a family with equal co-owners: equal shares among
+# them, whoever answered its calls (a report shows it as this policy).
+CO_OWNERS = "co-owners"
 MINOR_UNITS = 100
 _CENT = Decimal("0.01")
 
@@ -119,10 +122,18 @@ def split(
     *,
     owner: str | None = None,
     override: Mapping[str, Decimal] | None = None,
+    co_owners: Sequence[str] = (),
 ) -> list[Share]:
-    """The shares of one booking, each with the answered calls behind it."""
+    """The shares of one booking, each with the answered calls behind it.
+
+    With `co_owners` (a family's equal co-owners, under the `equal` policy)
+    the booking is theirs in equal parts, each with their own calls as
+    evidence, even one who answered none in the window.
+    """
     if override:
         weights = {a: Fraction(p) for a, p in override.items()}
+    elif co_owners:
+        weights = {a: Fraction(1) for a in dict.fromkeys(co_owners)}
     else:
         if not contacts:
             raise InvalidInput("nobody answered a call of this household in the window")

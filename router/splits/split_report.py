@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from identity.numbers import NumberKind, normalize
-from router.directory import audit, disputes, merges
+from router.directory import audit, co_owners, disputes, merges
 from router.errors import Conflict, InvalidInput, NotFound
 from router.routing.plan import ANSWER
 from router.splits.shares import (
+    CO_OWNERS,
     OVERRIDE,
     Contact,
     Share,
@@ -114,6 +115,8 @@ class BookingSplit:
     # worked one family, which is how disputes start (flagged, never opened:
     # the report writes nothing).
     offices: tuple[str, ...] = ()
+    # Split among the family's equal co-owners (policy `co-owners`): who they are.
+    co_owners: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -128,6 +131,8 @@ class BookingSplit:
             data["dispute"] = self.dispute
         if self.offices:
             data["offices"] = list(self.offices)
+        if self.co_owners:
+            data["co_owners"] = list(self.co_owners)
         if self.reason is not None:
             data["reason"] = self.reason
         if self.override_by is not None:
@@ -198,7 +203,9 @@ def report(
     ]
     refs = resolve_households(session, {b.household for b in chosen if b.error is None}, region)
     households = {h for h in refs.values() if h is not None}
-    owners = _owners(session, households)
+    owners_of = _owners(session, households)
+    owners = {h: o.owner for h, o in owners_of.items() if o.owner is not None}
+    equal_owners = {h: o.equal for h, o in owners_of.items() if o.equal}
     owner_changes = audit.owners_before_changes(session, households)
     window = timedelta(days=window_days)
     closed = [b.closed_at for b in chosen if b.closed_at is not None and b.error is None]
@@ -239,6 +246,8 @@ def report(
         contest = _dispute_over(contests.get(household, []), b.closed_at, window)
         # A resolved dispute's policy is the supervisor's decision for the bookings it covered.
         chosen_policy = contest.policy if contest is not None and contest.policy else policy
+        # Equal co-owners share equally by default; another policy says otherwise.
+        sharing = equal_owners.get(household, ()) if chosen_policy == "equal" and not override else ()
         try:
             shares = split(
                 b.amount,
@@ -246,6 +255,7 @@ def report(
                 chosen_policy,
                 owner=audit.owner_at(owner_changes.get(household, []), owners.get(household), b.closed_at),
                 override=override.shares if override else None,
+                co_owners=sharing,
             )
         except InvalidInput as exc:
             results.append(
@@ -257,7 +267,7 @@ def report(
                 b.booking,
                 household,
                 b.amount,
-                OVERRIDE if override else chosen_policy,
+                OVERRIDE if override else CO_OWNERS if sharing else chosen_policy,
                 tuple(shares),
                 reason=override.reason if override else None,
                 override_by=override.actor if override else None,
@@ -266,6 +276,7 @@ def report(
                 status=DISPUTED if contest is not None and contest.is_open and not override else FINAL,
                 dispute=contest.id if contest is not None else None,
                 offices=_offices_when_several(window_calls, office_of),
+                co_owners=sharing,
             )
         )
     return results
@@ -420,15 +431,11 @@ def resolve_households(session: Session, refs: set[str], region: str) -> dict[st
     return resolved
 
 
-def _owners(session: Session, households: set[int]) -> dict[int, str]:
-    owners: dict[int, str] = {}
+def _owners(session: Session, households: set[int]) -> dict[int, co_owners.Owners]:
+    """Each household's owner and co-owners, a statement per chunk (co-owners cost none more)."""
+    owners: dict[int, co_owners.Owners] = {}
     for chunk in _chunks(households):
-        rows = session.execute(
-            select(Household.id, Agent.login)
-            .join(Agent, Agent.id == Household.owner_id)
-            .where(Household.id.in_(chunk))
-        )
-        owners.update((hid, login) for hid, login in rows)
+        owners.update(co_owners.owners_of(session, chunk))
     return owners
 
 

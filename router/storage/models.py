@@ -100,6 +100,9 @@ class Agent(Base):
     backup: Mapped[Agent | None] = relationship(remote_side=[id])
 
 
+OWNERS_MODES = ("ordered", "equal")
+
+
 class Household(Base):
     """A family or a person. On SQLite its id is AUTOINCREMENT: the id of a household
     merged or removed is never handed to a new one, which would inherit its calls."""
@@ -117,14 +120,42 @@ class Household(Base):
     origin: Mapped[str] = mapped_column(String(10), default="admin")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_contact_at: Mapped[datetime | None] = mapped_column(default=None)
-
     owner: Mapped[Agent | None] = relationship()
+    co_owners: Mapped[list[HouseholdOwner]] = relationship(
+        order_by="HouseholdOwner.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def owners_mode(self) -> str:
+        """How the owner and the co-owners ring: `ordered` (in turn) or `equal` (together)."""
+        return self.co_owners[0].mode if self.co_owners else OWNERS_MODES[0]
+
     members: Mapped[list[Member]] = relationship(
         back_populates="household", order_by="Member.position", cascade="all, delete-orphan"
     )
     numbers: Mapped[list[PhoneNumber]] = relationship(
         back_populates="household", order_by="PhoneNumber.id", cascade="all, delete-orphan"
     )
+
+
+class HouseholdOwner(Base):
+    """A co-owner of a household besides its owner (`Household.owner_id`, the first).
+
+    `position` orders them after the owner (1 is the second owner); `mode`,
+    the same on each of a household's rows, says whether they ring in that
+    order or together (a household without co-owners has no mode to keep).
+    """
+
+    __tablename__ = "household_owners"
+
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10), default="ordered")
+
+    agent: Mapped[Agent] = relationship()
 
 
 class Member(Base):

@@ -73,6 +73,9 @@ class HouseholdView:
     origin: str
     created_at: datetime
     last_contact_at: datetime | None
+    # The owners besides `owner`, in order, and how they ring (`ordered` or `equal`).
+    co_owners: tuple[str, ...] = ()
+    owners_mode: str = "ordered"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +88,8 @@ class HouseholdView:
             "address": self.address,
             "created_at": iso(self.created_at),
             "last_contact_at": iso(self.last_contact_at),
+            "co_owners": list(self.co_owners),
+            "owners_mode": self.owners_mode,
         }
 
 

@@ -1,4 +1,5 @@
-"""The family card and its actions: link, unlink, relabel, add a member, transfer, merge, exclude, include.
+"""The family card and its actions: link, unlink, relabel, add a member, transfer, set the owners,
+merge, exclude, include.
 
 Each action is one view with one `post` that checks the right and the
 object first, calls one function of `router.directory.households` inside one
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from router.accounts.roles import Right
 from router.directory import household_reads, households, offices, owner_history
 from router.errors import CallkeeperError, InvalidInput
-from router.storage.models import NUMBER_LABELS
+from router.storage.models import NUMBER_LABELS, OWNERS_MODES
 from web.views.base import Page, View, describe, see_other
 from web.words import N_
 
@@ -30,6 +31,7 @@ DONE = {
     "relabelled": N_("The label is changed."),
     "member": N_("The member is added."),
     "transferred": N_("The owner is changed."),
+    "owners": N_("The owners are set."),
     "merged": N_("The families are merged."),
     "excluded": N_("The agent will not get this family's calls."),
     "included": N_("The agent may get this family's calls again."),
@@ -47,6 +49,7 @@ def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
         "exclusions": household_reads.exclusions_of(s, household_id),
         "agents": [a.login for a in offices.list_agents(s)] if page.may(Right.EDIT_HOUSEHOLDS) else [],
         "labels": NUMBER_LABELS,
+        "owners_modes": OWNERS_MODES,
         "suggestions": page.console.suggestions.concerning(s, household_id)
         if page.may(Right.HANDLE_SUGGESTIONS)
         else [],
@@ -142,6 +145,21 @@ class TransferView(ActionView):
             s, household_id, page.field("login") or None, reason=page.field("reason"), actor=page.actor
         )
         return "transferred"
+
+
+class OwnersView(ActionView):
+    """The family's owners in order, rung in turn or together: the CLI's `household owners`."""
+
+    def change(self, s: Session, page: Page, household_id: int) -> str:
+        households.set_owners(
+            s,
+            household_id,
+            page.field("owners").replace(",", " ").split(),
+            mode=page.field("mode") or "ordered",
+            reason=page.field("reason"),
+            actor=page.actor,
+        )
+        return "owners"
 
 
 class ExcludeView(ActionView):
