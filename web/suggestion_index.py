@@ -77,6 +77,14 @@ class SharedIndex:
                 suggestions.refresh(session, self._index, household_id)
             self._pairs = None
 
+    def add(self, record: HouseholdRecord) -> None:
+        """A household this process just created, as the index holds it (`refresh` without the reads)."""
+        with self._lock:
+            if self._index is None:
+                return
+            self._index.add(record)
+            self._pairs = None
+
     def current(self) -> SuggestionIndex:
         """The loaded index, for readers outside this class (leads): its own lock guards each call."""
         with self._lock:
