@@ -107,11 +107,20 @@ def _bench(url: str, size: int) -> None:
         try:
             _wait_for(port, proc)
             print(
-                f"leads (sqlite): callkeeper web ready in {time.perf_counter() - started:.1f} s "
-                "(its suggestion index built over the whole directory)",
+                f"leads (sqlite): callkeeper web listening in {time.perf_counter() - started:.1f} s",
                 flush=True,
             )
             rng = random.Random(21)
+            # The first lead loads the process's suggestion index (once per process): not a lead's cost.
+            client = _Client(port, token, timeout=1800)
+            started = time.perf_counter()
+            client.post(_lead(rng, size, "first"))
+            print(
+                f"leads (sqlite): the first lead, which loads the suggestion index: "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+            client.close()
             client = _Client(port, token)
             for n in range(WARM_UP):
                 client.post(_lead(rng, size, f"w{n}"))
@@ -149,8 +158,8 @@ def _lead(rng: random.Random, size: int, ref: str) -> dict[str, str]:
 
 
 class _Client:
-    def __init__(self, port: int, token: str) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def __init__(self, port: int, token: str, timeout: float = 30) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def post(self, lead: dict[str, str]) -> float:
