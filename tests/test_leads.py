@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from identity.matching import DEFAULT_THRESHOLD
 from router.config import Settings
-from router.directory import household_reads, households, offices, suggestions
+from router.directory import audit, household_reads, households, offices, suggestions
 from router.leads import sources, store, webhooks
 from router.leads.values import InvalidLead, LeadIn
 from router.routing.plan import OFFICE_POOL, OWNER, OWNER_BACKUP
@@ -303,3 +303,38 @@ def test_token_add_prints_the_token_once_and_stores_only_its_hash(
         found = sources.authenticate(s, token)
         assert found is not None and found.token_hash == sources.token_hash(token)
         assert token not in json.dumps([v.as_json() for v in sources.list_sources(s)])
+
+
+@pytest.mark.parametrize("sets_owner", [True, False])
+def test_a_new_familys_index_record_is_what_the_database_holds(agency: Database, sets_owner: bool) -> None:
+    """The API adds a lead's new family to its index from the lead, not a read: it must be the same record."""
+    lead, _ = submit(
+        agency,
+        LeadIn(
+            "R-1", phone="+79995550005", name="Петрова  Анна", email="Petrova@Example.ru", address=ADDRESS
+        ),
+        lead_sets_owner=sets_owner,
+    )
+    assert lead.matched_by == "new" and lead.household is not None
+    with agency.reader() as s:
+        held = suggestions.household_record(s, lead.household)
+    assert store.new_family_record(lead, settings(agency, lead_sets_owner=sets_owner)) == held
+    assert held is not None and (held.owner is not None) == sets_owner
+
+
+def test_a_leads_new_family_is_written_and_audited_as_an_admins_would_be(agency: Database) -> None:
+    lead, _ = submit(agency, LeadIn("R-2", phone="+79995550006", name="Петрова Анна", line=MSK_LINE))
+    assert lead.household is not None
+    with agency.reader() as s:
+        family = household_reads.household_view(household_reads.get_household(s, lead.household))
+        trail = audit.trail(s, lead.household)
+    assert (family.name, family.owner, family.members, family.origin) == (
+        "Петрова Анна",
+        lead.assigned_to,
+        ("Петрова Анна",),
+        "lead",
+    )
+    assert [(n.number, n.label) for n in family.numbers] == [("+79995550006", "mobile")]
+    assert [(e.action, e.after, e.actor) for e in trail] == [
+        ("create", f"owner={lead.assigned_to} numbers=+79995550006", "lead:website")
+    ]
