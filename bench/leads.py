@@ -12,6 +12,11 @@ loopback:
 
 Goals (issue 21): p99 <= 10 ms, >= 300 leads/s in one process. The server is
 told a rate limit it never reaches: the bench measures the work, not the limit.
+
+Loading a million households takes minutes, so the loaded directory is kept
+between runs: `/tmp/callkeeper-bench-leads-N-SCHEMA.db` (N the size, SCHEMA
+the alembic head it was made at). A run works on a copy of it and leaves it
+as it was; delete the file (or change the schema) to load afresh.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -30,6 +36,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bench.directory import number_of, populate
 from bench.scratch import sqlite_url
@@ -50,14 +57,38 @@ def run(size: int, pg_url: str | None) -> None:
         _bench(url, size)
 
 
-def _bench(url: str, size: int) -> None:
+def directory_copy(url: str, size: int) -> str:
+    """Fill the empty SQLite file of `url` with the directory of `size`, from the kept copy if any."""
+    target = Path(make_url(url).database or "")
+    kept = Path(tempfile.gettempdir()) / f"callkeeper-bench-leads-{size}-{_schema_head()}.db"
+    if kept.exists():
+        shutil.copyfile(kept, target)
+        return f"copied from {kept}"
     db = Database(url)
     db.ensure_schema()
     seconds = populate(db, size)
+    db.dispose()  # the last connection closed: the WAL is folded into the file
+    partial = kept.with_suffix(f".{os.getpid()}.part")
+    shutil.copyfile(target, partial)
+    partial.replace(kept)
+    return f"loaded in {seconds:.0f} s (kept as {kept})"
+
+
+def _schema_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from router.storage.db import alembic_config
+
+    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
+
+
+def _bench(url: str, size: int) -> None:
+    how = directory_copy(url, size)
+    db = Database(url)
     with db.unit_of_work() as s:
         token = sources.add_source(s, "bench", actor="bench").token
     db.dispose()
-    print(f"leads (sqlite): directory of {size:,} households loaded in {seconds:.0f} s", flush=True)
+    print(f"leads (sqlite): directory of {size:,} households {how}", flush=True)
     port = _free_port()
     env = {
         **os.environ,
@@ -76,11 +107,20 @@ def _bench(url: str, size: int) -> None:
         try:
             _wait_for(port, proc)
             print(
-                f"leads (sqlite): callkeeper web ready in {time.perf_counter() - started:.1f} s "
-                "(its suggestion index built over the whole directory)",
+                f"leads (sqlite): callkeeper web listening in {time.perf_counter() - started:.1f} s",
                 flush=True,
             )
             rng = random.Random(21)
+            # The first lead loads the process's suggestion index (once per process): not a lead's cost.
+            client = _Client(port, token, timeout=1800)
+            started = time.perf_counter()
+            client.post(_lead(rng, size, "first"))
+            print(
+                f"leads (sqlite): the first lead, which loads the suggestion index: "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+            client.close()
             client = _Client(port, token)
             for n in range(WARM_UP):
                 client.post(_lead(rng, size, f"w{n}"))
@@ -93,10 +133,13 @@ def _bench(url: str, size: int) -> None:
                 f"max {max(timings):.2f} ms (goal p99 <= 10 ms)",
                 flush=True,
             )
+            cpu_before = _cpu_seconds(proc.pid)
             elapsed = _sustained(port, token, size)
+            cpu = _cpu_seconds(proc.pid) - cpu_before
             print(
                 f"leads (sqlite): sustained, {CLIENTS} clients, {SUSTAINED:,} leads in {elapsed:.1f} s: "
-                f"{SUSTAINED / elapsed:.0f} leads/s (goal >= 300/s; load average {os.getloadavg()[0]:.1f})",
+                f"{SUSTAINED / elapsed:.0f} leads/s (goal >= 300/s; load average {os.getloadavg()[0]:.1f}); "
+                f"the server's CPU {1000 * cpu / SUSTAINED:.2f} ms a lead",
                 flush=True,
             )
         finally:
@@ -118,8 +161,8 @@ def _lead(rng: random.Random, size: int, ref: str) -> dict[str, str]:
 
 
 class _Client:
-    def __init__(self, port: int, token: str) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def __init__(self, port: int, token: str, timeout: float = 30) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def post(self, lead: dict[str, str]) -> float:
@@ -163,6 +206,12 @@ def _sustained(port: int, token: str, size: int) -> float:
     if errors:
         raise AssertionError(f"{len(errors)} clients failed, the first: {errors[0]}")
     return elapsed
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far (Linux's /proc), every thread of it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:

@@ -18,35 +18,75 @@ from identity.matching import SHARED_CONTACT_MAX
 
 
 class NumberBlocks:
+    """Numbers by neighbourhood: the bulk-loaded sorted arrays, and a short sorted tail of those added since.
+
+    Inserting into the big arrays moves everything after the new number: at a
+    million households that was 0.7 ms for each new family a lead made. A
+    number added goes into the tail instead; at `MERGE_AT` numbers the tail is
+    spliced into the big arrays in one pass of slice copies (milliseconds,
+    once per `MERGE_AT` new numbers). Equal numbers keep the order they came
+    in: the big arrays' first, then the tail's.
+    """
+
+    MERGE_AT = 65_536
+
     def __init__(self, numbers: Sequence[int] = (), slots: Sequence[int] = ()) -> None:
         """Bulk-load from parallel lists in any order (sorted once here)."""
         order = sorted(range(len(numbers)), key=numbers.__getitem__)
         self._keys = array("q", (numbers[i] for i in order))
         self._slots = array("i", (slots[i] for i in order))
+        self._tail_keys = array("q")
+        self._tail_slots = array("i")
 
     def add(self, number: int, slot: int) -> None:
-        at = bisect_right(self._keys, number)
-        self._keys.insert(at, number)
-        self._slots.insert(at, slot)
+        at = bisect_right(self._tail_keys, number)
+        self._tail_keys.insert(at, number)
+        self._tail_slots.insert(at, slot)
+        if len(self._tail_keys) >= self.MERGE_AT:
+            self._merge()
 
     def remove(self, number: int, slot: int) -> None:
-        for at in range(bisect_left(self._keys, number), bisect_right(self._keys, number)):
-            if self._slots[at] == slot:
-                del self._keys[at]
-                del self._slots[at]
-                return
+        for keys, slots in ((self._keys, self._slots), (self._tail_keys, self._tail_slots)):
+            for at in range(bisect_left(keys, number), bisect_right(keys, number)):
+                if slots[at] == slot:
+                    del keys[at]
+                    del slots[at]
+                    return
 
     def holding(self, number: int) -> list[int]:
         """The slots that hold exactly this number."""
-        return list(self._slots[bisect_left(self._keys, number) : bisect_right(self._keys, number)])
+        return self._between(number, number)
 
     def near(self, number: int) -> set[int]:
         """Slots holding a number of the same block or one digit away (the number itself too)."""
         block = number // 100 * 100
-        found = set(self._slots[bisect_left(self._keys, block) : bisect_right(self._keys, block + 99)])
+        found = set(self._between(block, block + 99))
         for variant in one_digit_away(str(number)):
             found.update(self.holding(variant))
         return found
+
+    def _between(self, low: int, high: int) -> list[int]:
+        """The slots of the numbers from `low` to `high`, both included."""
+        found = list(self._slots[bisect_left(self._keys, low) : bisect_right(self._keys, high)])
+        if self._tail_keys:
+            tail = self._tail_keys
+            found.extend(self._tail_slots[bisect_left(tail, low) : bisect_right(tail, high)])
+        return found
+
+    def _merge(self) -> None:
+        keys, slots = array("q"), array("i")
+        start = 0
+        for number, slot in zip(self._tail_keys, self._tail_slots, strict=True):
+            at = bisect_right(self._keys, number, start)
+            keys.extend(self._keys[start:at])
+            slots.extend(self._slots[start:at])
+            keys.append(number)
+            slots.append(slot)
+            start = at
+        keys.extend(self._keys[start:])
+        slots.extend(self._slots[start:])
+        self._keys, self._slots = keys, slots
+        self._tail_keys, self._tail_slots = array("q"), array("i")
 
 
 def one_digit_away(digits: str) -> Iterator[int]:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from identity.matching import DEFAULT_THRESHOLD
 from router.config import Settings
-from router.directory import household_reads, households, offices, suggestions
+from router.directory import audit, household_reads, households, offices, suggestions
 from router.leads import sources, store, webhooks
 from router.leads.values import InvalidLead, LeadIn
 from router.routing.plan import OFFICE_POOL, OWNER, OWNER_BACKUP
@@ -321,3 +321,38 @@ def test_a_lead_of_co_owners_goes_to_the_first_available_in_order_or_the_equal_o
     given = [submit(agency, LeadIn(f"C-{n}", phone=NUMBER), lead_duplicate_hours=0)[0] for n in range(2, 5)]
     # m2 already has one lead today (C-1): m1 gets the next, then they take turns.
     assert [(g.assigned_to, g.reason) for g in given] == [("m1", OWNER), ("m2", OWNER), ("m1", OWNER)]
+
+
+@pytest.mark.parametrize("sets_owner", [True, False])
+def test_a_new_familys_index_record_is_what_the_database_holds(agency: Database, sets_owner: bool) -> None:
+    """The API adds a lead's new family to its index from the lead, not a read: it must be the same record."""
+    lead, _ = submit(
+        agency,
+        LeadIn(
+            "R-1", phone="+79995550005", name="Петрова  Анна", email="Petrova@Example.ru", address=ADDRESS
+        ),
+        lead_sets_owner=sets_owner,
+    )
+    assert lead.matched_by == "new" and lead.household is not None
+    with agency.reader() as s:
+        held = suggestions.household_record(s, lead.household)
+    assert store.new_family_record(lead, settings(agency, lead_sets_owner=sets_owner)) == held
+    assert held is not None and (held.owner is not None) == sets_owner
+
+
+def test_a_leads_new_family_is_written_and_audited_as_an_admins_would_be(agency: Database) -> None:
+    lead, _ = submit(agency, LeadIn("R-2", phone="+79995550006", name="Петрова Анна", line=MSK_LINE))
+    assert lead.household is not None
+    with agency.reader() as s:
+        family = household_reads.household_view(household_reads.get_household(s, lead.household))
+        trail = audit.trail(s, lead.household)
+    assert (family.name, family.owner, family.members, family.origin) == (
+        "Петрова Анна",
+        lead.assigned_to,
+        ("Петрова Анна",),
+        "lead",
+    )
+    assert [(n.number, n.label) for n in family.numbers] == [("+79995550006", "mobile")]
+    assert [(e.action, e.after, e.actor) for e in trail] == [
+        ("create", f"owner={lead.assigned_to} numbers=+79995550006", "lead:website")
+    ]

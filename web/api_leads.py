@@ -99,7 +99,7 @@ class LeadsApi:
         except InvalidLead as exc:
             raise invalid(exc.fields) from None
         if created and view.matched_by == assign.NEW_FAMILY:
-            runtime.refresh([view.household])
+            runtime.add_family(store.new_family_record(view, self.console.settings))
         return view, created
 
     async def _source(self, request: Request) -> str:
@@ -127,9 +127,8 @@ class LeadsApi:
         return name
 
     def _authenticate(self, token: str) -> str | None:
-        with self.console.db.reader() as s:
-            found = sources.authenticate(s, token)
-            return found.name if found is not None else None
+        with self.console.db.read_transaction() as connection:
+            return sources.source_name(connection, token)
 
     def _rate(self, source: str) -> None:
         wait = self.console.leads.buckets.take(source)

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from router.accounts.sessions import SessionPolicy
 from router.config import Settings, agency_zone
-from router.storage.db import Database
+from router.storage.db import CHECKPOINT_SECONDS, Database
 from web.board_counts import SharedCounts
 from web.formats import Formats
 from web.leads_runtime import LeadsRuntime
@@ -33,7 +33,9 @@ def translations(language: str) -> NullTranslations:
 class Console:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.db)
+        # SQLite's WAL copied back by a thread of its own, as the call front does: otherwise the
+        # commit that fills it does it, with an fsync, and that lead waits (the leads API's p99).
+        self.db = Database(settings.db, checkpoint_seconds=CHECKPOINT_SECONDS)
         self.suggestions = SharedIndex(self.db)
         self.leads = LeadsRuntime(settings, self.db, self.suggestions)
         self.board_counts = SharedCounts()

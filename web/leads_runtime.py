@@ -2,8 +2,9 @@
 
 The suggestion index leads are matched against is the console's one
 (`web.suggestion_index.SharedIndex`), kept current by `refresh` whenever this
-process changes a household (a lead's new family, a confirmed or rejected
-match, the console's household actions). The webhook thread
+process changes a household (a confirmed or rejected match, the console's
+household actions); a lead's new family is added by `add_family` from the
+lead's own values, without reading it back. The webhook thread
 sends the deliveries that are due every `lead_webhook_every_seconds` and is
 stopped, between two rounds, when the server stops.
 """
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterable
 
 from identity.index import SuggestionIndex
+from identity.records import HouseholdRecord
 from router.config import Settings, webhook_backoff
 from router.leads import webhooks
 from router.storage.db import Database
@@ -79,6 +81,10 @@ class LeadsRuntime:
         if wanted:
             with self.db.reader() as s:
                 self.shared.refresh(s, *wanted)
+
+    def add_family(self, record: HouseholdRecord) -> None:
+        """A family this process just created, added to the index as it is (no read of the database)."""
+        self.shared.add(record)
 
     def deliver_once(self) -> int:
         with self.db.unit_of_work() as s:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from router.directory import audit
 from router.errors import Conflict, InvalidInput, NotFound
 from router.storage.db import utcnow
 from router.storage.models import LeadSource
+from router.storage.prepared import Prepared
 
 TOKEN_PREFIX = "ck_"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -97,6 +98,21 @@ def authenticate(session: Session, token: str) -> LeadSource | None:
     return session.scalar(
         select(LeadSource).where(LeadSource.token_hash == token_hash(token), LeadSource.revoked_at.is_(None))
     )
+
+
+def source_name(connection: Connection, token: str) -> str | None:
+    """`authenticate` for the API, once per request: the active source's name, one prepared read."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    name = _NAME_BY_TOKEN.scalar(connection, {"token_hash": token_hash(token)})
+    return None if name is None else str(name)
+
+
+_NAME_BY_TOKEN = Prepared(
+    select(LeadSource.name).where(
+        LeadSource.token_hash == bindparam("token_hash"), LeadSource.revoked_at.is_(None)
+    )
+)
 
 
 def get_source(session: Session, name: str) -> LeadSource:

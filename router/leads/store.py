@@ -8,6 +8,12 @@ answers with the first lead (`created` False). A family created by a lead
 is a household like any other (origin `lead`, audited); a provisional match
 waits for a person (`confirm` links the number, `reject` gives the lead a
 family of its own, which also keeps the pair from being suggested again).
+
+Taking a lead in is the API's hot path: its statements are prepared
+(`router.storage.prepared`) and run on the session's connection, no ORM
+object is made, and the lead's row is written once, after the decision.
+A concurrent repeat then meets the unique key at that insert (or, for a new
+family, at its number's) and rolls back whole, as before.
 """
 
 from __future__ import annotations
@@ -18,19 +24,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from identity.index import SuggestionIndex
 from identity.matching import email_key
+from identity.records import HouseholdRecord
 from router.config import Settings
-from router.directory import household_reads, households
+from router.directory import audit, household_reads, households
 from router.errors import Conflict, InvalidInput, NotFound
 from router.leads import assign
 from router.leads.values import InvalidLead, LeadIn
 from router.storage.db import Database, utcnow
-from router.storage.models import Agent, Lead, LeadSource, WebhookDelivery
+from router.storage.models import (
+    Agent,
+    Household,
+    Lead,
+    LeadSource,
+    Member,
+    PhoneNumber,
+    WebhookDelivery,
+)
+from router.storage.prepared import Prepared
 
 # What a lead's fields may hold (the API answers 422 past these).
 LIMITS = {
@@ -63,6 +79,7 @@ class LeadView:
     email: str = ""
     note: str = ""
     confirmed_by: str = ""
+    address: str = ""
 
     def reply(self) -> dict[str, Any]:
         """The API's answer: who has the lead, why, and what is still to confirm."""
@@ -149,12 +166,15 @@ def submit(
                     s, source, checked, settings=settings, index=index, auto_threshold=auto_threshold
                 )
         except IntegrityError:
-            # Another submission of the same lead committed first.
-            with db.reader() as s:
-                found = _existing(s, get_source_id(s, source), checked)
-                if found is not None:
-                    return view(found), False
-            raise
+            # Another submission of the same lead committed first, or (a new
+            # family) another lead linked the same new number first.
+            with db.read_transaction() as connection:
+                source_row = _SOURCE.first(connection, {"name": source})
+                found = _existing(connection, source_row, checked) if source_row is not None else None
+            if found is not None:
+                return found, False
+            if attempt:
+                raise
         except Conflict:
             # A concurrent lead linked the same new number first: decide again, it is now that family's.
             if attempt:
@@ -173,27 +193,14 @@ def submit_in(
     now: datetime | None = None,
 ) -> tuple[LeadView, bool]:
     """`submit` inside the caller's transaction, for an already `check`ed lead (`lead import`)."""
-    source_row = _source(session, source)
-    existing = _existing(session, source_row.id, lead)
+    connection = session.connection()
+    source_row = _SOURCE.first(connection, {"name": source})
+    if source_row is None:
+        raise NotFound(f"no active source {source!r} (add one with: token add {source})")
+    existing = _existing(connection, source_row, lead)
     if existing is not None:
-        return view(existing), False
+        return existing, False
     now = now or utcnow()
-    row = Lead(
-        source_id=source_row.id,
-        external_id=lead.external_id,
-        idempotency_key=lead.idempotency_key,
-        phone=lead.phone,
-        name=lead.name,
-        email=lead.email,
-        address=lead.address,
-        line=lead.line,
-        office=lead.office,
-        note=lead.note,
-        created_at=lead.created_at,
-        received_at=now,
-    )
-    session.add(row)
-    session.flush()
     threshold = settings.suggest_auto_threshold if auto_threshold is None else auto_threshold
     family = assign.find_family(session, lead, index=index, auto_threshold=threshold)
     manager = assign.find_manager(
@@ -208,23 +215,73 @@ def submit_in(
         duplicate_hours=settings.lead_duplicate_hours,
         lapse_days=settings.ownership_lapse_days,
     )
+    agent_id = _AGENT_ID.scalar(connection, {"login": manager.login}) if manager.login else None
     household_id = family.household_id
     if household_id is None:
-        household_id = _new_family(session, lead, manager.login if settings.lead_sets_owner else None, source)
-    row.household_id = household_id
-    row.assigned_agent = _agent(session, manager.login)
-    row.matched_by = family.matched_by
-    row.reason = manager.reason
-    row.duplicate_of = manager.duplicate_of
-    if family.suggestion is not None:
-        row.provisional = True
-        row.score = family.suggestion.score
-        row.evidence = "; ".join(family.suggestion.reasons)
-    session.flush()
-    result = view(row)
-    if source_row.webhook_url:
-        session.add(WebhookDelivery(lead_id=row.id, body=json.dumps(result.reply()), next_at=now))
+        owner = (
+            (int(agent_id), manager.login)
+            if settings.lead_sets_owner and agent_id is not None and manager.login
+            else None
+        )
+        household_id = _new_family(connection, lead, owner, source, now)
+    suggestion = family.suggestion
+    values = {
+        "source_id": source_row[0],
+        "external_id": lead.external_id,
+        "idempotency_key": lead.idempotency_key,
+        "phone": lead.phone,
+        "name": lead.name,
+        "email": lead.email,
+        "address": lead.address,
+        "line": lead.line,
+        "office": lead.office,
+        "note": lead.note,
+        "created_at": lead.created_at,
+        "received_at": now,
+        "household_id": household_id,
+        "assigned_agent_id": agent_id,
+        "matched_by": family.matched_by,
+        "reason": manager.reason,
+        "provisional": suggestion is not None,
+        "score": suggestion.score if suggestion is not None else None,
+        "evidence": "; ".join(suggestion.reasons) if suggestion is not None else "",
+        "duplicate_of": manager.duplicate_of,
+        "confirmed_by": "",
+    }
+    lead_id = _INSERT_LEAD.scalar(connection, values)
+    result = _stored_view((lead_id, source_row[1], manager.login, *(values[c] for c in _VIEW_COLUMNS)))
+    webhook_url = source_row[2]
+    if webhook_url:
+        _INSERT_DELIVERY.rowcount(
+            connection,
+            {
+                "lead_id": lead_id,
+                "body": json.dumps(result.reply()),
+                "tries": 0,
+                "next_at": now,
+                "last_error": "",
+                "dead": False,
+            },
+        )
     return result, True
+
+
+def new_family_record(view: LeadView, settings: Settings) -> HouseholdRecord:
+    """The family a new lead made (`matched_by` new), as the suggestion index holds it.
+
+    What `router.directory.suggestions.household_record` would read back,
+    built from the lead instead: the API adds it to its index after each
+    new family without reading the family again.
+    """
+    assert view.household is not None
+    return HouseholdRecord(
+        id=view.household,
+        owner=view.assigned_to if settings.lead_sets_owner else None,
+        members=(view.name,) if view.name else (),
+        numbers=(view.phone,) if view.phone else (),
+        email=view.email,
+        address=view.address,
+    )
 
 
 def list_leads(
@@ -280,7 +337,7 @@ def reject(session: Session, lead_id: int, *, actor: str, settings: Settings) ->
     row = _provisional(session, lead_id)
     owner = row.assigned_agent.login if row.assigned_agent is not None and settings.lead_sets_owner else None
     lead = LeadIn(row.external_id, row.phone, row.name, row.email, row.address)
-    row.household_id = _new_family(session, lead, owner, row.source.name)
+    row.household_id = _own_family(session, lead, owner, row.source.name)
     row.matched_by = assign.NEW_FAMILY
     row.provisional = False
     row.confirmed_at = utcnow()
@@ -313,25 +370,44 @@ def view(row: Lead) -> LeadView:
         email=row.email,
         note=row.note,
         confirmed_by=row.confirmed_by,
+        address=row.address,
     )
 
 
-def get_source_id(session: Session, name: str) -> int:
-    return _source(session, name).id
+def _existing(connection: Connection, source_row: tuple[Any, ...], lead: LeadIn) -> LeadView | None:
+    """The lead already taken for this (source, external_id) or (source, Idempotency-Key)."""
+    row = _EXISTING.first(
+        connection,
+        {"source_id": source_row[0], "external_id": lead.external_id, "key": lead.idempotency_key},
+    )
+    return None if row is None else _stored_view((row[0], source_row[1], *row[1:]))
 
 
-def _source(session: Session, name: str) -> LeadSource:
-    found = session.scalar(select(LeadSource).where(LeadSource.name == name, LeadSource.revoked_at.is_(None)))
-    if found is None:
-        raise NotFound(f"no active source {name!r} (add one with: token add {name})")
-    return found
-
-
-def _existing(session: Session, source_id: int, lead: LeadIn) -> Lead | None:
-    same = Lead.external_id == lead.external_id
-    if lead.idempotency_key:
-        same = or_(same, Lead.idempotency_key == lead.idempotency_key)
-    return session.scalar(select(Lead).where(Lead.source_id == source_id, same).order_by(Lead.id).limit(1))
+def _stored_view(row: tuple[Any, ...]) -> LeadView:
+    """A lead's view from its id, its source's name, its agent's login and `_VIEW_COLUMNS`."""
+    lead_id, source, login, external_id, received_at, household_id, matched_by, reason = row[:8]
+    provisional, duplicate_of, score, evidence, phone, name, email, note, confirmed_by, address = row[8:]
+    return LeadView(
+        lead=lead_id,
+        source=source.split("~")[0],
+        external_id=external_id,
+        received_at=received_at,
+        household=household_id,
+        assigned_to=login,
+        matched_by=matched_by,
+        reason=reason,
+        provisional=bool(provisional),
+        duplicate_of=duplicate_of,
+        suggestion={"score": score, "reasons": evidence.split("; ") if evidence else []}
+        if score is not None
+        else None,
+        phone=phone,
+        name=name,
+        email=email,
+        note=note,
+        confirmed_by=confirmed_by,
+        address=address,
+    )
 
 
 def _provisional(session: Session, lead_id: int) -> Lead:
@@ -343,7 +419,49 @@ def _provisional(session: Session, lead_id: int) -> Lead:
     return row
 
 
-def _new_family(session: Session, lead: LeadIn, owner: str | None, source: str) -> int:
+def _new_family(
+    connection: Connection, lead: LeadIn, owner: tuple[int, str] | None, source: str, now: datetime
+) -> int:
+    """A new lead's family (origin `lead`, audited), written as `households.add_household` writes one."""
+    if ";" in lead.name:
+        raise InvalidInput(f"a member's name cannot contain ';' (the CSV separator): {lead.name!r}")
+    household_id = int(
+        _INSERT_HOUSEHOLD.scalar(
+            connection,
+            {
+                "name": lead.name,
+                "owner_id": owner[0] if owner else None,
+                "email": lead.email,
+                "address": lead.address,
+                "origin": "lead",
+                "created_at": now,
+                "last_contact_at": None,
+            },
+        )
+    )
+    if lead.name:
+        _INSERT_MEMBER.rowcount(
+            connection, {"household_id": household_id, "position": 0, "full_name": lead.name}
+        )
+    if lead.phone:
+        try:
+            _INSERT_NUMBER.rowcount(
+                connection, {"number": lead.phone, "household_id": household_id, "label": "mobile"}
+            )
+        except IntegrityError:
+            raise Conflict(f"number {lead.phone} was linked by someone else at the same moment") from None
+    audit.record(
+        connection,
+        "create",
+        household=household_id,
+        after=f"owner={owner[1] if owner else '-'} numbers={lead.phone or '-'}",
+        actor=f"lead:{source}",
+    )
+    return household_id
+
+
+def _own_family(session: Session, lead: LeadIn, owner: str | None, source: str) -> int:
+    """A rejected match's family of its own, by the admin path (a number taken meanwhile is refused)."""
     numbers = [household_reads.NumberSpec(lead.phone)] if lead.phone else []
     return households.add_household(
         session,
@@ -358,5 +476,71 @@ def _new_family(session: Session, lead: LeadIn, owner: str | None, source: str) 
     ).id
 
 
-def _agent(session: Session, login: str | None) -> Agent | None:
-    return session.scalar(select(Agent).where(Agent.login == login)) if login else None
+_SOURCE = Prepared(
+    select(LeadSource.id, LeadSource.name, LeadSource.webhook_url).where(
+        LeadSource.name == bindparam("name"), LeadSource.revoked_at.is_(None)
+    )
+)
+# What a lead's view reads beside its id, source and agent, in `_stored_view`'s order.
+_VIEW_COLUMNS = (
+    "external_id",
+    "received_at",
+    "household_id",
+    "matched_by",
+    "reason",
+    "provisional",
+    "duplicate_of",
+    "score",
+    "evidence",
+    "phone",
+    "name",
+    "email",
+    "note",
+    "confirmed_by",
+    "address",
+)
+# A repeat: `idempotency_key = NULL` matches nothing, so one statement serves leads with and without a key.
+_EXISTING = Prepared(
+    select(Lead.id, Agent.login, *(Lead.__table__.c[c] for c in _VIEW_COLUMNS))
+    .outerjoin(Agent, Agent.id == Lead.assigned_agent_id)
+    .where(
+        Lead.source_id == bindparam("source_id"),
+        or_(Lead.external_id == bindparam("external_id"), Lead.idempotency_key == bindparam("key")),
+    )
+    .order_by(Lead.id)
+    .limit(1)
+)
+_AGENT_ID = Prepared(select(Agent.id).where(Agent.login == bindparam("login")))
+_LEAD_COLUMNS = (
+    "source_id",
+    "external_id",
+    "idempotency_key",
+    "phone",
+    "name",
+    "email",
+    "address",
+    "line",
+    "office",
+    "note",
+    "created_at",
+    "received_at",
+    "household_id",
+    "assigned_agent_id",
+    "matched_by",
+    "reason",
+    "provisional",
+    "score",
+    "evidence",
+    "duplicate_of",
+    "confirmed_by",
+)
+_INSERT_LEAD = Prepared(insert(Lead).returning(Lead.id), columns=_LEAD_COLUMNS)
+_INSERT_DELIVERY = Prepared(
+    insert(WebhookDelivery), columns=("lead_id", "body", "tries", "next_at", "last_error", "dead")
+)
+_INSERT_HOUSEHOLD = Prepared(
+    insert(Household).returning(Household.id),
+    columns=("name", "owner_id", "email", "address", "origin", "created_at", "last_contact_at"),
+)
+_INSERT_MEMBER = Prepared(insert(Member), columns=("household_id", "position", "full_name"))
+_INSERT_NUMBER = Prepared(insert(PhoneNumber), columns=("number", "household_id", "label"))
