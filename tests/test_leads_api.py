@@ -174,6 +174,17 @@ def test_a_bad_phone_is_422_naming_the_field(agency: Database, crm: str) -> None
     assert fields(typed) == {"name"}
 
 
+def test_a_name_with_the_csv_separator_is_kept_as_an_order_not_refused(agency: Database, crm: str) -> None:  # noqa: F811
+    """A form's `;` in a name never costs the order: the family's member is written with a comma."""
+    with api(agency) as client:
+        response = post(client, crm, {"external_id": "S-1", "phone": "+79995550077", "name": "Петрова; Анна"})
+    assert response.status_code == 201, response.text
+    with agency.reader() as s:
+        household = s.get(Household, response.json()["household"])
+        assert household is not None
+        assert [m.full_name for m in household.members] == ["Петрова, Анна"]
+
+
 def test_bad_json_is_400(agency: Database, crm: str) -> None:  # noqa: F811
     headers = {"Authorization": f"Bearer {crm}", "Content-Type": "application/json"}
     with api(agency) as client:
