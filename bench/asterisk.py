@@ -11,7 +11,9 @@ Every Callkeeper call goes through deploy/asterisk/extensions.conf unchanged;
 each server is its own process, so its CPU is its own. The directory has
 100,000 households (fewer if `--size` says so), 200 agents, each a Local
 channel into `bench-agents`, which answers and hangs up at once. Callers:
-seven in ten known numbers, the rest new.
+seven in ten known numbers, the rest new. Each caller sends a tone
+(Milliwatt): an agent's Answer() waits up to 500 ms for the first media frame,
+and a silent Local channel would make every call last half a second.
 
 The routing step is timed on Asterisk's clock (`STRFTIME(,,%s.%6q)`): from
 the bench's context handing the call to the router (for `astdb`, the step
@@ -26,6 +28,8 @@ new call as each ends, back to back: that run gives the capacity
 The rounds are interleaved (each approach once per round, the order turned
 each round) so that the machine's noise falls on every approach alike; the
 figures are over all rounds, capacity and CPU as the median of the rounds.
+The servers log and serve metrics as `callkeeper serve` does by default.
+SQLite only, so far: no PostgreSQL run is written yet.
 """
 
 from __future__ import annotations

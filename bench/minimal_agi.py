@@ -3,11 +3,10 @@
 
 A thread per connection (socketserver), SQLite connections kept for reuse;
 it reads the environment block, looks the caller up with one indexed SQLite
-query (number -> household -> owner's
-dial string), sends one `EXEC Dial` (a caller with no owner rings the next
-agent in turn) and ends the session when the Dial returns. No decision, no
-claim, no ledger, no logging, no metrics: what any FastAGI router costs at
-the least.
+query (number -> household -> owner's dial string), sends one `EXEC Dial` (a
+caller with no owner rings the next agent in turn) and ends the session when
+the Dial returns. No decision, no claim, no ledger, no logging, no metrics:
+what any FastAGI router costs at the least.
 """
 
 from __future__ import annotations
