@@ -13,7 +13,7 @@ from typing import Any
 
 from agi.app import FrontEnd
 from agi.demo import demo
-from agi.node import Node, tell_listening, worker_argv
+from agi.node import Node, tell_listening, watch_parent, worker_argv
 from router import config
 from router.cli.context import Context
 from router.errors import ConfigError, ExitCode
@@ -47,6 +47,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--advised-table", help=argparse.SUPPRESS)
+    p.add_argument("--lifeline-fd", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=run_serve)
     demo.register(commands, common)
 
@@ -114,6 +115,8 @@ def run_serve(ctx: Context, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    if args.lifeline_fd is not None:
+        watch_parent(args.lifeline_fd)
     host, port = front.address
     log.info(
         "%sFastAGI on %s:%d, %s mode, %s database",

@@ -26,6 +26,9 @@ What makes N > 1 right:
   as a single `serve` does (no new calls, calls in progress get the grace);
   the parent exits 0 once they all have, killing any still there a little
   after the grace;
+- a node killed outright (SIGKILL, nothing forwarded) leaves no orphans:
+  each worker holds the read end of a pipe only the parent writes to, sees
+  it close when the parent is gone, and stops as on SIGTERM;
 - a worker that ends unasked is started again, with a log line and
   callkeeper_worker_restarts_total; one that exits with an error before it
   listens (a port taken, a bad setting) ends the node with its exit code,
@@ -71,6 +74,7 @@ class _Worker:
     proc: subprocess.Popen[bytes]
     started: float
     ready_pipe: int  # the worker writes a byte to it once it listens
+    lifeline: int  # the parent's end of the pipe whose closing tells the worker the parent is gone
     listening: bool = False
 
 
@@ -139,13 +143,18 @@ class Node:
     def _start(self, number: int) -> None:
         read, write = os.pipe()
         os.set_blocking(read, False)
+        life_read, life_write = os.pipe()
         argv = [*self.worker_argv, "--worker-index", str(number), "--ready-fd", str(write)]
-        argv += ["--advised-table", self.advised_table]
+        argv += ["--advised-table", self.advised_table, "--lifeline-fd", str(life_read)]
         try:
-            proc = subprocess.Popen(argv, env=self.env, pass_fds=(write,))
+            proc = subprocess.Popen(argv, env=self.env, pass_fds=(write, life_read))
+        except BaseException:
+            os.close(life_write)
+            raise
         finally:
             os.close(write)
-        self.workers[number] = _Worker(number, proc, time.monotonic(), read)
+            os.close(life_read)
+        self.workers[number] = _Worker(number, proc, time.monotonic(), read, life_write)
         self.metrics.workers.set(len(self.workers))
         log.info("worker %d started, pid %d", number, proc.pid)
 
@@ -157,7 +166,7 @@ class Node:
                     worker.listening = worker.listening or _has_written(worker.ready_pipe)
                     continue
                 worker.listening = worker.listening or _has_written(worker.ready_pipe)
-                os.close(worker.ready_pipe)
+                _close(worker)
                 del self.workers[worker.number]
                 self.metrics.workers.set(len(self.workers))
                 mark_process_dead(worker.proc.pid, self.metrics_dir)
@@ -194,7 +203,7 @@ class Node:
                 worker.proc.kill()
                 worker.proc.wait()
             mark_process_dead(worker.proc.pid, self.metrics_dir)
-            os.close(worker.ready_pipe)
+            _close(worker)
         self.workers.clear()
         log.info("stopped cleanly")
         return ExitCode.OK
@@ -211,6 +220,27 @@ def tell_listening(fd: int) -> None:
     """In a worker: tell the parent this worker listens (the parent's /readyz counts it)."""
     os.write(fd, b"1")
     os.close(fd)
+
+
+def _close(worker: _Worker) -> None:
+    os.close(worker.ready_pipe)
+    os.close(worker.lifeline)
+
+
+def watch_parent(lifeline: int) -> None:
+    """In a worker: stop as on SIGTERM once the parent is gone (its end of `lifeline` closed).
+
+    The parent never writes to the pipe, so the read returns only at its
+    end: when the parent exits, however it exits.
+    """
+
+    def wait() -> None:
+        while os.read(lifeline, 1):
+            pass
+        log.warning("the node's parent process is gone: this worker stops")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait, name="parent-watch", daemon=True).start()
 
 
 def _how(code: int) -> str:

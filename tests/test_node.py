@@ -176,6 +176,27 @@ def test_a_killed_worker_is_replaced_logged_and_counted(node: NodeUnderTest) -> 
     assert f"(pid {before[0]}) ended unasked (signal 9); starting another" in stderr
 
 
+def test_workers_of_a_killed_node_stop_instead_of_serving_on_as_orphans(node: NodeUnderTest) -> None:
+    """SIGKILL to the parent (no SIGTERM to forward): each worker sees it gone and stops as on SIGTERM."""
+    workers = node.workers()
+    assert len(workers) == 2
+    node.proc.kill()
+    node.proc.wait()
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"orphaned workers still running: {workers}"
+        time.sleep(0.1)
+    assert _listeners(node.port) == 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie has ended: the killed parent's init reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def _listeners(port: int) -> int:
     """Sockets listening on `port` (state 0A in /proc/net/tcp)."""
     needle = f":{port:04X} 00000000:0000 0A"
