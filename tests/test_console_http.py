@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from router.accounts import users
 from router.config import Settings
-from router.directory import audit, household_reads, offices
+from router.directory import audit, household_reads, households, offices
 from router.routing.service import Router
 from router.storage.db import Database
 from router.storage.models import AuditEntry, ConsoleSession, Exclusion, Household, Member, PhoneNumber
@@ -259,6 +259,15 @@ def test_a_manager_gets_403_on_another_familys_card_by_url(site: Site) -> None:
     response = site.client.get(f"/households/{site.petrov}")
     assert response.status_code == 403 and "Нет доступа" in text_of(response.text)
     assert site.client.get(f"/households/{site.ivanov}/merge?other={site.petrov}").status_code == 403
+
+
+def test_a_manager_sees_the_card_of_a_family_they_co_own(site: Site) -> None:
+    log_in(site.client, "ira")  # agent ivanova
+    assert site.client.get(f"/households/{site.petrov}").status_code == 403
+    with site.db.unit_of_work() as s:
+        households.set_owners(s, site.petrov, ["sidorov", "ivanova"], mode="equal", reason="пара", actor="t")
+    card = site.client.get(f"/households/{site.petrov}")
+    assert card.status_code == 200 and "Совладельцы: ivanova" in text_of(card.text)
 
 
 def test_a_managers_search_shows_only_their_own_families(site: Site) -> None:

@@ -2,13 +2,14 @@
 
 Admin: everything (also disabling agents and handing their families over).
 Supervisor: families, evidence, suggestions, splits, leads and their
-confirmation, and agent states. Manager: read-only, and only the families they own (checked per
+confirmation, and agent states. Manager: read-only, and only the families they own or co-own (checked per
 object by `may_see_household`, not only hidden in a menu).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from router.storage.models import CONSOLE_ROLES
 
@@ -44,8 +45,10 @@ def allows(role: str, right: Right) -> bool:
     return right in RIGHTS.get(role, frozenset())
 
 
-def may_see_household(role: str, own_agent: str | None, household_owner: str | None) -> bool:
-    """A manager sees only the households their own agent owns; the others see every one."""
+def may_see_household(
+    role: str, own_agent: str | None, household_owner: str | None, co_owners: Sequence[str] = ()
+) -> bool:
+    """A manager sees only the households their own agent owns or co-owns; the others see every one."""
     if allows(role, Right.SEE_ANY_HOUSEHOLD):
         return True
-    return own_agent is not None and household_owner == own_agent
+    return own_agent is not None and (household_owner == own_agent or own_agent in co_owners)

@@ -11,7 +11,7 @@ never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -56,9 +56,9 @@ class Page:
         if not allows(self.user.role, right):
             raise Forbidden(right.value)
 
-    def require_household(self, owner: str | None) -> None:
-        """The object check: a manager who types another family's URL gets 403."""
-        if not may_see_household(self.user.role, self.user.agent, owner):
+    def require_household(self, owner: str | None, co_owners: Sequence[str] = ()) -> None:
+        """The object check: a manager who types another family's URL gets 403 (a co-owner sees it)."""
+        if not may_see_household(self.user.role, self.user.agent, owner, co_owners):
             raise Forbidden("household")
 
     def may(self, right: Right) -> bool:

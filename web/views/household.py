@@ -42,7 +42,7 @@ DONE = {
 def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
     """Everything the card shows, read in the caller's session; the object check comes first."""
     view = household_reads.household_view(household_reads.get_household(s, household_id))
-    page.require_household(view.owner)
+    page.require_household(view.owner, view.co_owners)
     return {
         "household": view,
         "history": owner_history.owner_history(s, household_id),
