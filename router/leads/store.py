@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -237,8 +238,12 @@ def list_leads(
     source: str | None = None,
     agent: str | None = None,
     limit: int = 1000,
+    households: Collection[int] | None = None,
 ) -> list[LeadView]:
-    """Leads newest first; `provisional` keeps only the matches waiting for a person."""
+    """Leads newest first; `provisional` keeps only the matches waiting for a person.
+
+    `households`: the leads of any of these ids (a family with the ids merged into it).
+    """
     query = (
         select(Lead)
         .options(selectinload(Lead.source), selectinload(Lead.assigned_agent))
@@ -251,6 +256,8 @@ def list_leads(
         query = query.where(Lead.assigned_agent_id.in_(select(Agent.id).where(Agent.login == agent)))
     if household is not None:
         query = query.where(Lead.household_id == household)
+    if households is not None:
+        query = query.where(Lead.household_id.in_(list(households)))
     if since is not None:
         query = query.where(Lead.received_at >= since)
     if until is not None:

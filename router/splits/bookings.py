@@ -8,6 +8,7 @@ like `household import`: every bad row is reported and nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -142,11 +143,14 @@ def list_bookings(
     household: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    households: Collection[int] | None = None,
 ) -> list[BookingView]:
-    """Bookings by closing time, of one household and closed in [since, until) if given."""
+    """Bookings by closing time, of one household (or of any of `households`) closed in [since, until)."""
     query = select(BookingRow).order_by(BookingRow.closed_at, BookingRow.id)
     if household is not None:
         query = query.where(BookingRow.household_id == household)
+    if households is not None:
+        query = query.where(BookingRow.household_id.in_(list(households)))
     if since is not None:
         query = query.where(BookingRow.closed_at >= since)
     if until is not None:
