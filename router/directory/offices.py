@@ -228,6 +228,11 @@ def list_agents(session: Session, office: str | None = None) -> list[AgentView]:
     return [agent_view(a) for a in session.scalars(query.order_by(Agent.login))]
 
 
+def agent_logins(session: Session) -> list[str]:
+    """Every agent's login in order: one column, for a page's choice of agent (no objects built)."""
+    return list(session.scalars(select(Agent.login).order_by(Agent.login)))
+
+
 def agent_view(agent: Agent) -> AgentView:
     return AgentView(
         login=agent.login,

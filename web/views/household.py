@@ -45,7 +45,7 @@ def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
         "household": view,
         "history": owner_history.owner_history(s, household_id),
         "exclusions": household_reads.exclusions_of(s, household_id),
-        "agents": [a.login for a in offices.list_agents(s)] if page.may(Right.EDIT_HOUSEHOLDS) else [],
+        "agents": offices.agent_logins(s) if page.may(Right.EDIT_HOUSEHOLDS) else [],
         "labels": NUMBER_LABELS,
         "suggestions": page.console.suggestions.concerning(s, household_id)
         if page.may(Right.HANDLE_SUGGESTIONS)
