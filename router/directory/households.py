@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from router.directory import audit, disputes, household_reads, merges
+from router.directory import audit, disputes, household_reads, merges, name_index
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
 from router.errors import Conflict, InvalidInput, NotFound
@@ -67,6 +67,7 @@ def add_household(
     )
     session.add(household)
     session.flush()
+    name_index.add(session, household.id, household.name, [m.full_name for m in household.members])
     for spec in numbers:
         _refuse_if_linked(
             session, spec.number, household.id, move=False, hint="move it with `number link --move`"
@@ -252,6 +253,7 @@ def merge(
     )
     session.flush()
     session.refresh(keep)
+    name_index.reindex(session, [keep.id, other.id])
     after = f"{keep.id}: {_summary(keep)}"
     audit.record(
         session,
@@ -393,7 +395,9 @@ def add_member(session: Session, household_id: int, full_name: str, *, actor: st
     if ";" in name:
         raise InvalidInput(f"a member's name cannot contain ';' (the CSV separator): {name!r}")
     household = household_reads.get_household(session, household_id)
-    household.members.append(Member(position=len(household.members), full_name=name))
+    position = len(household.members)
+    household.members.append(Member(position=position, full_name=name))
+    name_index.add_member(session, household.id, position, name)
     audit.record(session, "member", household=household.id, subject=name, actor=actor)
     session.flush()
     return household_reads.household_view(household)
