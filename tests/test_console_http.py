@@ -451,7 +451,7 @@ def test_the_route_page_shows_the_plan_the_router_explains(site: Site) -> None:
     for attempt in plan.attempts:
         assert f"{attempt.seq} {attempt.agent}" in page
     refused = text_of(site.client.get("/route", params={"number": "8 916 765-43-21", "line": "nowhere"}).text)
-    assert "Не найдено: no office has line 'nowhere'" in refused
+    assert "Не найдено: ни у одного офиса нет линии 'nowhere'" in refused
 
 
 def test_the_audit_log_filters_by_family_actor_action_and_period(site: Site) -> None:

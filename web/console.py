@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from router.accounts.sessions import SessionPolicy
 from router.config import Settings, agency_zone
+from router.errors import CallkeeperError
 from router.storage.db import Database
 from web.board_counts import SharedCounts
 from web.formats import Formats
@@ -73,6 +74,22 @@ class Console:
         """A text of the catalog outside a template (a flash, an error page's line)."""
         text = self.texts.gettext(message)
         return text % values if values else text
+
+    def error_text(self, error: Exception) -> str:
+        """A router error in the console's language, or its English text when the catalog has none.
+
+        The error's key (`router.errors`) is looked up in the catalog and its
+        values filled in; a value that is itself a catalog text (`none`, `owner
+        chosen by a merge`) is translated too, the rest (numbers, names, logins)
+        is shown as it is.
+        """
+        if not isinstance(error, CallkeeperError) or not error.message:
+            return str(error)
+        text = self.texts.gettext(error.message)
+        if not error.values:
+            return text
+        gettext = self.texts.gettext
+        return text % {k: gettext(v) if isinstance(v, str) and v else v for k, v in error.values.items()}
 
     def template_text(self, message: str, **values: Any) -> Markup:
         """`_()` in a template: the catalog's text with the values escaped into it.

@@ -15,7 +15,7 @@ from identity.names import search_keys
 from identity.numbers import CallerNumber, NumberKind, normalize
 from router.directory import merges
 from router.directory.offices import get_agent
-from router.errors import InvalidInput, NotFound
+from router.errors import N_, InvalidInput, NotFound
 from router.storage.models import (
     NUMBER_LABELS,
     Agent,
@@ -44,7 +44,9 @@ def parse_number(text: str, region: str) -> CallerNumber:
     """An admin-typed phone number; anything that is not a valid number is refused."""
     number = normalize(text, region)
     if number.kind is not NumberKind.E164:
-        raise InvalidInput(f"{text!r} is not a valid phone number (default region {region})")
+        raise InvalidInput(
+            N_("%(text)r is not a valid phone number (default region %(region)s)"), text=text, region=region
+        )
     return number
 
 
@@ -58,7 +60,9 @@ def parse_number_spec(text: str, region: str) -> NumberSpec:
 
 def check_label(label: str) -> None:
     if label not in NUMBER_LABELS:
-        raise InvalidInput(f"label must be one of {', '.join(NUMBER_LABELS)}, not {label!r}")
+        raise InvalidInput(
+            N_("label must be one of %(labels)s, not %(label)r"), labels=", ".join(NUMBER_LABELS), label=label
+        )
 
 
 # Built once and run on the session's connection: the ORM layer of
@@ -91,10 +95,15 @@ def get_household(session: Session, household_id: int) -> Household:
         merged = merges.merged_away(session, household_id)
         if merged is not None:
             raise NotFound(
-                f"household {household_id} was merged into {merged.into} on {merged.at:%Y-%m-%d}: "
-                f"its calls are household {merged.into}'s"
+                N_(
+                    "household %(household)s was merged into %(into)s on %(date)s: "
+                    "its calls are household %(into)s's"
+                ),
+                household=household_id,
+                into=merged.into,
+                date=f"{merged.at:%Y-%m-%d}",
             )
-        raise NotFound(f"no household {household_id}")
+        raise NotFound(N_("no household %(household)s"), household=household_id)
     return household
 
 
@@ -105,7 +114,7 @@ def resolve(session: Session, ref: str, region: str) -> Household:
         return get_household(session, int(text))
     found = lookup(session, parse_number(text, region).key)
     if found is None:
-        raise NotFound(f"no household has number {text}")
+        raise NotFound(N_("no household has number %(number)s"), number=text)
     return get_household(session, found.household_id)
 
 
@@ -121,7 +130,7 @@ def resolve_id(session: Session, ref: str, region: str) -> int:
         return resolve(session, text, region).id
     household_id = int(text)
     if session.get(Household, household_id) is None and not _has_trail(session, household_id):
-        raise NotFound(f"no household {household_id}")
+        raise NotFound(N_("no household %(household)s"), household=household_id)
     return household_id
 
 

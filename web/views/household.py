@@ -207,4 +207,8 @@ def _belongs(s: Session, number: str, household_id: int) -> None:
     """Unlink from this card only a number of this family (the URL names the family checked)."""
     found = household_reads.lookup(s, number)
     if found is None or found.household_id != household_id:
-        raise InvalidInput(f"number {number} is not linked to household {household_id}")
+        raise InvalidInput(
+            N_("number %(number)s is not linked to household %(household)s"),
+            number=number,
+            household=household_id,
+        )
