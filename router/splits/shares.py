@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from router.errors import InvalidInput
+from router.errors import N_, InvalidInput
 from router.storage.views import iso
 
 POLICIES = ("equal", "talk-time", "owner", "first-contact")
@@ -65,11 +65,11 @@ def parse_amount(text: str) -> int:
     try:
         value = Decimal(text.strip().replace(" ", ""))
     except InvalidOperation:
-        raise InvalidInput(f"amount {text!r} is not a number") from None
+        raise InvalidInput(N_("amount %(text)r is not a number"), text=text) from None
     if not value.is_finite() or value < 0:
-        raise InvalidInput(f"amount {text!r} must be zero or more")
+        raise InvalidInput(N_("amount %(text)r must be zero or more"), text=text)
     if value != value.quantize(_CENT):
-        raise InvalidInput(f"amount {text!r} has more than two decimals")
+        raise InvalidInput(N_("amount %(text)r has more than two decimals"), text=text)
     return int(value * MINOR_UNITS)
 
 
@@ -144,13 +144,13 @@ def split(
 def check_override(shares: Mapping[str, Decimal]) -> None:
     """An admin's split must name each agent once, with percentages totalling exactly 100."""
     if not shares:
-        raise InvalidInput("an override needs at least one LOGIN=PERCENT")
+        raise InvalidInput(N_("an override needs at least one LOGIN=PERCENT"))
     for login, percent in shares.items():
         if not 0 < percent <= 100:
-            raise InvalidInput(f"{login}: a percentage must be above 0 and at most 100")
+            raise InvalidInput(N_("%(login)s: a percentage must be above 0 and at most 100"), login=login)
     total = sum(shares.values(), Decimal(0))
     if total != 100:
-        raise InvalidInput(f"override percentages total {total}, not 100")
+        raise InvalidInput(N_("override percentages total %(total)s, not 100"), total=total)
 
 
 def parse_override(pairs: Sequence[str]) -> dict[str, Decimal]:
@@ -160,13 +160,13 @@ def parse_override(pairs: Sequence[str]) -> dict[str, Decimal]:
         login, sep, text = pair.partition("=")
         login = login.strip()
         if not sep or not login:
-            raise InvalidInput(f"{pair!r} is not LOGIN=PERCENT")
+            raise InvalidInput(N_("%(pair)r is not LOGIN=PERCENT"), pair=pair)
         if login in shares:
-            raise InvalidInput(f"agent {login} is named twice")
+            raise InvalidInput(N_("agent %(login)s is named twice"), login=login)
         try:
             shares[login] = Decimal(text.strip().rstrip("%"))
         except InvalidOperation:
-            raise InvalidInput(f"{pair!r}: {text!r} is not a percentage") from None
+            raise InvalidInput(N_("%(pair)r: %(text)r is not a percentage"), pair=pair, text=text) from None
     check_override(shares)
     return shares
 
