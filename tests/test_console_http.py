@@ -516,3 +516,19 @@ def test_english_is_a_setting(db: Database, db_url: str) -> None:
         log_in(client, "anna")
         page = text_of(client.get("/search").text)
     assert "Find a family" in page and "Найти" not in page
+
+
+def test_why_a_booking_has_no_split_is_said_in_russian(site: Site) -> None:
+    from datetime import UTC, datetime
+
+    from router.splits import bookings
+
+    with site.db.unit_of_work() as s:
+        booking = bookings.add_booking(
+            s, site.petrov, ref="T-9", amount=100_00, closed_at=datetime(2026, 3, 1, tzinfo=UTC), actor="t"
+        )
+    log_in(site.client, "sveta")
+    for path in (f"/bookings/{booking.id}", f"/households/{site.petrov}/timeline"):
+        page = text_of(site.client.get(path).text)
+        assert "в окне никто не принял ни одного звонка этой семьи" in page, path
+        assert "nobody answered" not in page

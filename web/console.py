@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from router.accounts.sessions import SessionPolicy
 from router.config import Settings, agency_zone
 from router.errors import CallkeeperError
+from router.splits.split_report import BookingSplit
 from router.storage.db import Database
 from web.board_counts import SharedCounts
 from web.formats import Formats
@@ -67,6 +68,7 @@ class Console:
             fmt=self.formats,
             lang=settings.console_language,
             word=self.word,
+            split_error=self.split_error,
             role_name=self.role_name,
         )
 
@@ -90,6 +92,10 @@ class Console:
             return text
         gettext = self.texts.gettext
         return text % {k: gettext(v) if isinstance(v, str) and v else v for k, v in error.values.items()}
+
+    def split_error(self, split: BookingSplit) -> str:
+        """Why a booking has no split, in the console's words (the page names the booking already)."""
+        return self.error_text(split.failure) if split.failure is not None else split.error or ""
 
     def template_text(self, message: str, **values: Any) -> Markup:
         """`_()` in a template: the catalog's text with the values escaped into it.

@@ -81,7 +81,7 @@ def allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
     """Cut `total` minor units by `weights` (largest remainder); the parts sum to `total`."""
     whole = sum(weights, Fraction(0))
     if whole <= 0:
-        raise InvalidInput("nothing to split by: all weights are zero")
+        raise InvalidInput(N_("nothing to split by: all weights are zero"))
     exact = [total * w / whole for w in weights]
     parts = [int(e) for e in exact]
     order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
@@ -102,14 +102,18 @@ def weights_for(policy: str, contacts: Sequence[Contact], owner: str | None) -> 
         return talk if sum(talk.values()) > 0 else {a: Fraction(1) for a in agents}
     if policy == "owner":
         if owner is None:
-            raise InvalidInput("the household has no owner to give the booking to")
+            raise InvalidInput(N_("the household has no owner to give the booking to"))
         return {owner: Fraction(1)}
     if policy == "first-contact":
         first, rest = agents[0], agents[1:]
         if not rest:
             return {first: Fraction(1)}
         return {first: Fraction(1, 2), **{a: Fraction(1, 2 * len(rest)) for a in rest}}
-    raise InvalidInput(f"split policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    raise InvalidInput(
+        N_("split policy must be one of %(policies)s, not %(policy)r"),
+        policies=", ".join(POLICIES),
+        policy=policy,
+    )
 
 
 def split(
@@ -125,7 +129,7 @@ def split(
         weights = {a: Fraction(p) for a, p in override.items()}
     else:
         if not contacts:
-            raise InvalidInput("nobody answered a call of this household in the window")
+            raise InvalidInput(N_("nobody answered a call of this household in the window"))
         weights = weights_for(policy, contacts, owner)
     agents = list(weights)
     whole = sum(weights.values(), Fraction(0))

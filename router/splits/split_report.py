@@ -13,7 +13,7 @@ import csv
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -114,6 +114,9 @@ class BookingSplit:
     # worked one family, which is how disputes start (flagged, never opened:
     # the report writes nothing).
     offices: tuple[str, ...] = ()
+    # Why the policy could not split it, as raised (its key and values, for the console's
+    # catalog); `error` is the same in English, after where the booking came from.
+    failure: InvalidInput | None = field(default=None, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -249,7 +252,15 @@ def report(
             )
         except InvalidInput as exc:
             results.append(
-                BookingSplit(b.booking, household, b.amount, policy, error=f"{b.where}: {exc}", leads=leads)
+                BookingSplit(
+                    b.booking,
+                    household,
+                    b.amount,
+                    policy,
+                    error=f"{b.where}: {exc}",
+                    leads=leads,
+                    failure=exc,
+                )
             )
             continue
         results.append(
