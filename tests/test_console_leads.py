@@ -182,3 +182,11 @@ def test_confirming_a_lead_whose_number_another_family_took_is_refused_in_russia
     assert f"Отказано: номер +79990000001 принадлежит семье № {petrov} «Петровы» (владелец sidorov)" in page
     assert "household" not in page and "--move" not in page
     assert lead(site.db, site.lead).provisional
+
+
+def test_a_familys_lead_is_shown_on_its_timeline(site: Site) -> None:
+    log_in(site.client, "sveta")
+    response = site.client.get(f"/households/{site.ivanov}/timeline")
+    assert response.status_code == 200
+    [event] = re.findall(r'<li class="event lead"[^>]*>.*?</li>', response.text, re.S)
+    assert "A-1" in event and "website" in event
