@@ -288,6 +288,25 @@ def split_words(text: str) -> list[str]:
     return [w for w in _SEPARATORS.sub(" ", text).split() if any(c.isalpha() for c in w)]
 
 
+# A folded word is kept and compared to this many letters (the index's column width).
+SEARCH_KEY_LENGTH = 64
+
+
+def search_keys(text: str) -> list[str]:
+    """The folded words of a name, each once, in order: what name search compares by prefix.
+
+    `Иванова Юлия` and `Ivanova Yulia` give the same keys; the console's
+    search box folds what is typed the same way, and the directory stores the
+    keys of every household name and member (`router.directory.name_index`).
+    """
+    keys: list[str] = []
+    for text_word in split_words(text):
+        key = fold(text_word)[:SEARCH_KEY_LENGTH]
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
 def parse_name(text: str) -> PersonName:
     """Split a full name in any order: `Иванова Мария Петровна`, `Masha Ivanova`, `Ivanov`."""
     return parse_words([word(w) for w in split_words(text)])

@@ -2,11 +2,24 @@
 
 The CLI prints `error: <message>` and exits with `exit_code`; nothing else
 should reach a user as a traceback.
+
+An error the console shows is raised with its English text as a key with
+`%(name)s` fields, marked `N_` for extraction into the console's one catalog
+(web/locale), and the values apart: `NotFound(N_("no household %(household)s"),
+household=7)`. The CLI prints the English filled in; the console looks the
+key up in its catalog and fills in the same values, and shows the English
+when the catalog has no translation.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Marks an error's text for the console's catalog (`pybabel extract -k N_`); the text is unchanged."""
+    return message
 
 
 class ExitCode(enum.IntEnum):
@@ -25,6 +38,12 @@ class ExitCode(enum.IntEnum):
 
 class CallkeeperError(Exception):
     exit_code = ExitCode.INTERNAL
+
+    def __init__(self, message: str = "", /, **values: Any) -> None:
+        super().__init__(message % values if values else message)
+        # The catalog's key and the values to fill in, for a front that speaks another language.
+        self.message = message
+        self.values = values
 
 
 class NotFound(CallkeeperError, LookupError):

@@ -455,7 +455,8 @@ def test_exclude_include_and_the_owner_cannot_be_excluded(site: Site) -> None:
     response = site.client.post(
         f"/households/{site.ivanov}/exclusions", data={"login": "ivanova", "csrf": csrf}
     )
-    assert response.status_code == 409 and "ivanova owns household" in text_of(response.text)
+    refused = text_of(response.text)
+    assert response.status_code == 409 and f"ivanova — владелец семьи № {site.ivanov}" in refused
     site.client.post(
         f"/households/{site.ivanov}/exclusions", data={"login": "kim", "reason": "грубил", "csrf": csrf}
     )
@@ -490,7 +491,7 @@ def test_the_route_page_shows_the_plan_the_router_explains(site: Site) -> None:
     for attempt in plan.attempts:
         assert f"{attempt.seq} {attempt.agent}" in page
     refused = text_of(site.client.get("/route", params={"number": "8 916 765-43-21", "line": "nowhere"}).text)
-    assert "Не найдено: no office has line 'nowhere'" in refused
+    assert "Не найдено: ни у одного офиса нет линии 'nowhere'" in refused
 
 
 def test_the_audit_log_filters_by_family_actor_action_and_period(site: Site) -> None:
@@ -555,3 +556,19 @@ def test_english_is_a_setting(db: Database, db_url: str) -> None:
         log_in(client, "anna")
         page = text_of(client.get("/search").text)
     assert "Find a family" in page and "Найти" not in page
+
+
+def test_why_a_booking_has_no_split_is_said_in_russian(site: Site) -> None:
+    from datetime import UTC, datetime
+
+    from router.splits import bookings
+
+    with site.db.unit_of_work() as s:
+        booking = bookings.add_booking(
+            s, site.petrov, ref="T-9", amount=100_00, closed_at=datetime(2026, 3, 1, tzinfo=UTC), actor="t"
+        )
+    log_in(site.client, "sveta")
+    for path in (f"/bookings/{booking.id}", f"/households/{site.petrov}/timeline"):
+        page = text_of(site.client.get(path).text)
+        assert "в окне никто не принял ни одного звонка этой семьи" in page, path
+        assert "nobody answered" not in page

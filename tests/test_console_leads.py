@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from starlette.testclient import TestClient
 
-from router.directory import household_reads, offices
+from router.directory import household_reads, households, offices
 from router.leads import sources, store
 from router.storage.db import Database
 from router.storage.models import Household
@@ -169,3 +169,24 @@ def test_a_member_added_in_the_console_is_seen_by_the_next_leads_match(site: Sit
     answer = site.client.post("/api/v1/leads", json=order, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 201, answer.text
     assert (answer.json()["household"], answer.json()["provisional"]) == (petrov.household_id, True)
+
+
+def test_confirming_a_lead_whose_number_another_family_took_is_refused_in_russian(site: Site) -> None:
+    with site.db.unit_of_work() as s:
+        petrov = household_reads.resolve(s, PETROV_MOBILE, "RU").id
+        households.link(s, SPOUSE_NEW, petrov, actor="admin", reason="their new phone")
+    csrf = log_in(site.client, "sveta")
+    response = site.client.post(f"/leads/{site.lead}/confirm", data={"csrf": csrf})
+    assert response.status_code == 409
+    page = text_of(response.text)
+    assert f"Отказано: номер +79990000001 принадлежит семье № {petrov} «Петровы» (владелец sidorov)" in page
+    assert "household" not in page and "--move" not in page
+    assert lead(site.db, site.lead).provisional
+
+
+def test_a_familys_lead_is_shown_on_its_timeline(site: Site) -> None:
+    log_in(site.client, "sveta")
+    response = site.client.get(f"/households/{site.ivanov}/timeline")
+    assert response.status_code == 200
+    [event] = re.findall(r'<li class="event lead"[^>]*>.*?</li>', response.text, re.S)
+    assert "A-1" in event and "website" in event

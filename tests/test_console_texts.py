@@ -24,15 +24,16 @@ MO = PO.with_suffix(".mo")
 
 
 def console_texts() -> set[str]:
-    """Every console text in code and templates, as `pybabel extract -F web/babel.cfg -k N_` finds them."""
-    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    """Every console text in code and templates, and the router's error texts the console shows,
+    as `pybabel extract -F web/babel.cfg -k N_ .` finds them."""
     keywords = {"_": None, "gettext": None, "N_": None}
-    return {
-        message if isinstance(message, str) else message[0]
-        for _file, _line, message, _comments, _context in extract_from_dir(
-            str(HERE), method_map, keywords=keywords
-        )
-    }
+    found = [
+        *extract_from_dir(
+            str(HERE), [("**.py", "python"), ("templates/**.html", "jinja2")], keywords=keywords
+        ),
+        *extract_from_dir(str(HERE.parent / "router"), [("**.py", "python")], keywords=keywords),
+    ]
+    return {message if isinstance(message, str) else message[0] for _f, _l, message, _c, _x in found}
 
 
 def test_every_console_text_has_a_russian_translation() -> None:

@@ -89,7 +89,8 @@ def test_link_refusal_then_move_via_cli(cli: Callable[..., Result]) -> None:
     refused = cli("number", "link", "8 916 123 45 67", str(other))
     assert refused.code == 4
     assert refused.err == (
-        f"error: number +79161234567 belongs to household {owned} (owner ivanova); use --move to move it\n"
+        f"error: number +79161234567 belongs to household {owned} “without a name” (owner ivanova); "
+        "use --move to move it\n"
     )
     moved = cli(
         "number", "link", "8 916 123 45 67", str(other), "--move", "--label", "home", "--reason", "sold"

@@ -90,7 +90,8 @@ def test_add_household_refuses_a_number_of_another_household_and_writes_nothing(
     with pytest.raises(Conflict) as refused:
         add(staffed, B, A, name="second")
     assert str(refused.value) == (
-        f"number {A} belongs to household {first} (owner ivanova); move it with `number link --move`"
+        f"number {A} belongs to household {first} “without a name” (owner ivanova); "
+        "move it with `number link --move`"
     )
     assert count(staffed, Household) == 1
     assert count(staffed, PhoneNumber) == 1
@@ -149,9 +150,11 @@ def test_link_of_another_households_number_is_refused_in_one_line(staffed: Datab
         households.link(s, A, target, actor="ops")
     message = str(refused.value)
     assert "\n" not in message
-    assert message == f"number {A} belongs to household {owned} (owner ivanova); use --move to move it"
+    assert message == (
+        f"number {A} belongs to household {owned} “without a name” (owner ivanova); use --move to move it"
+    )
     with (
-        pytest.raises(Conflict, match=f"belongs to household {unowned} \\(owner none\\)"),
+        pytest.raises(Conflict, match=f"belongs to household {unowned} “without a name” \\(owner none\\)"),
         staffed.unit_of_work() as s,
     ):
         households.link(s, B, target, actor="ops")

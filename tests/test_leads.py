@@ -356,3 +356,5 @@ def test_a_leads_new_family_is_written_and_audited_as_an_admins_would_be(agency:
     assert [(e.action, e.after, e.actor) for e in trail] == [
         ("create", f"owner={lead.assigned_to} numbers=+79995550006", "lead:website")
     ]
+    with agency.reader() as s:  # found by name in the console, as an admin's family is
+        assert [f.id for f in household_reads.search_names(s, "Petrova Anna")] == [lead.household]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from router.config import Settings
+from router.directory import households
 from router.leads import sources, store
 from router.leads.values import LeadIn
 from router.splits import bookings, split_report, timeline
@@ -66,3 +67,16 @@ def test_a_lead_is_split_evidence_but_earns_no_share_unless_the_setting_says_so(
     assert {x.agent: x.amount for x in plain.shares} == {"m1": 10000}
     assert plain.as_json()["leads"][0]["agent"] == "m2"
     assert {x.agent: x.amount for x in counted.shares} == {"m1": 5000, "m2": 5000}
+
+
+def test_a_merged_familys_booking_and_lead_follow_it_to_the_survivors_timeline(db: Database) -> None:
+    other = family_with_a_call_a_lead_and_a_booking(db)
+    survivor = household(db, "m1", "+79035550101")
+    with db.unit_of_work() as s:
+        households.merge(s, survivor, other, actor="admin", reason="one family")
+    with db.reader() as s:
+        found = timeline.timeline(s, survivor, region="RU")
+    [lead] = [e for e in found.events if isinstance(e, timeline.LeadEvent)]
+    [booking] = [e for e in found.events if isinstance(e, timeline.BookingEvent)]
+    assert lead.lead.external_id == "O-1" and booking.booking.ref == "B-1"
+    assert [e.kind for e in found.events].count("call") == 1

@@ -76,7 +76,7 @@ def test_two_processes_linking_one_number_leave_exactly_one_link(
         if "belongs to household" in err:
             owner = "ivanova" if holder == first else "none"
             assert err == (
-                f"error: number {number} belongs to household {holder} (owner {owner}); "
+                f"error: number {number} belongs to household {holder} “without a name” (owner {owner}); "
                 "use --move to move it\n"
             )
             paths.add("saw the link")

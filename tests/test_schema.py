@@ -145,3 +145,39 @@ def test_a_0022_database_with_data_upgrades_to_hold_co_owners(db: Database) -> N
     with db.reader() as s:
         view = household_reads.household_view(household_reads.resolve(s, "+79161234567", "RU"))
     assert (view.owner, view.co_owners, view.owners_mode) == ("m1", ("m2",), "equal")
+
+
+def test_a_0022_database_with_names_upgrades_to_find_them_through_the_name_index(db: Database) -> None:
+    from router.directory import household_reads
+
+    command.downgrade(alembic_config(db.url), "0022")
+    assert "name_words" not in _tables(db)
+    # Written as release 0022 wrote them: no name index yet.
+    with db.engine.begin() as connection:
+        for hid, name in ((1, "Ивановы"), (2, ""), (3, "Petrovy")):
+            connection.execute(
+                text(
+                    "INSERT INTO households (id, name, email, address, origin, created_at) "
+                    "VALUES (:id, :name, '', '', 'admin', CURRENT_TIMESTAMP)"
+                ),
+                {"id": hid, "name": name},
+            )
+        for hid, position, full_name in (
+            (1, 0, "Иванова Юлия"),
+            (2, 0, "Щукин Фёдор"),
+            (2, 1, "Щукина Анна"),
+        ):
+            connection.execute(
+                text("INSERT INTO members (household_id, position, full_name) VALUES (:h, :p, :n)"),
+                {"h": hid, "p": position, "n": full_name},
+            )
+    db.upgrade()
+    with db.reader() as s:
+        assert [f.id for f in household_reads.search_names(s, "Ivanova Yulia")] == [1]
+        assert [f.id for f in household_reads.search_names(s, "иванова юлия")] == [1]
+        assert [(f.id, f.matched) for f in household_reads.search_names(s, "Shchukina")] == [
+            (2, "Щукина Анна")
+        ]
+        assert [f.id for f in household_reads.search_names(s, "петровы")] == [3]
+        assert household_reads.search_names(s, "Shchukina Fyodor") == []
+    assert "ix_name_words_word" in _index_names(db, "name_words")

@@ -105,9 +105,9 @@ def test_the_timeline_reads_in_a_handful_of_queries_however_many_calls(db: Datab
         router.record(decision.id, 1, outcome("NOANSWER", at=CLOSED - timedelta(hours=n + 1)))
     book(range(1, 5))
     many = statements_of_a_timeline(32)
-    # No statement per call, booking or lead; the ledger and the audit each also
-    # read the family's merged ids (household_merges) themselves, and the split
-    # report the disputes over the family.
+    # No statement per call, booking or lead; the family's merged ids
+    # (household_merges) are read once for every part, and the split report
+    # reads the disputes over the family.
     assert many == few
     assert many <= 20
 

@@ -8,9 +8,12 @@ from typing import Any
 
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from router.accounts.sessions import SessionPolicy
 from router.config import Settings, agency_zone
+from router.errors import CallkeeperError
+from router.splits.split_report import BookingSplit
 from router.storage.db import CHECKPOINT_SECONDS, Database
 from web.board_counts import SharedCounts
 from web.formats import Formats
@@ -49,14 +52,26 @@ class Console:
             max_account_failures=settings.login_max_failures,
             max_address_failures=settings.login_max_address_failures,
         )
+        self._translated: dict[str, str] = {}
+        self._words = {
+            kind: {value: self.texts.gettext(text) for value, text in names.items()}
+            for kind, names in WORDS.items()
+        }
+        # Templates are read once (no check of the files on every page) and compiled at start.
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
             extensions=["jinja2.ext.i18n"],
+            auto_reload=False,
         )
         self.templates.install_gettext_translations(self.texts, newstyle=True)  # type: ignore[attr-defined]
         self.templates.globals.update(
-            fmt=self.formats, lang=settings.console_language, word=self.word, role_name=self.role_name
+            _=self.template_text,
+            fmt=self.formats,
+            lang=settings.console_language,
+            word=self.word,
+            split_error=self.split_error,
+            role_name=self.role_name,
         )
 
     def gettext(self, message: str, **values: Any) -> str:
@@ -64,12 +79,45 @@ class Console:
         text = self.texts.gettext(message)
         return text % values if values else text
 
+    def error_text(self, error: Exception) -> str:
+        """A router error in the console's language, or its English text when the catalog has none.
+
+        The error's key (`router.errors`) is looked up in the catalog and its
+        values filled in; a value that is itself a catalog text (`none`, `owner
+        chosen by a merge`) is translated too, the rest (numbers, names, logins)
+        is shown as it is.
+        """
+        if not isinstance(error, CallkeeperError) or not error.message:
+            return str(error)
+        text = self.texts.gettext(error.message)
+        if not error.values:
+            return text
+        gettext = self.texts.gettext
+        return text % {k: gettext(v) if isinstance(v, str) and v else v for k, v in error.values.items()}
+
+    def split_error(self, split: BookingSplit) -> str:
+        """Why a booking has no split, in the console's words (the page names the booking already)."""
+        return self.error_text(split.failure) if split.failure is not None else split.error or ""
+
+    def template_text(self, message: str, **values: Any) -> Markup:
+        """`_()` in a template: the catalog's text with the values escaped into it.
+
+        What Jinja's own newstyle `gettext` does, without its per-call
+        context lookups and Markup formatting: a timeline of a thousand calls
+        asks for some fifteen thousand texts. Each text is translated once per
+        process (the language is a setting of the process), and `%` is applied
+        even without values, as Jinja does, so `%%` reads `%` either way.
+        """
+        text = self._translated.get(message)
+        if text is None:
+            text = self._translated[message] = self.texts.gettext(message)
+        return Markup(text % {name: escape(value) for name, value in values.items()})
+
     def word(self, kind: str, value: str | None) -> str:
         """A router value (a role, a label, a state, a reason, an audit action) in the console's words."""
         if not value:
             return ""
-        known = WORDS[kind].get(value)
-        return self.texts.gettext(known) if known else value
+        return self._words[kind].get(value, value)
 
     def role_name(self, role: str) -> str:
         return self.word("role", role)
@@ -78,6 +126,8 @@ class Console:
         return self.templates.get_template(template).render(**context)
 
     def start(self) -> None:
+        for name in self.templates.list_templates(extensions=["html"]):
+            self.templates.get_template(name)
         self.db.ensure_schema()
         self.leads.start()
 

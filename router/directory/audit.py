@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import pwd
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -161,12 +161,18 @@ def trail(
     until: datetime | None = None,
     newest_first: bool = False,
     limit: int | None = None,
+    households: Collection[int] | None = None,
 ) -> list[AuditView]:
-    """The audit rows that match every filter given, oldest first (or newest first, for a page)."""
+    """The audit rows that match every filter given, oldest first (or newest first, for a page).
+
+    `household` takes that household with every id merged into it;
+    `households` is that set already resolved (`merges.evidence_ids`).
+    """
     query = select(AuditEntry).order_by(AuditEntry.id.desc() if newest_first else AuditEntry.id)
     if household is not None:
-        ids = merges.evidence_ids(session, [merges.survivor(session, household)])
-        query = query.where(AuditEntry.household_id.in_(ids))
+        households = merges.evidence_ids(session, [merges.survivor(session, household)])
+    if households is not None:
+        query = query.where(AuditEntry.household_id.in_(list(households)))
     if actor:
         query = query.where(AuditEntry.actor == actor)
     if action:

@@ -26,7 +26,7 @@ from router.directory import audit, household_reads, merges
 from router.directory.co_owners import check_mode, check_owner, replace_owners
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
-from router.errors import Conflict, InvalidInput, NotFound
+from router.errors import N_, Conflict, InvalidInput, NotFound
 from router.storage.db import utcnow
 from router.storage.models import DISABLED, DISPUTE_ORIGINS, Dispute
 from router.storage.views import iso
@@ -246,8 +246,14 @@ def refuse_if_disputed(session: Session, household_id: int, what: str) -> None:
     row = open_row(session, household_id)
     if row is not None:
         raise Conflict(
-            f"household {household_id} is in dispute {row.id} ({', '.join(row.agents)}): "
-            f"no {what} until it is resolved (`dispute resolve {row.id}`)"
+            N_(
+                "household %(household)s is in dispute %(dispute)s (%(agents)s): "
+                "no %(what)s until it is resolved (`dispute resolve %(dispute)s`)"
+            ),
+            household=household_id,
+            dispute=row.id,
+            agents=", ".join(row.agents),
+            what=what,
         )
 
 

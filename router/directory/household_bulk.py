@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from router.directory import name_index
 from router.directory.household_reads import NumberSpec
 from router.storage.models import Household
 
@@ -65,6 +66,9 @@ def _copy(conn: Connection, rows: list[ImportRow]) -> None:
             for r in rows:
                 for n in r.numbers:
                     copy.write_row((r.id, n.number, n.label))
+        with cursor.copy("COPY name_words (household_id, name_no, word) FROM STDIN") as copy:
+            for word in _name_words(rows):
+                copy.write_row(word)
     # Explicit ids leave the sequence behind; the next `household add` must not collide.
     conn.execute(
         select(
@@ -99,8 +103,20 @@ def _insert(conn: Connection, rows: list[ImportRow]) -> None:
                 conn.exec_driver_sql(
                     "INSERT INTO numbers (household_id, number, label) VALUES (?, ?, ?)", numbers
                 )
+            words = list(_name_words(batch))
+            if words:
+                conn.exec_driver_sql(
+                    "INSERT INTO name_words (household_id, name_no, word) VALUES (?, ?, ?)", words
+                )
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size={previous}")
+
+
+def _name_words(rows: list[ImportRow]) -> Iterator[tuple[int | None, int, str]]:
+    """The name index's rows (`router.directory.name_index`) of the households imported."""
+    for r in rows:
+        for name_no, word in name_index.words(r.name, r.members):
+            yield (r.id, name_no, word)
 
 
 def _batches(rows: list[ImportRow]) -> Iterator[list[ImportRow]]:

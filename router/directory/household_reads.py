@@ -8,15 +8,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, bindparam, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, intersect, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from identity.names import fold, split_words
+from identity.names import search_keys
 from identity.numbers import CallerNumber, NumberKind, normalize
 from router.directory import merges
 from router.directory.offices import get_agent
-from router.errors import InvalidInput, NotFound
-from router.storage.models import NUMBER_LABELS, Agent, AuditEntry, Exclusion, Household, Member, PhoneNumber
+from router.errors import N_, InvalidInput, NotFound
+from router.storage.models import (
+    NUMBER_LABELS,
+    Agent,
+    AuditEntry,
+    Exclusion,
+    Household,
+    Member,
+    NameWord,
+    PhoneNumber,
+)
 from router.storage.prepared import Prepared
 from router.storage.views import HouseholdView, NumberView, Owner
 
@@ -35,7 +44,9 @@ def parse_number(text: str, region: str) -> CallerNumber:
     """An admin-typed phone number; anything that is not a valid number is refused."""
     number = normalize(text, region)
     if number.kind is not NumberKind.E164:
-        raise InvalidInput(f"{text!r} is not a valid phone number (default region {region})")
+        raise InvalidInput(
+            N_("%(text)r is not a valid phone number (default region %(region)s)"), text=text, region=region
+        )
     return number
 
 
@@ -49,7 +60,9 @@ def parse_number_spec(text: str, region: str) -> NumberSpec:
 
 def check_label(label: str) -> None:
     if label not in NUMBER_LABELS:
-        raise InvalidInput(f"label must be one of {', '.join(NUMBER_LABELS)}, not {label!r}")
+        raise InvalidInput(
+            N_("label must be one of %(labels)s, not %(label)r"), labels=", ".join(NUMBER_LABELS), label=label
+        )
 
 
 # Built once and run on the session's connection: the ORM layer of
@@ -82,10 +95,15 @@ def get_household(session: Session, household_id: int) -> Household:
         merged = merges.merged_away(session, household_id)
         if merged is not None:
             raise NotFound(
-                f"household {household_id} was merged into {merged.into} on {merged.at:%Y-%m-%d}: "
-                f"its calls are household {merged.into}'s"
+                N_(
+                    "household %(household)s was merged into %(into)s on %(date)s: "
+                    "its calls are household %(into)s's"
+                ),
+                household=household_id,
+                into=merged.into,
+                date=f"{merged.at:%Y-%m-%d}",
             )
-        raise NotFound(f"no household {household_id}")
+        raise NotFound(N_("no household %(household)s"), household=household_id)
     return household
 
 
@@ -96,7 +114,7 @@ def resolve(session: Session, ref: str, region: str) -> Household:
         return get_household(session, int(text))
     found = lookup(session, parse_number(text, region).key)
     if found is None:
-        raise NotFound(f"no household has number {text}")
+        raise NotFound(N_("no household has number %(number)s"), number=text)
     return get_household(session, found.household_id)
 
 
@@ -112,7 +130,7 @@ def resolve_id(session: Session, ref: str, region: str) -> int:
         return resolve(session, text, region).id
     household_id = int(text)
     if session.get(Household, household_id) is None and not _has_trail(session, household_id):
-        raise NotFound(f"no household {household_id}")
+        raise NotFound(N_("no household %(household)s"), household=household_id)
     return household_id
 
 
@@ -177,37 +195,52 @@ class Found:
 def search_names(session: Session, text: str, *, limit: int = 50) -> list[Found]:
     """Households whose name or a member's name has every typed word, in Cyrillic or Latin.
 
-    Words are compared folded (`identity.names.fold`: "Ivanova" and "Иванова"
-    fold alike) as prefixes, so "иван" finds Иванов and Ivanova. The names
-    are read in one pass and folded here: an admin's search, not the call
-    path. (A folded-name column with an index is the way on for millions.)
+    Words are compared folded (`identity.names.search_keys`: "Ivanova" and
+    "Иванова" fold alike) as prefixes, so "иван" finds Иванов and Ivanova.
+    Each typed word is a range of the index of folded name words
+    (`name_words`, kept by `router.directory.name_index`); the names that
+    have every word are their intersection, read in the database.
     """
-    wanted = [fold(word) for word in split_words(text)]
-    wanted = [w for w in wanted if w]
+    wanted = search_keys(text)
     if not wanted:
         return []
-    names = select(Household.id, Household.name).where(Household.name != "")
-    members = select(Member.household_id, Member.full_name)
-    hits: dict[int, str] = {}
-    for query in (names, members):
-        for household_id, name in session.execute(query.execution_options(yield_per=5000)):
-            if household_id not in hits and _has_words(name, wanted):
-                hits[household_id] = name
+    each = [
+        select(NameWord.household_id, NameWord.name_no).where(_prefix_of(NameWord.word, w)) for w in wanted
+    ]
+    having = (intersect(*each) if len(each) > 1 else each[0]).subquery()
+    first = (
+        select(having.c.household_id, func.min(having.c.name_no))
+        .group_by(having.c.household_id)
+        .order_by(having.c.household_id)
+        .limit(limit)
+    )
+    hits: dict[int, int] = {household_id: name_no for household_id, name_no in session.execute(first)}
     if not hits:
         return []
-    ids = sorted(hits)[:limit]
+    of_hits = select(Member.household_id, Member.position, Member.full_name).where(
+        Member.household_id.in_(hits)
+    )
+    names = {(household_id, position + 1): name for household_id, position, name in session.execute(of_hits)}
     rows = session.execute(
         select(Household.id, Household.name, Agent.login)
         .outerjoin(Agent, Agent.id == Household.owner_id)
-        .where(Household.id.in_(ids))
+        .where(Household.id.in_(hits))
         .order_by(Household.id)
     )
-    return [Found(id=r[0], name=r[1], owner=r[2], matched=hits[r[0]]) for r in rows]
+    return [Found(id=r[0], name=r[1], owner=r[2], matched=names.get((r[0], hits[r[0]]), r[1])) for r in rows]
 
 
-def _has_words(name: str, wanted: list[str]) -> bool:
-    folded = [fold(word) for word in split_words(name)]
-    return all(any(word.startswith(w) for word in folded) for w in wanted)
+def _prefix_of(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+    """`column` starts with `prefix` (folded: a-z only), as a range an index answers on either backend.
+
+    The bound above is the prefix with its last letter below z raised by one
+    (`ivan` → `ivao`, `iz` → `j`): never a character outside a-z, which a
+    locale's collation may order elsewhere or ignore.
+    """
+    stem = prefix.rstrip("z")
+    if not stem:
+        return column >= prefix
+    return and_(column >= prefix, column < stem[:-1] + chr(ord(stem[-1]) + 1))
 
 
 def search(session: Session, text: str, region: str) -> list[Found]:

@@ -13,12 +13,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from router.directory import audit, co_owners, disputes, household_reads, merges
+from router.directory import audit, co_owners, disputes, household_reads, merges, name_index
 from router.directory.household_reads import login_of
 from router.directory.offices import get_agent
-from router.errors import Conflict, InvalidInput, NotFound
+from router.errors import N_, Conflict, InvalidInput, NotFound
 from router.storage.models import Agent, Dispute, Exclusion, Household, Member, PhoneNumber
 from router.storage.views import HouseholdView
+
+_SEMICOLON = N_("a member's name cannot contain ';' (the CSV separator): %(name)r")
 
 
 class NumberTaken(Conflict):
@@ -26,7 +28,12 @@ class NumberTaken(Conflict):
 
     def __init__(self, number: str, household_id: int, name: str, owner: str | None, hint: str) -> None:
         super().__init__(
-            f"number {number} belongs to household {household_id} (owner {owner or 'none'}); {hint}"
+            N_("number %(number)s belongs to household %(household)s “%(name)s” (owner %(owner)s); %(hint)s"),
+            number=number,
+            household=household_id,
+            name=name or N_("without a name"),
+            owner=owner or N_("none"),
+            hint=hint,
         )
         self.number = number
         self.household_id = household_id
@@ -51,11 +58,11 @@ def add_household(
     for spec in numbers:
         household_reads.check_label(spec.label)
         if spec.number in seen:
-            raise InvalidInput(f"number {spec.number} is given twice")
+            raise InvalidInput(N_("number %(number)s is given twice"), number=spec.number)
         seen.add(spec.number)
     for member in members:
         if ";" in member:
-            raise InvalidInput(f"a member's name cannot contain ';' (the CSV separator): {member!r}")
+            raise InvalidInput(_SEMICOLON, name=member)
     owner_agent = get_agent(session, owner) if owner else None
     household = Household(
         name=name.strip(),
@@ -68,9 +75,10 @@ def add_household(
     )
     session.add(household)
     session.flush()
+    name_index.add(session, household.id, household.name, [m.full_name for m in household.members])
     for spec in numbers:
         _refuse_if_linked(
-            session, spec.number, household.id, move=False, hint="move it with `number link --move`"
+            session, spec.number, household.id, move=False, hint=N_("move it with `number link --move`")
         )
         household.numbers.append(PhoneNumber(number=spec.number, label=spec.label))
     _flush_links(session, [s.number for s in numbers])
@@ -169,7 +177,7 @@ def unlink(session: Session, number: str, *, actor: str, reason: str = "") -> in
     """Remove a number from its household; returns that household's id."""
     existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
     if existing is None:
-        raise NotFound(f"number {number} is not linked to any household")
+        raise NotFound(N_("number %(number)s is not linked to any household"), number=number)
     household_id = existing.household_id
     session.delete(existing)
     audit.record(
@@ -200,7 +208,7 @@ def merge(
     calls and audit rows count for KEEP, and the id is never reused.
     """
     if keep_id == other_id:
-        raise InvalidInput("cannot merge a household into itself")
+        raise InvalidInput(N_("cannot merge a household into itself"))
     keep, other = (
         household_reads.get_household(session, keep_id),
         household_reads.get_household(session, other_id),
@@ -210,7 +218,7 @@ def merge(
     if owner is not None:
         for side in (keep, other):
             if owner != login_of(side.owner):
-                disputes.refuse_if_disputed(session, side.id, "owner chosen by a merge")
+                disputes.refuse_if_disputed(session, side.id, N_("owner chosen by a merge"))
         new_owner: Agent | None = get_agent(session, owner)
     elif len(owners) > 1:
         # Nobody chose: KEEP's owner stays for now, and the two owners' claim is a dispute.
@@ -255,6 +263,7 @@ def merge(
     )
     session.flush()
     session.refresh(keep)
+    name_index.reindex(session, [keep.id, other.id])
     after = f"{keep.id}: {_summary(keep)}"
     audit.record(
         session,
@@ -310,7 +319,7 @@ def transfer(
 ) -> HouseholdView:
     """Give a household to another agent (or to nobody, with `login=None`), with a reason."""
     if not reason.strip():
-        raise InvalidInput("an ownership change needs a reason")
+        raise InvalidInput(N_("an ownership change needs a reason"))
     household = household_reads.get_household(session, household_id)
     disputes.refuse_if_disputed(session, household.id, action)
     new_owner = get_agent(session, login) if login else None
@@ -399,7 +408,9 @@ def exclude(session: Session, household_id: int, login: str, *, actor: str, reas
     agent = get_agent(session, login)
     if household.owner_id == agent.id:
         raise Conflict(
-            f"{login} owns household {household.id}: transfer it to someone else before excluding them"
+            N_("%(login)s owns household %(household)s: transfer it to someone else before excluding them"),
+            login=login,
+            household=household.id,
         )
     if session.get(Exclusion, (household.id, agent.id)) is None:
         session.add(Exclusion(household_id=household.id, agent_id=agent.id))
@@ -408,7 +419,7 @@ def exclude(session: Session, household_id: int, login: str, *, actor: str, reas
 
 
 def _refuse_if_linked(
-    session: Session, number: str, household_id: int, *, move: bool, hint: str = "use --move to move it"
+    session: Session, number: str, household_id: int, *, move: bool, hint: str = N_("use --move to move it")
 ) -> PhoneNumber | None:
     existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
     if existing is not None and existing.household_id != household_id and not move:
@@ -422,7 +433,9 @@ def _flush_links(session: Session, numbers: Sequence[str]) -> None:
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"number {', '.join(numbers)} was linked by someone else at the same moment") from None
+        raise Conflict(
+            N_("number %(number)s was linked by someone else at the same moment"), number=", ".join(numbers)
+        ) from None
 
 
 def _summary(household: Household) -> str:
@@ -436,7 +449,9 @@ def include(session: Session, household_id: int, login: str, *, actor: str, reas
     agent = get_agent(session, login)
     exclusion = session.get(Exclusion, (household.id, agent.id))
     if exclusion is None:
-        raise NotFound(f"{login} is not excluded from household {household.id}")
+        raise NotFound(
+            N_("%(login)s is not excluded from household %(household)s"), login=login, household=household.id
+        )
     session.delete(exclusion)
     audit.record(session, "include", household=household.id, subject=login, reason=reason, actor=actor)
     session.flush()
@@ -447,7 +462,11 @@ def relabel(session: Session, number: str, household_id: int, label: str, *, act
     household_reads.check_label(label)
     existing = session.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
     if existing is None or existing.household_id != household_id:
-        raise NotFound(f"number {number} is not linked to household {household_id}")
+        raise NotFound(
+            N_("number %(number)s is not linked to household %(household)s"),
+            number=number,
+            household=household_id,
+        )
     return link(session, number, household_id, label=label, actor=actor)
 
 
@@ -455,11 +474,13 @@ def add_member(session: Session, household_id: int, full_name: str, *, actor: st
     """Add a person to a household (the spouse, a child who will call one day)."""
     name = full_name.strip()
     if not name:
-        raise InvalidInput("a member needs a name")
+        raise InvalidInput(N_("a member needs a name"))
     if ";" in name:
-        raise InvalidInput(f"a member's name cannot contain ';' (the CSV separator): {name!r}")
+        raise InvalidInput(_SEMICOLON, name=name)
     household = household_reads.get_household(session, household_id)
-    household.members.append(Member(position=len(household.members), full_name=name))
+    position = len(household.members)
+    household.members.append(Member(position=position, full_name=name))
+    name_index.add_member(session, household.id, position, name)
     audit.record(session, "member", household=household.id, subject=name, actor=actor)
     session.flush()
     return household_reads.household_view(household)

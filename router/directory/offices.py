@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from identity.numbers import NumberKind, normalize
 from router.directory import audit
-from router.errors import Conflict, InvalidInput, NotFound
+from router.errors import N_, Conflict, InvalidInput, NotFound
 from router.storage.db import utcnow
 from router.storage.models import DISABLED, OWNER_POLICIES, PRESENCE_STATES, STRATEGIES, Agent, Line, Office
 from router.storage.views import AgentView, OfficeView
@@ -45,7 +45,7 @@ def get_office(session: Session, code: str) -> Office:
 def get_agent(session: Session, login: str) -> Agent:
     agent = session.scalar(select(Agent).where(Agent.login == login))
     if agent is None:
-        raise NotFound(f"no agent {login!r}")
+        raise NotFound(N_("no agent %(login)r"), login=login)
     return agent
 
 
@@ -55,7 +55,7 @@ def office_for_line(session: Session, line: str, region: str) -> Office:
     if office is None:
         office = session.scalar(select(Office).where(Office.code == line.strip()))
     if office is None:
-        raise NotFound(f"no office has line {line!r}")
+        raise NotFound(N_("no office has line %(line)r"), line=line)
     return office
 
 
@@ -171,7 +171,11 @@ def set_agent_state(session: Session, login: str, state: str) -> AgentView:
     _require(state, PRESENCE_STATES, "agent state")
     agent = get_agent(session, login)
     if agent.state == DISABLED:
-        raise Conflict(f"agent {login!r} is disabled; an admin enables them first (agent enable {login})")
+        raise Conflict(
+            N_("agent %(login)r is disabled; an admin enables them first (%(command)s)"),
+            login=login,
+            command=f"agent enable {login}",
+        )
     _set_state(agent, state)
     session.flush()
     return agent_view(agent)
@@ -185,7 +189,7 @@ def disable_agent(session: Session, login: str, *, actor: str, reason: str = "")
     """
     agent = get_agent(session, login)
     if agent.state == DISABLED:
-        raise Conflict(f"agent {login!r} is already disabled")
+        raise Conflict(N_("agent %(login)r is already disabled"), login=login)
     before = agent.state
     _set_state(agent, DISABLED)
     audit.record(session, "disable", household=None, subject=login, before=before, reason=reason, actor=actor)
@@ -197,7 +201,7 @@ def enable_agent(session: Session, login: str, *, actor: str, reason: str = "") 
     """Take a disabled agent back, as `offline`: nobody rings them until they are made available."""
     agent = get_agent(session, login)
     if agent.state != DISABLED:
-        raise Conflict(f"agent {login!r} is not disabled")
+        raise Conflict(N_("agent %(login)r is not disabled"), login=login)
     _set_state(agent, "offline")
     audit.record(
         session, "enable", household=None, subject=login, after="offline", reason=reason, actor=actor
@@ -226,6 +230,11 @@ def list_agents(session: Session, office: str | None = None) -> list[AgentView]:
     if office is not None:
         query = query.where(Agent.office_id == get_office(session, office).id)
     return [agent_view(a) for a in session.scalars(query.order_by(Agent.login))]
+
+
+def agent_logins(session: Session) -> list[str]:
+    """Every agent's login in order: one column, for a page's choice of agent (no objects built)."""
+    return list(session.scalars(select(Agent.login).order_by(Agent.login)))
 
 
 def agent_view(agent: Agent) -> AgentView:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,7 @@ from identity.index import SuggestionIndex
 from identity.matching import email_key
 from identity.records import HouseholdRecord
 from router.config import Settings
-from router.directory import audit, household_reads, households
+from router.directory import audit, household_reads, households, name_index
 from router.errors import Conflict, InvalidInput, NotFound
 from router.leads import assign
 from router.leads.values import InvalidLead, LeadIn
@@ -295,8 +296,12 @@ def list_leads(
     source: str | None = None,
     agent: str | None = None,
     limit: int = 1000,
+    households: Collection[int] | None = None,
 ) -> list[LeadView]:
-    """Leads newest first; `provisional` keeps only the matches waiting for a person."""
+    """Leads newest first; `provisional` keeps only the matches waiting for a person.
+
+    `households`: the leads of any of these ids (a family with the ids merged into it).
+    """
     query = (
         select(Lead)
         .options(selectinload(Lead.source), selectinload(Lead.assigned_agent))
@@ -309,6 +314,8 @@ def list_leads(
         query = query.where(Lead.assigned_agent_id.in_(select(Agent.id).where(Agent.login == agent)))
     if household is not None:
         query = query.where(Lead.household_id == household)
+    if households is not None:
+        query = query.where(Lead.household_id.in_(list(households)))
     if since is not None:
         query = query.where(Lead.received_at >= since)
     if until is not None:
@@ -442,6 +449,8 @@ def _new_family(
         _INSERT_MEMBER.rowcount(
             connection, {"household_id": household_id, "position": 0, "full_name": lead.name}
         )
+    members = [lead.name] if lead.name else []
+    name_index.write(connection, name_index.rows(household_id, lead.name, members))
     if lead.phone:
         try:
             _INSERT_NUMBER.rowcount(

@@ -9,7 +9,7 @@ household's splits. Who answered a call is its attempt with status ANSWER
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -342,8 +342,13 @@ def entries(
     since: datetime | None = None,
     until: datetime | None = None,
     household: int | None = None,
+    households: Collection[int] | None = None,
 ) -> list[LedgerEntry]:
     """Decisions in time order with their attempts; attempts are read in bulk, not per call.
+
+    `household` takes that household with every id merged into it;
+    `households` is that set already resolved (`merges.evidence_ids`), for a
+    reader that passes it to several reads.
 
     Plain rows, not ORM objects (and not the stored plan): a timeline of a
     thousand calls is read in milliseconds instead of building thousands of
@@ -366,8 +371,9 @@ def entries(
     if until is not None:
         query = query.where(DecisionRow.at < until)
     if household is not None:
-        ids = merges.evidence_ids(session, [merges.survivor(session, household)])
-        query = query.where(DecisionRow.household_id.in_(ids))
+        households = merges.evidence_ids(session, [merges.survivor(session, household)])
+    if households is not None:
+        query = query.where(DecisionRow.household_id.in_(list(households)))
     rows = session.execute(query).all()
     logins: dict[int, str] = {i: login for i, login in session.execute(select(Agent.id, Agent.login))}
     codes: dict[int, str] = {i: code for i, code in session.execute(select(Office.id, Office.code))}

@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from router.directory.disputes import open_dispute_of
 from router.directory.offices import line_key
-from router.errors import NotFound
+from router.errors import N_, NotFound
 from router.routing import agent_query
 from router.routing.plan import AgentState, Call, OfficeSettings, Snapshot
 from router.storage.models import (
@@ -173,7 +173,7 @@ def office_or_default(offices: Offices, default: str) -> str | None:
 
 def require_office(offices: Offices, line: str) -> str:
     if offices.line_office is None:
-        raise NotFound(f"no office has line {line!r}")
+        raise NotFound(N_("no office has line %(line)r"), line=line)
     return offices.line_office
 
 

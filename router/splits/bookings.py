@@ -8,6 +8,7 @@ like `household import`: every bad row is reported and nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from router.directory import household_reads
-from router.errors import Conflict, InvalidInput, NotFound
+from router.errors import N_, Conflict, InvalidInput, NotFound
 from router.splits import split_report
 from router.splits.shares import format_amount
 from router.storage.models import Booking as BookingRow
@@ -72,11 +73,11 @@ def add_booking(
 ) -> BookingView:
     """Store one booking of an existing household; a reference already in `source` is a conflict."""
     household_reads.get_household(session, household)
-    ref, source = _required(ref, "reference"), _required(source, "source")
+    ref, source = _required(ref, N_("reference")), _required(source, N_("source"))
     if amount < 0:
-        raise InvalidInput("an amount must be zero or more")
+        raise InvalidInput(N_("an amount must be zero or more"))
     if session.scalar(select(BookingRow.id).where(BookingRow.source == source, BookingRow.ref == ref)):
-        raise Conflict(f"booking {ref} of source {source} is already stored")
+        raise Conflict(N_("booking %(ref)s of source %(source)s is already stored"), ref=ref, source=source)
     row = BookingRow(
         household_id=household,
         source=source,
@@ -91,7 +92,9 @@ def add_booking(
         session.flush()
     except IntegrityError:
         raise Conflict(
-            f"booking {ref} of source {source} was stored by someone else at the same moment"
+            N_("booking %(ref)s of source %(source)s was stored by someone else at the same moment"),
+            ref=ref,
+            source=source,
         ) from None
     return _view(row)
 
@@ -142,11 +145,14 @@ def list_bookings(
     household: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    households: Collection[int] | None = None,
 ) -> list[BookingView]:
-    """Bookings by closing time, of one household and closed in [since, until) if given."""
+    """Bookings by closing time, of one household (or of any of `households`) closed in [since, until)."""
     query = select(BookingRow).order_by(BookingRow.closed_at, BookingRow.id)
     if household is not None:
         query = query.where(BookingRow.household_id == household)
+    if households is not None:
+        query = query.where(BookingRow.household_id.in_(list(households)))
     if since is not None:
         query = query.where(BookingRow.closed_at >= since)
     if until is not None:
@@ -158,7 +164,7 @@ def get_booking(session: Session, booking_id: int) -> BookingView:
     """One stored booking by its id; NotFound when there is none."""
     row = session.get(BookingRow, booking_id)
     if row is None:
-        raise NotFound(f"no booking {booking_id}")
+        raise NotFound(N_("no booking %(booking)s"), booking=booking_id)
     return _view(row)
 
 
@@ -182,7 +188,7 @@ def _stored_refs(session: Session, source: str, refs: set[str]) -> set[str]:
 
 def _required(text: str, what: str) -> str:
     if not text.strip():
-        raise InvalidInput(f"a booking's {what} cannot be empty")
+        raise InvalidInput(N_("a booking's %(what)s cannot be empty"), what=what)
     return text.strip()
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from router.errors import InvalidInput
+from router.errors import N_, InvalidInput
 from router.storage.views import iso
 
 POLICIES = ("equal", "talk-time", "owner", "first-contact")
@@ -68,11 +68,11 @@ def parse_amount(text: str) -> int:
     try:
         value = Decimal(text.strip().replace(" ", ""))
     except InvalidOperation:
-        raise InvalidInput(f"amount {text!r} is not a number") from None
+        raise InvalidInput(N_("amount %(text)r is not a number"), text=text) from None
     if not value.is_finite() or value < 0:
-        raise InvalidInput(f"amount {text!r} must be zero or more")
+        raise InvalidInput(N_("amount %(text)r must be zero or more"), text=text)
     if value != value.quantize(_CENT):
-        raise InvalidInput(f"amount {text!r} has more than two decimals")
+        raise InvalidInput(N_("amount %(text)r has more than two decimals"), text=text)
     return int(value * MINOR_UNITS)
 
 
@@ -84,7 +84,7 @@ def allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
     """Cut `total` minor units by `weights` (largest remainder); the parts sum to `total`."""
     whole = sum(weights, Fraction(0))
     if whole <= 0:
-        raise InvalidInput("nothing to split by: all weights are zero")
+        raise InvalidInput(N_("nothing to split by: all weights are zero"))
     exact = [total * w / whole for w in weights]
     parts = [int(e) for e in exact]
     order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
@@ -105,14 +105,18 @@ def weights_for(policy: str, contacts: Sequence[Contact], owner: str | None) -> 
         return talk if sum(talk.values()) > 0 else {a: Fraction(1) for a in agents}
     if policy == "owner":
         if owner is None:
-            raise InvalidInput("the household has no owner to give the booking to")
+            raise InvalidInput(N_("the household has no owner to give the booking to"))
         return {owner: Fraction(1)}
     if policy == "first-contact":
         first, rest = agents[0], agents[1:]
         if not rest:
             return {first: Fraction(1)}
         return {first: Fraction(1, 2), **{a: Fraction(1, 2 * len(rest)) for a in rest}}
-    raise InvalidInput(f"split policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    raise InvalidInput(
+        N_("split policy must be one of %(policies)s, not %(policy)r"),
+        policies=", ".join(POLICIES),
+        policy=policy,
+    )
 
 
 def split(
@@ -136,7 +140,7 @@ def split(
         weights = {a: Fraction(1) for a in dict.fromkeys(co_owners)}
     else:
         if not contacts:
-            raise InvalidInput("nobody answered a call of this household in the window")
+            raise InvalidInput(N_("nobody answered a call of this household in the window"))
         weights = weights_for(policy, contacts, owner)
     agents = list(weights)
     whole = sum(weights.values(), Fraction(0))
@@ -155,13 +159,13 @@ def split(
 def check_override(shares: Mapping[str, Decimal]) -> None:
     """An admin's split must name each agent once, with percentages totalling exactly 100."""
     if not shares:
-        raise InvalidInput("an override needs at least one LOGIN=PERCENT")
+        raise InvalidInput(N_("an override needs at least one LOGIN=PERCENT"))
     for login, percent in shares.items():
         if not 0 < percent <= 100:
-            raise InvalidInput(f"{login}: a percentage must be above 0 and at most 100")
+            raise InvalidInput(N_("%(login)s: a percentage must be above 0 and at most 100"), login=login)
     total = sum(shares.values(), Decimal(0))
     if total != 100:
-        raise InvalidInput(f"override percentages total {total}, not 100")
+        raise InvalidInput(N_("override percentages total %(total)s, not 100"), total=total)
 
 
 def parse_override(pairs: Sequence[str]) -> dict[str, Decimal]:
@@ -171,13 +175,13 @@ def parse_override(pairs: Sequence[str]) -> dict[str, Decimal]:
         login, sep, text = pair.partition("=")
         login = login.strip()
         if not sep or not login:
-            raise InvalidInput(f"{pair!r} is not LOGIN=PERCENT")
+            raise InvalidInput(N_("%(pair)r is not LOGIN=PERCENT"), pair=pair)
         if login in shares:
-            raise InvalidInput(f"agent {login} is named twice")
+            raise InvalidInput(N_("agent %(login)s is named twice"), login=login)
         try:
             shares[login] = Decimal(text.strip().rstrip("%"))
         except InvalidOperation:
-            raise InvalidInput(f"{pair!r}: {text!r} is not a percentage") from None
+            raise InvalidInput(N_("%(pair)r: %(text)r is not a percentage"), pair=pair, text=text) from None
     check_override(shares)
     return shares
 

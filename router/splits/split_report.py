@@ -13,7 +13,7 @@ import csv
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -117,6 +117,9 @@ class BookingSplit:
     offices: tuple[str, ...] = ()
     # Split among the family's equal co-owners (policy `co-owners`): who they are.
     co_owners: tuple[str, ...] = ()
+    # Why the policy could not split it, as raised (its key and values, for the console's
+    # catalog); `error` is the same in English, after where the booking came from.
+    failure: InvalidInput | None = field(default=None, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -259,7 +262,15 @@ def report(
             )
         except InvalidInput as exc:
             results.append(
-                BookingSplit(b.booking, household, b.amount, policy, error=f"{b.where}: {exc}", leads=leads)
+                BookingSplit(
+                    b.booking,
+                    household,
+                    b.amount,
+                    policy,
+                    error=f"{b.where}: {exc}",
+                    leads=leads,
+                    failure=exc,
+                )
             )
             continue
         results.append(

@@ -6,8 +6,11 @@ about the household (links, moves, merges, transfers, lapses, overrides) and
 every lead (an order from a website or CRM: who was given it, and why),
 every stored booking with its proposed split (or its override), as frozen
 values in time order. It is read in a handful of queries however many calls
-the household has (the ledger's three, the audit's one, the bookings' one,
-the split report's five, its disputes among them), never one per call or per booking.
+the household has (the merged ids' two, read once for every part; the
+ledger's three, the audit's one, the bookings' one, the leads' three, the
+split report's five, its disputes among them), never one per call or per
+booking. A family merged into this one brings its calls, changes, leads
+and bookings with it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from router.directory import audit
+from router.directory import audit, merges
 from router.leads import store as leads
 from router.routing import ledger
 from router.splits import bookings, split_report
@@ -122,10 +125,11 @@ def timeline(
     (`window_days` before closing), whatever the period shown; its leads
     earn shares only with `count_leads` (the setting `splits_count_leads`).
     """
-    calls = ledger.entries(session, since=since, until=until, household=household)
-    changes = audit.trail(session, household, since=since, until=until)
-    sales = bookings.list_bookings(session, household=household, since=since, until=until)
-    orders = leads.list_leads(session, household=household, since=since, until=until, limit=100_000)
+    ids = merges.evidence_ids(session, [merges.survivor(session, household)])
+    calls = ledger.entries(session, since=since, until=until, households=ids)
+    changes = audit.trail(session, since=since, until=until, households=ids)
+    sales = bookings.list_bookings(session, households=ids, since=since, until=until)
+    orders = leads.list_leads(session, households=ids, since=since, until=until, limit=100_000)
     splits = split_report.report(
         session,
         [b.for_report() for b in sales],

@@ -169,6 +169,24 @@ class Member(Base):
     household: Mapped[Household] = relationship(back_populates="members")
 
 
+class NameWord(Base):
+    """One folded word (`identity.names.search_keys`) of a household's name or of a member's name.
+
+    Name search reads these by prefix through the index on `word`, instead of
+    folding every name of the directory for each search. `name_no` says
+    which name of the household the word is from (0: the household's own
+    name; n: the member at position n - 1), since every typed word must be in
+    one name. Written with every name (`router.directory.name_index`).
+    """
+
+    __tablename__ = "name_words"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    name_no: Mapped[int] = mapped_column(Integer)
+    word: Mapped[str] = mapped_column(String(64), index=True)
+
+
 class PhoneNumber(Base):
     """A number linked to a household: the unique key is what makes a link exclusive."""
 

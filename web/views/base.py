@@ -168,11 +168,11 @@ def describe(console: Console, exc: Exception) -> tuple[int, str]:
     if isinstance(exc, Forbidden):
         return 403, console.gettext("You do not have access to this.")
     if isinstance(exc, NotFound):
-        return 404, console.gettext("Not found: %(detail)s", detail=str(exc))
+        return 404, console.gettext("Not found: %(detail)s", detail=console.error_text(exc))
     if isinstance(exc, Conflict):
-        return 409, console.gettext("Refused: %(detail)s", detail=str(exc))
+        return 409, console.gettext("Refused: %(detail)s", detail=console.error_text(exc))
     if isinstance(exc, InvalidInput):
-        return 422, console.gettext("Check the input: %(detail)s", detail=str(exc))
+        return 422, console.gettext("Check the input: %(detail)s", detail=console.error_text(exc))
     if isinstance(exc, DatabaseUnavailable | OperationalError | DBAPIError):
         return 503, console.gettext("The database does not answer. Try again in a minute.")
     return 500, console.gettext("Something went wrong on the server. The error is in the log.")

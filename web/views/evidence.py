@@ -19,6 +19,7 @@ from router.errors import InvalidInput
 from router.splits import timeline
 from router.splits.shares import POLICIES
 from router.storage.views import HouseholdView
+from web import timeline_rows
 from web.views.base import Page, View
 from web.views.periods import period
 
@@ -45,6 +46,7 @@ class TimelineView(View):
             "timeline.html",
             household=household,
             found=found,
+            events=list(zip(found.events, timeline_rows.call_texts(page.console, found.events), strict=True)),
             policies=POLICIES,
             filters={k: page.query(k) for k in ("since", "until")} | {"policy": found.policy},
         )

@@ -47,7 +47,7 @@ def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
         "household": view,
         "history": owner_history.owner_history(s, household_id),
         "exclusions": household_reads.exclusions_of(s, household_id),
-        "agents": [a.login for a in offices.list_agents(s)] if page.may(Right.EDIT_HOUSEHOLDS) else [],
+        "agents": offices.agent_logins(s) if page.may(Right.EDIT_HOUSEHOLDS) else [],
         "labels": NUMBER_LABELS,
         "owners_modes": OWNERS_MODES,
         "suggestions": page.console.suggestions.concerning(s, household_id)
@@ -225,4 +225,8 @@ def _belongs(s: Session, number: str, household_id: int) -> None:
     """Unlink from this card only a number of this family (the URL names the family checked)."""
     found = household_reads.lookup(s, number)
     if found is None or found.household_id != household_id:
-        raise InvalidInput(f"number {number} is not linked to household {household_id}")
+        raise InvalidInput(
+            N_("number %(number)s is not linked to household %(household)s"),
+            number=number,
+            household=household_id,
+        )
