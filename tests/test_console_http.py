@@ -278,6 +278,18 @@ def test_a_managers_search_shows_only_their_own_families(site: Site) -> None:
     assert response.headers["location"] == f"/households/{site.ivanov}"
 
 
+def test_a_managers_search_finds_the_families_they_co_own(site: Site) -> None:
+    log_in(site.client, "ira")  # agent ivanova
+    with site.db.unit_of_work() as s:
+        pair = ["sidorov", "ivanova"]
+        households.set_owners(s, site.petrov, pair, mode="ordered", reason="пара", actor="t")
+        name = household_reads.get_household(s, site.petrov).name
+    by_number = site.client.get("/search", params={"q": "8 (903) 555-01-01"})
+    assert by_number.headers["location"] == f"/households/{site.petrov}"
+    by_name = site.client.get("/search", params={"q": name})
+    assert by_name.headers["location"] == f"/households/{site.petrov}"
+
+
 def test_a_manager_is_read_only_even_on_their_own_family(site: Site) -> None:
     csrf = log_in(site.client, "ira")
     before = rows(site.db)

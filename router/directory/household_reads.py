@@ -22,6 +22,7 @@ from router.storage.models import (
     AuditEntry,
     Exclusion,
     Household,
+    HouseholdOwner,
     Member,
     NameWord,
     PhoneNumber,
@@ -190,6 +191,7 @@ class Found:
     name: str
     owner: str | None
     matched: str
+    co_owners: tuple[str, ...] = ()
 
 
 def search_names(session: Session, text: str, *, limit: int = 50) -> list[Found]:
@@ -227,7 +229,24 @@ def search_names(session: Session, text: str, *, limit: int = 50) -> list[Found]
         .where(Household.id.in_(hits))
         .order_by(Household.id)
     )
-    return [Found(id=r[0], name=r[1], owner=r[2], matched=names.get((r[0], hits[r[0]]), r[1])) for r in rows]
+    co_owners: dict[int, list[str]] = {}
+    for household_id, login in session.execute(
+        select(HouseholdOwner.household_id, Agent.login)
+        .join(Agent, Agent.id == HouseholdOwner.agent_id)
+        .where(HouseholdOwner.household_id.in_(hits))
+        .order_by(HouseholdOwner.household_id, HouseholdOwner.position)
+    ):
+        co_owners.setdefault(household_id, []).append(login)
+    return [
+        Found(
+            id=r[0],
+            name=r[1],
+            owner=r[2],
+            matched=names.get((r[0], hits[r[0]]), r[1]),
+            co_owners=tuple(co_owners.get(r[0], ())),
+        )
+        for r in rows
+    ]
 
 
 def _prefix_of(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
@@ -251,7 +270,16 @@ def search(session: Session, text: str, region: str) -> list[Found]:
         if owner is None:
             return []
         household = get_household(session, owner.household_id)
-        return [Found(id=household.id, name=household.name, owner=owner.owner_login, matched=number.key)]
+        co_owners = tuple(row.agent.login for row in household.co_owners)
+        return [
+            Found(
+                id=household.id,
+                name=household.name,
+                owner=owner.owner_login,
+                matched=number.key,
+                co_owners=co_owners,
+            )
+        ]
     return search_names(session, text)
 
 

@@ -17,7 +17,8 @@ class SearchView(View):
         if text:
             with page.console.db.reader() as s:
                 found = household_reads.search(s, text, page.console.settings.region)
-            found = [f for f in found if may_see_household(page.user.role, page.user.agent, f.owner)]
+            user = page.user
+            found = [f for f in found if may_see_household(user.role, user.agent, f.owner, f.co_owners)]
             if len(found) == 1:
                 return see_other(f"/households/{found[0].id}")
         return page.render("search.html", q=text, found=found, searched=bool(text))
