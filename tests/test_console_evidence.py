@@ -28,6 +28,7 @@ from router.storage.models import AuditEntry, Booking, Household, Lead, SplitOve
 from tests.agency import IVANOV_MOBILE, MSK_LINE
 from tests.console_client import Site, log_in, seeded_site, text_of
 from tests.routing_helpers import new_call, outcome
+from web.board_counts import SharedCounts
 
 CALLED = datetime.now(UTC) - timedelta(hours=2)
 
@@ -484,6 +485,23 @@ def test_the_board_shows_calls_today_and_the_owner_hit_rate_as_the_router_counts
     assert counted["ivanova"].hit_rate == 0.0 and counted["ivanova"].owner_away_covered == 1
     assert "0% (0 of 1; covered by colleagues: 1)" in rows["ivanova"]
     assert rows["sidorov"].split(" Pause")[0].endswith("0 —")
+
+
+def test_the_boards_recount_runs_off_the_request_path_and_the_last_count_is_shown_meanwhile(
+    site: Site, db_url: str
+) -> None:
+    shared = SharedCounts(site.db, max_age=0.0)
+    zone = agency_zone(Settings(db=db_url))
+
+    def calls_today() -> int:
+        with site.db.reader() as s:
+            return sum(a.calls_today for a in shared.board(s, now=datetime.now(UTC), zone=zone))
+
+    before = calls_today()  # the day's first view counts at once
+    covered_call(site.db, db_url)
+    assert calls_today() == before  # the recount started behind this view, which shows the last one
+    shared.wait_for_recount(timeout=60)
+    assert calls_today() > before
 
 
 def test_a_pause_shows_on_the_board_at_once_while_the_counts_are_shared(site: Site) -> None:

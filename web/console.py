@@ -41,7 +41,7 @@ class Console:
         self.db = Database(settings.db, checkpoint_seconds=CHECKPOINT_SECONDS)
         self.suggestions = SharedIndex(self.db)
         self.leads = LeadsRuntime(settings, self.db, self.suggestions)
-        self.board_counts = SharedCounts()
+        self.board_counts = SharedCounts(self.db)
         self.zone = agency_zone(settings)
         self.formats = Formats(settings.console_language, settings.timezone)
         self.texts = translations(settings.console_language)

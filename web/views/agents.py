@@ -1,6 +1,6 @@
 """The agents board: every agent's live state, calls today and owner hit rate, refreshed by htmx polling;
 a supervisor pauses and resumes. The states are read on every refresh; today's counts are shared by all
-viewers for two seconds (`web.board_counts`).
+viewers and recounted off the request path every two seconds (`web.board_counts`).
 
 An admin also disables and enables agents, and hands a leaving agent's
 families over through a dialog that shows the dry run's table before applying.
