@@ -63,6 +63,25 @@ def test_a_supervisor_opens_sees_and_resolves_a_dispute(site: tuple[Database, Te
         assert disputes.list_disputes(s, open_only=True) == []
 
 
+def test_a_dispute_resolved_with_co_owners_in_order_rings_them_in_order(
+    site: tuple[Database, TestClient, int],
+) -> None:
+    db, client, ivanov = site
+    csrf = log_in(client, "sveta")
+    opened = client.post(
+        "/disputes",
+        data={"household": str(ivanov), "agents": "ivanova,sidorov", "reason": "оба вели", "csrf": csrf},
+    )
+    page_url = opened.headers["location"]
+    assert 'name="mode"' in client.get(page_url).text
+    form = {"owner": "sidorov", "co_owners": "ivanova", "mode": "ordered", "policy": "equal"}
+    resolved = client.post(page_url, data=form | {"reason": "ведут по очереди", "csrf": csrf})
+    assert resolved.status_code == 303
+    with db.reader() as s:
+        view = household_reads.household_view(household_reads.get_household(s, ivanov))
+    assert (view.owner, view.co_owners, view.owners_mode) == ("sidorov", ("ivanova",), "ordered")
+
+
 def test_a_manager_may_not_see_or_open_disputes(site: tuple[Database, TestClient, int]) -> None:
     _, client, ivanov = site
     csrf = log_in(client, "ira")

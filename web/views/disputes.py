@@ -9,11 +9,12 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from router.accounts.roles import Right
-from router.directory import disputes
+from router.directory import co_owners, disputes
 from router.errors import InvalidInput
 from router.splits import dispute_evidence
 from router.splits.shares import MINOR_UNITS, POLICIES
 from router.storage.db import utcnow
+from router.storage.models import OWNERS_MODES
 from web.views.base import Page, View, see_other
 
 
@@ -52,6 +53,7 @@ class DisputePageView(View):
             "dispute.html",
             evidence=evidence,
             policies=POLICIES,
+            owners_modes=OWNERS_MODES,
             minor=MINOR_UNITS,
             age=int(evidence.dispute.age_days(utcnow())),
         )
@@ -68,6 +70,7 @@ class DisputePageView(View):
                 dispute_id,
                 owner=page.field("owner"),
                 co_owners=[c for c in page.form.get("co_owners", "").split(",") if c.strip()],
+                mode=page.field("mode") or co_owners.EQUAL,
                 policy=policy,
                 reason=page.field("reason"),
                 actor=page.actor,
