@@ -203,18 +203,11 @@ def _among_owners(
     if rows[0][3] != co_owners.EQUAL:
         return available[0][1]
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    earlier = aliased(Lead)
-    last = (
-        select(func.max(earlier.received_at)).where(earlier.assigned_agent_id == Agent.id).scalar_subquery()
-    )
     counted = connection.execute(
-        select(Agent.login, last, func.count(Lead.id))
-        .outerjoin(Lead, and_(Lead.assigned_agent_id == Agent.id, Lead.received_at >= day_start))
-        .where(Agent.id.in_([agent[0] for agent in available]))
-        .group_by(Agent.id, Agent.login)
+        _LEAD_COUNTS.where(Agent.id.in_([agent[0] for agent in available])), {"day_start": day_start}
     )
     chosen = choose(
-        [LeadAgent(login, last_at, count) for login, last_at, count in counted], "fewest-calls", seed
+        [LeadAgent(login, last_at, count) for _, login, last_at, count in counted], "fewest-calls", seed
     )
     return chosen.login if chosen is not None else None
 
@@ -262,10 +255,10 @@ _EXCLUDED = Prepared(select(Exclusion.agent_id).where(Exclusion.household_id == 
 _OFFICE_BY_LINE = Prepared(select(Line.office_id).where(Line.number == bindparam("number")))
 _OFFICE_BY_CODE = Prepared(select(Office.id).where(Office.code == bindparam("code")))
 _OFFICES = Prepared(select(Office.id, Office.strategy).order_by(Office.code))
-# An available agent's last lead ever, and its leads since `day_start`
-# (an alias: the outer join is on leads too).
+# Agents with their last lead ever and their leads since `day_start`, what `fair.choose`
+# weighs (an alias: the outer join is on leads too); narrowed by a WHERE where used.
 _earlier = aliased(Lead)
-_AVAILABLE = Prepared(
+_LEAD_COUNTS = (
     select(
         Agent.id,
         Agent.login,
@@ -275,6 +268,8 @@ _AVAILABLE = Prepared(
         func.count(Lead.id),
     )
     .outerjoin(Lead, and_(Lead.assigned_agent_id == Agent.id, Lead.received_at >= bindparam("day_start")))
-    .where(Agent.office_id == bindparam("office_id"), Agent.state == "available")
     .group_by(Agent.id, Agent.login)
+)
+_AVAILABLE = Prepared(
+    _LEAD_COUNTS.where(Agent.office_id == bindparam("office_id"), Agent.state == "available")
 )
