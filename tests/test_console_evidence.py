@@ -33,21 +33,29 @@ from web.board_counts import SharedCounts
 CALLED = datetime.now(UTC) - timedelta(hours=2)
 
 
+def earlier_today(db_url: str) -> datetime:
+    """A moment before now in the agency's today: two hours ago is yesterday in Moscow from 00:00 to 02:00."""
+    now = datetime.now(UTC)
+    local = now.astimezone(agency_zone(Settings(db=db_url)))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(hours=2), midnight + (now - midnight) / 2)
+
+
 @pytest.fixture
 def site(db: Database, db_url: str) -> Iterator[Site]:
     with seeded_site(db, db_url, console_language="en") as made:
         yield made
 
 
-def covered_call(db: Database, url: str) -> None:
+def covered_call(db: Database, url: str, at: datetime = CALLED) -> None:
     """The owner ivanova is paused; orlov answers the Ivanovs' call covering for her."""
     with db.unit_of_work() as s:
         offices.set_agent_state(s, "ivanova", "paused")
     router = Router(db, Settings(db=url))
-    decision = router.decide(new_call(IVANOV_MOBILE, line=MSK_LINE, at=CALLED))
+    decision = router.decide(new_call(IVANOV_MOBILE, line=MSK_LINE, at=at))
     first = decision.plan.attempts[0]
     assert first.agent != "ivanova"
-    router.record(decision.id, first.seq, outcome(talk=95, at=CALLED))
+    router.record(decision.id, first.seq, outcome(talk=95, at=at))
     with db.unit_of_work() as s:
         offices.set_agent_state(s, "ivanova", "available")
 
@@ -469,7 +477,7 @@ def test_get_on_the_suggestions_pages_writes_nothing(site: Site) -> None:
 def test_the_board_shows_calls_today_and_the_owner_hit_rate_as_the_router_counts_them(
     site: Site, db_url: str
 ) -> None:
-    covered_call(site.db, db_url)
+    covered_call(site.db, db_url, at=earlier_today(db_url))
     with site.db.reader() as s:
         counted = {
             a.login: a
@@ -498,7 +506,7 @@ def test_the_boards_recount_runs_off_the_request_path_and_the_last_count_is_show
             return sum(a.calls_today for a in shared.board(s, now=datetime.now(UTC), zone=zone))
 
     before = calls_today()  # the day's first view counts at once
-    covered_call(site.db, db_url)
+    covered_call(site.db, db_url, at=earlier_today(db_url))
     assert calls_today() == before  # the recount started behind this view, which shows the last one
     shared.wait_for_recount(timeout=60)
     assert calls_today() > before
