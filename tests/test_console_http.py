@@ -290,6 +290,24 @@ def test_a_managers_search_finds_the_families_they_co_own(site: Site) -> None:
     assert by_name.headers["location"] == f"/households/{site.petrov}"
 
 
+def test_a_managers_name_search_finds_their_family_among_many_of_that_name_owned_by_others(
+    site: Site,
+) -> None:
+    """The page lists 50: they must be 50 the manager may open, not 50 of everyone's filtered to none."""
+    with site.db.unit_of_work() as s:
+        family = {"name": "Смирновы", "members": ("Смирнова Ольга",), "actor": "t"}
+        for _ in range(60):
+            households.add_household(s, owner="sidorov", **family)
+        own = households.add_household(s, owner="ivanova", **family)
+    log_in(site.client, "ira")  # agent ivanova
+    for typed in ("Смирнова Ольга", "smirnovy"):
+        answer = site.client.get("/search", params={"q": typed})
+        assert answer.headers.get("location") == f"/households/{own.id}", typed
+    log_in(site.client, "sveta")
+    listed = site.client.get("/search", params={"q": "Смирнова Ольга"}).text
+    assert listed.count('<td><a href="/households/') == 50
+
+
 def test_a_manager_is_read_only_even_on_their_own_family(site: Site) -> None:
     csrf = log_in(site.client, "ira")
     before = rows(site.db)

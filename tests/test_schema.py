@@ -180,4 +180,4 @@ def test_a_0022_database_with_names_upgrades_to_find_them_through_the_name_index
         ]
         assert [f.id for f in household_reads.search_names(s, "петровы")] == [3]
         assert household_reads.search_names(s, "Shchukina Fyodor") == []
-    assert "ix_name_words_word" in _index_names(db, "name_words")
+    assert "ix_name_words_word_household" in _index_names(db, "name_words")

@@ -8,8 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, intersect, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    select,
+    union,
+)
+from sqlalchemy.orm import QueryableAttribute, Session, aliased, selectinload
 
 from identity.names import search_keys
 from identity.numbers import CallerNumber, NumberKind, normalize
@@ -194,29 +204,39 @@ class Found:
     co_owners: tuple[str, ...] = ()
 
 
-def search_names(session: Session, text: str, *, limit: int = 50) -> list[Found]:
-    """Households whose name or a member's name has every typed word, in Cyrillic or Latin.
+def search_names(session: Session, text: str, *, limit: int = 50, agent: str | None = None) -> list[Found]:
+    """Up to `limit` households whose name or a member's name has every typed word, in Cyrillic or Latin.
 
     Words are compared folded (`identity.names.search_keys`: "Ivanova" and
     "Иванова" fold alike) as prefixes, so "иван" finds Иванов and Ivanova.
-    Each typed word is a range of the index of folded name words
-    (`name_words`, kept by `router.directory.name_index`); the names that
-    have every word are their intersection, read in the database.
+    The longest typed word (the rarest, as a rule) is read as a range of the
+    index of folded name words (`name_words`, kept by
+    `router.directory.name_index`) in the index's order, each of its names
+    checked for the other words, and the reading stops at `limit`
+    households: a common name costs the rows read up to the page, not every
+    family that has it. So a typed word found whole comes before longer
+    words it begins ("Ivanov" lists Иванов before Иванова). With `agent`,
+    only the households that agent owns or co-owns: a manager's page of
+    `limit` is of families they may open, not everyone's.
     """
     wanted = search_keys(text)
     if not wanted:
         return []
-    each = [
-        select(NameWord.household_id, NameWord.name_no).where(_prefix_of(NameWord.word, w)) for w in wanted
-    ]
-    having = (intersect(*each) if len(each) > 1 else each[0]).subquery()
-    first = (
-        select(having.c.household_id, func.min(having.c.name_no))
-        .group_by(having.c.household_id)
-        .order_by(having.c.household_id)
-        .limit(limit)
-    )
-    hits: dict[int, int] = {household_id: name_no for household_id, name_no in session.execute(first)}
+    drive, *others = sorted(wanted, key=len, reverse=True)
+    word = aliased(NameWord)
+    matching = select(word.household_id, word.name_no).where(_prefix_of(word.word, drive))
+    for other in others:
+        same = aliased(NameWord)
+        matching = matching.where(
+            exists().where(
+                same.household_id == word.household_id,
+                same.name_no == word.name_no,
+                _prefix_of(same.word, other),
+            )
+        )
+    if agent is not None:
+        matching = matching.where(word.household_id.in_(_owned_or_co_owned(agent)))
+    hits = _first_households(session, matching.order_by(word.word, word.household_id), limit)
     if not hits:
         return []
     of_hits = select(Member.household_id, Member.position, Member.full_name).where(
@@ -249,7 +269,7 @@ def search_names(session: Session, text: str, *, limit: int = 50) -> list[Found]
     ]
 
 
-def _prefix_of(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+def _prefix_of(column: QueryableAttribute[str], prefix: str) -> ColumnElement[bool]:
     """`column` starts with `prefix` (folded: a-z only), as a range an index answers on either backend.
 
     The bound above is the prefix with its last letter below z raised by one
@@ -262,8 +282,42 @@ def _prefix_of(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement
     return and_(column >= prefix, column < stem[:-1] + chr(ord(stem[-1]) + 1))
 
 
-def search(session: Session, text: str, region: str) -> list[Found]:
-    """The one search box: a number in any usual spelling finds its household, anything else is a name."""
+def _first_households(session: Session, matching: Select[int, int], limit: int) -> dict[int, int]:
+    """The first `limit` households of `matching` (household, name_no) in its order, each with its first name.
+
+    Read in batches with a LIMIT, so that either backend stops early; a
+    household may match with several of its names.
+    """
+    batch = limit * 8
+    hits: dict[int, int] = {}
+    offset = 0
+    while len(hits) < limit:
+        rows = session.execute(matching.limit(batch).offset(offset)).all()
+        for household_id, name_no in rows:
+            if household_id not in hits and len(hits) < limit:
+                hits[household_id] = name_no
+            elif household_id in hits:
+                hits[household_id] = min(hits[household_id], name_no)
+        if len(rows) < batch:
+            break
+        offset += batch
+    return hits
+
+
+def _owned_or_co_owned(login: str) -> CompoundSelect:
+    owner = select(Agent.id).where(Agent.login == login).scalar_subquery()
+    return union(
+        select(Household.id).where(Household.owner_id == owner),
+        select(HouseholdOwner.household_id).where(HouseholdOwner.agent_id == owner),
+    )
+
+
+def search(session: Session, text: str, region: str, *, agent: str | None = None) -> list[Found]:
+    """The one search box: a number in any usual spelling finds its household, anything else is a name.
+
+    `agent` narrows a name search to the families that agent owns or co-owns
+    (a manager's); a number finds its one household either way.
+    """
     number = normalize(text, region)
     if number.kind is NumberKind.E164:
         owner = lookup(session, number.key)
@@ -280,7 +334,7 @@ def search(session: Session, text: str, region: str) -> list[Found]:
                 co_owners=co_owners,
             )
         ]
-    return search_names(session, text)
+    return search_names(session, text, agent=agent)
 
 
 def exclusions_of(session: Session, household_id: int) -> list[str]:

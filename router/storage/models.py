@@ -180,11 +180,13 @@ class NameWord(Base):
     """
 
     __tablename__ = "name_words"
+    # A typed word's range read in household order, answered by the index alone (migration 0025).
+    __table_args__ = (Index("ix_name_words_word_household", "word", "household_id", "name_no"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     name_no: Mapped[int] = mapped_column(Integer)
-    word: Mapped[str] = mapped_column(String(64), index=True)
+    word: Mapped[str] = mapped_column(String(64))
 
 
 class PhoneNumber(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from router.accounts.roles import Right, may_see_household
+from router.accounts.roles import Right, allows, may_see_household
 from router.directory import household_reads
 from web.views.base import Page, View, see_other
 
@@ -15,9 +15,11 @@ class SearchView(View):
         text = page.query("q")
         found: list[household_reads.Found] = []
         if text:
-            with page.console.db.reader() as s:
-                found = household_reads.search(s, text, page.console.settings.region)
             user = page.user
+            # A manager's page lists families they may open, not the first of everyone's.
+            agent = None if allows(user.role, Right.SEE_ANY_HOUSEHOLD) else user.agent
+            with page.console.db.reader() as s:
+                found = household_reads.search(s, text, page.console.settings.region, agent=agent)
             found = [f for f in found if may_see_household(user.role, user.agent, f.owner, f.co_owners)]
             if len(found) == 1:
                 return see_other(f"/households/{found[0].id}")
