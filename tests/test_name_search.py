@@ -94,3 +94,12 @@ def test_name_search_reads_the_index_of_words_not_every_name(staffed: Database) 
     assert "ix_name_words_word_household" in plan and "SCAN name_words" not in plan
     # Read in the index's order, so the page stops early: no sort of every family with the name.
     assert "TEMP B-TREE" not in plan
+
+
+def test_a_page_of_a_common_name_is_the_first_families_each_counted_once(staffed: Database) -> None:
+    """Every name of these families has the typed word: the page still counts families, not names."""
+    ids = [add(staffed, name="Иванов", members=("Иванов Пётр", "Иванов Олег")) for _ in range(8)]
+    with staffed.reader() as s:
+        page = household_reads.search_names(s, "Иванов", limit=5)
+    assert [f.id for f in page] == ids[:5]
+    assert {f.matched for f in page} == {"Иванов"}  # the family's own name first, not a member's

@@ -288,7 +288,7 @@ def _first_households(session: Session, matching: Select[int, int], limit: int) 
     Read in batches with a LIMIT, so that either backend stops early; a
     household may match with several of its names.
     """
-    batch = limit * 8
+    batch = limit * 2
     hits: dict[int, int] = {}
     offset = 0
     while len(hits) < limit:
