@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
 
+from router.splits import bookings
 from router.storage.db import Database
 from tests.console_client import Site, log_in, seeded_site, text_of
 
@@ -27,11 +29,10 @@ def post(client: TestClient, token: str, url: str, **data: str) -> str:
     return client.post(url, data={"csrf": token, **data}).text
 
 
-def field_value(html: str, form_id_or_action: str, name: str) -> str:
-    """What an input of a form shows (a select: its selected option), the form found by its action."""
-    form = re.search(rf'<form[^>]*action="{re.escape(form_id_or_action)}".*?</form>', html, re.S)
-    assert form is not None, form_id_or_action
-    body = form.group(0)
+def field_value(html: str, action: str, name: str) -> str:
+    """What a field of a form shows (a select: its selected option), the form found by its action."""
+    forms = re.findall(rf'<form[^>]*action="{re.escape(action)}".*?</form>', html, re.S)
+    [body] = [f for f in forms if f'name="{name}"' in f]
     found = re.search(rf'<input name="{name}"[^>]*value="([^"]*)"', body)
     if found:
         return found.group(1)
@@ -46,7 +47,7 @@ def test_a_refused_link_keeps_the_typed_number_in_the_form(site: Site) -> None:
     token = log_in(site.client, "anna")
     card = f"/households/{site.ivanov}"
     page = post(site.client, token, card + "/numbers", number="8 (916) 123-45-6", label="home")
-    assert "не номер телефона" in text_of(page)
+    assert "«8 (916) 123-45-6» — не номер телефона: наберите номер целиком, например" in text_of(page)
     assert field_value(page, card + "/numbers", "number") == "8 (916) 123-45-6"
     assert field_value(page, card + "/numbers", "label") == "home"
 
@@ -63,3 +64,72 @@ def test_a_refused_transfer_keeps_the_chosen_agent_and_the_other_forms_stay_empt
     assert field_value(page, card + "/owners", "reason") == "отпуск"
     assert field_value(page, card + "/owners", "mode") == "equal"
     assert field_value(page, card + "/owner", "reason") == ""
+
+
+def test_an_amount_typed_as_the_console_writes_it_is_taken_to_the_kopeck(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    for ref, typed, kopecks in (("T-1", "1 234 567,89", 123456789), ("T-2", "1234,5", 123450)):
+        response = site.client.post(
+            "/bookings",
+            data={
+                "csrf": token,
+                "household": str(site.ivanov),
+                "ref": ref,
+                "amount": typed,
+                "closed_at": "2026-12-05T14:30",
+            },
+        )
+        assert response.status_code == 303, text_of(response.text)
+        with site.db.reader() as s:
+            [stored] = [b for b in bookings.list_bookings(s, household=site.ivanov) if b.ref == ref]
+        assert stored.amount == kopecks
+        assert "1\u00a0234\u00a0567,89\u00a0₽" in site.client.get("/bookings").text
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("1e9", "цифрами"),
+        ("99999999999999999", "миллиард"),
+        ("1234.567", "копеек"),
+        ("-5", "отрицательной"),
+    ],
+)
+def test_an_amount_the_console_cannot_read_is_refused_in_words_and_kept_in_the_form(
+    site: Site, typed: str, said: str
+) -> None:
+    token = log_in(site.client, "sveta")
+    response = site.client.post(
+        "/bookings",
+        data={
+            "csrf": token,
+            "household": str(site.ivanov),
+            "ref": "T-9",
+            "amount": typed,
+            "closed_at": "2026-12-05T14:30",
+        },
+    )
+    assert response.status_code == 422 and said in text_of(response.text)
+    assert field_value(response.text, "/bookings", "amount") == typed
+    with site.db.reader() as s:
+        assert bookings.list_bookings(s, household=site.ivanov) == []
+
+
+def test_an_override_in_percent_with_a_decimal_comma_is_saved(site: Site) -> None:
+    with site.db.unit_of_work() as s:
+        booking = bookings.add_booking(
+            s,
+            site.ivanov,
+            ref="B-1",
+            amount=100_001,
+            closed_at=datetime(2026, 12, 5, 12, tzinfo=UTC),
+            actor="setup",
+        ).id
+    token = log_in(site.client, "sveta")
+    response = site.client.post(
+        f"/bookings/{booking}/override",
+        data={"csrf": token, "shares": "ivanova=33,34\norlov=33,33, kim=33,33", "reason": "три менеджера"},
+    )
+    assert response.status_code == 303, text_of(response.text)
+    page = site.client.get(f"/bookings/{booking}").text
+    assert "33,34\u00a0%" in page and "три менеджера" in page

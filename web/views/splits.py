@@ -21,6 +21,7 @@ from router.accounts.roles import Right
 from router.errors import CallkeeperError, InvalidInput
 from router.splits import bookings, split_report
 from router.splits.shares import POLICIES, parse_amount, parse_override
+from web import typed
 from web.views.base import MAX_UPLOAD_BYTES, Page, View, describe, see_other
 from web.views.periods import period
 from web.words import N_
@@ -85,7 +86,7 @@ class BookingsView(View):
                     s,
                     int(household),
                     ref=page.field("ref"),
-                    amount=parse_amount(page.field("amount")),
+                    amount=parse_amount(typed.amount(page.field("amount"))),
                     closed_at=_moment(page, page.field("closed_at")),
                     note=page.field("note"),
                     actor=page.actor,
@@ -167,9 +168,7 @@ class OverrideView(View):
         page.require(Right.EDIT_SPLITS)
         booking = _booking(page)
         try:
-            shares = parse_override(
-                [p for p in page.field("shares").replace(",", "\n").splitlines() if p.strip()]
-            )
+            shares = parse_override(typed.shares(page.field("shares")))
             with page.console.db.unit_of_work() as s:
                 split_report.save_override(
                     s,
