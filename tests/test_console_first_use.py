@@ -133,3 +133,41 @@ def test_an_override_in_percent_with_a_decimal_comma_is_saved(site: Site) -> Non
     assert response.status_code == 303, text_of(response.text)
     page = site.client.get(f"/bookings/{booking}").text
     assert "33,34\u00a0%" in page and "три менеджера" in page
+
+
+def test_a_refused_dispute_is_said_in_russian_on_the_disputes_page_with_the_form_as_typed(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    response = site.client.post(
+        "/disputes",
+        data={"csrf": token, "household": str(site.ivanov), "agents": "ivanova", "reason": "оба вели"},
+    )
+    page = text_of(response.text)
+    assert response.status_code == 422
+    assert "Открытые споры" in page and "спор — между двумя менеджерами или больше" in page
+    assert "--agents" not in page
+    assert field_value(response.text, "/disputes", "agents") == "ivanova"
+    assert field_value(response.text, "/disputes", "reason") == "оба вели"
+    missing = site.client.get("/disputes/99")
+    assert missing.status_code == 404 and "нет спора № 99" in text_of(missing.text)
+
+
+def test_a_refused_resolution_stays_on_the_dispute_with_the_policies_in_russian(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    opened = site.client.post(
+        "/disputes",
+        data={
+            "csrf": token,
+            "household": str(site.ivanov),
+            "agents": "ivanova, sidorov",
+            "reason": "оба вели",
+        },
+    )
+    url = opened.headers["location"]
+    response = site.client.post(
+        url, data={"csrf": token, "owner": "sidorov", "policy": "talk-time", "reason": ""}
+    )
+    page = text_of(response.text)
+    assert response.status_code == 422 and "решению спора нужна причина" in page
+    assert field_value(response.text, url, "owner") == "sidorov"
+    assert field_value(response.text, url, "policy") == "talk-time"
+    assert "по времени разговора" in page and "talk-time" not in page
