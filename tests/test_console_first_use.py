@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 import pytest
 from starlette.testclient import TestClient
 
+from identity import reasons as identity_reasons
 from router.splits import bookings
 from router.storage.db import Database
 from tests.console_client import Site, log_in, seeded_site, text_of
+from tests.test_console_evidence import look_alike
+from web.words import REASONS
 
 
 @pytest.fixture
@@ -171,3 +174,18 @@ def test_a_refused_resolution_stays_on_the_dispute_with_the_policies_in_russian(
     assert field_value(response.text, url, "owner") == "sidorov"
     assert field_value(response.text, url, "policy") == "talk-time"
     assert "по времени разговора" in page and "talk-time" not in page
+
+
+def test_every_reason_a_suggestion_can_give_has_the_consoles_words() -> None:
+    templates = {v for k, v in vars(identity_reasons).items() if k.isupper() and isinstance(v, str)}
+    assert templates == set(REASONS)
+
+
+def test_why_two_families_look_alike_is_said_in_russian(site: Site) -> None:
+    new = look_alike(site)
+    log_in(site.client, "sveta")
+    for url in ("/suggestions", f"/households/{site.ivanov}"):
+        shown = text_of(site.client.get(url).text)
+        assert "тот же e-mail: ivanovy@mail.ru" in shown and "то же имя: Мария" in shown, url
+        assert "same email" not in shown and "same given name" not in shown, url
+    assert f"№ {new}" in shown

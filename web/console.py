@@ -18,6 +18,7 @@ from router.storage.db import CHECKPOINT_SECONDS, Database
 from web.board_counts import SharedCounts
 from web.formats import Formats
 from web.leads_runtime import LeadsRuntime
+from web.reasons import Reasons
 from web.suggestion_index import SharedIndex
 from web.words import WORDS
 
@@ -57,6 +58,7 @@ class Console:
             kind: {value: self.texts.gettext(text) for value, text in names.items()}
             for kind, names in WORDS.items()
         }
+        self.reasons = Reasons(self.texts.gettext, self.formats.phone)
         # Templates are read once (no check of the files on every page) and compiled at start.
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -72,6 +74,7 @@ class Console:
             word=self.word,
             split_error=self.split_error,
             role_name=self.role_name,
+            reasons=self.reasons.joined,
         )
 
     def gettext(self, message: str, **values: Any) -> str:
