@@ -15,9 +15,14 @@ import pytest
 from starlette.testclient import TestClient
 
 from identity import reasons as identity_reasons
+from router.config import Settings
+from router.directory import household_reads
+from router.routing.service import Router
 from router.splits import bookings
 from router.storage.db import Database
+from tests.agency import MSK_LINE
 from tests.console_client import Site, log_in, seeded_site, text_of
+from tests.routing_helpers import new_call, outcome
 from tests.test_console_evidence import look_alike
 from web.words import REASONS
 
@@ -189,3 +194,27 @@ def test_why_two_families_look_alike_is_said_in_russian(site: Site) -> None:
         assert "тот же e-mail: ivanovy@mail.ru" in shown and "то же имя: Мария" in shown, url
         assert "same email" not in shown and "same given name" not in shown, url
     assert f"№ {new}" in shown
+
+
+def test_a_family_made_by_a_call_reads_in_russian_in_the_audit_log_and_on_its_timeline(site: Site) -> None:
+    router = Router(site.db, Settings(db=site.url))
+    decision = router.decide(new_call("+79265554433", MSK_LINE))
+    router.record(decision.id, decision.plan.attempts[0].seq, outcome())
+    with site.db.reader() as s:
+        found = household_reads.lookup(s, "+79265554433")
+    assert found is not None
+    agent = decision.plan.attempts[0].agent
+    log_in(site.client, "sveta")
+    audit_page = text_of(site.client.get(f"/audit?household={found.household_id}").text)
+    timeline = text_of(site.client.get(f"/households/{found.household_id}/timeline").text)
+    for shown in (audit_page, timeline):
+        assert f"владелец: {agent}, номера: +7 926 555-44-33" in shown
+        assert "первый отвеченный звонок" in shown
+        assert "owner=" not in shown and "first answered call" not in shown
+
+
+def test_the_audit_log_filters_by_every_action_it_records(site: Site) -> None:
+    log_in(site.client, "sveta")
+    page = site.client.get("/audit").text
+    for action in ("override", "resolve", "handover", "dispute-open", "import", "user-add"):
+        assert f'<option value="{action}"' in page, action

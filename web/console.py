@@ -15,6 +15,7 @@ from router.config import Settings, agency_zone
 from router.errors import CallkeeperError
 from router.splits.split_report import BookingSplit
 from router.storage.db import CHECKPOINT_SECONDS, Database
+from web.audit_words import AuditWords
 from web.board_counts import SharedCounts
 from web.formats import Formats
 from web.leads_runtime import LeadsRuntime
@@ -59,6 +60,7 @@ class Console:
             for kind, names in WORDS.items()
         }
         self.reasons = Reasons(self.texts.gettext, self.formats.phone)
+        self.audit_words = AuditWords(self.texts.gettext, self.formats, self.role_name)
         # Templates are read once (no check of the files on every page) and compiled at start.
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -75,6 +77,8 @@ class Console:
             split_error=self.split_error,
             role_name=self.role_name,
             reasons=self.reasons.joined,
+            audit_value=self.audit_words.value,
+            audit_reason=self.audit_words.reason,
         )
 
     def gettext(self, message: str, **values: Any) -> str:

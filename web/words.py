@@ -58,6 +58,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "action": {
         "create": N_("created"),
+        "import": N_("families imported"),
         "link": N_("number linked"),
         "unlink": N_("number unlinked"),
         "move": N_("number moved"),

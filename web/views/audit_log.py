@@ -10,6 +10,7 @@ from router.accounts.roles import Right
 from router.directory import audit
 from router.errors import InvalidInput
 from web.views.base import Page, View
+from web.words import WORDS
 
 PAGE_ROWS = 500
 
@@ -36,6 +37,8 @@ class AuditLogView(View):
             "audit.html",
             rows=rows,
             limit=PAGE_ROWS,
+            # Every action the audit records is one to filter by (an override, a resolved dispute...).
+            actions=list(WORDS["action"]),
             filters={k: page.query(k) for k in ("household", "actor", "action", "since", "until")},
         )
 
