@@ -218,3 +218,11 @@ def test_the_audit_log_filters_by_every_action_it_records(site: Site) -> None:
     page = site.client.get("/audit").text
     for action in ("override", "resolve", "handover", "dispute-open", "import", "user-add"):
         assert f'<option value="{action}"' in page, action
+
+
+def test_where_a_call_would_go_refuses_a_number_that_is_not_one(site: Site) -> None:
+    log_in(site.client, "sveta")
+    shown = text_of(site.client.get("/route?number=123&line=msk").text)
+    assert "«123» — не номер телефона" in shown and "Новый абонент" not in shown
+    shown = text_of(site.client.get("/route?number=8 (916) 123-45-67&line=msk").text)
+    assert f"Семья № {site.ivanov}" in shown
