@@ -197,7 +197,7 @@ def test_a_bookings_csv_is_imported_whole_or_not_at_all(site: Site) -> None:
     refused = site.client.post(
         "/bookings/import", data={"csrf": token}, files={"file": ("mine.csv", bad, "text/csv")}
     )
-    assert refused.status_code == 422 and "no household 999999" in text_of(refused.text)
+    assert refused.status_code == 422 and "line 3: no family 999999" in text_of(refused.text)
     assert "/tmp" not in refused.text and counts(site.db) == before
     response = site.client.post(
         "/bookings/import", data={"csrf": token}, files={"file": ("mine.csv", good, "text/csv")}

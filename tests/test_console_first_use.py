@@ -226,3 +226,28 @@ def test_where_a_call_would_go_refuses_a_number_that_is_not_one(site: Site) -> N
     assert "«123» — не номер телефона" in shown and "Новый абонент" not in shown
     shown = text_of(site.client.get("/route?number=8 (916) 123-45-67&line=msk").text)
     assert f"Семья № {site.ivanov}" in shown
+
+
+def test_a_refused_bookings_file_says_row_by_row_in_russian_why(site: Site) -> None:
+    token = log_in(site.client, "anna")
+    head = "booking,household,amount,closed_at\n"
+    bad = (
+        f"{head}X-1,999999,100,2026-12-05T10:00:00+03:00\nX-2,{site.ivanov},100,05.12.2026\n"
+        f"X-3,{site.ivanov},100,2026-12-05T10:00:00+03:00\nX-3,{site.ivanov},100,2026-12-05T10:00:00+03:00\n"
+    )
+    refused = site.client.post(
+        "/bookings/import", data={"csrf": token}, files={"file": ("мои.csv", bad, "text/csv")}
+    )
+    shown = text_of(refused.text)
+    assert refused.status_code == 422
+    assert "Ошибок в строках: 3; ничего не загружено." in shown
+    assert "строка 2: нет семьи № 999999" in shown
+    assert "строка 3: в closed_at не время; пишите так: 2026-12-05T14:30:00+03:00" in shown
+    assert "строка 5: продажа X-3 есть в файле дважды" in shown
+    assert "line 2" not in shown and "bad row" not in shown
+    wrong_columns = site.client.post(
+        "/bookings/import", data={"csrf": token}, files={"file": ("мои.csv", "a,b\n1,2\n", "text/csv")}
+    )
+    assert "первая строка должна быть такой: booking,household,amount,closed_at" in text_of(
+        wrong_columns.text
+    )

@@ -18,6 +18,7 @@ from router.storage.db import CHECKPOINT_SECONDS, Database
 from web.audit_words import AuditWords
 from web.board_counts import SharedCounts
 from web.formats import Formats
+from web.import_words import ImportWords
 from web.leads_runtime import LeadsRuntime
 from web.reasons import Reasons
 from web.suggestion_index import SharedIndex
@@ -60,6 +61,7 @@ class Console:
             for kind, names in WORDS.items()
         }
         self.reasons = Reasons(self.texts.gettext, self.formats.phone)
+        self.import_words = ImportWords(self.texts.gettext)
         self.audit_words = AuditWords(self.texts.gettext, self.formats, self.role_name)
         # Templates are read once (no check of the files on every page) and compiled at start.
         self.templates = Environment(

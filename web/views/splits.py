@@ -119,7 +119,7 @@ class ImportView(View):
 
 def _import(page: Page, data: bytes) -> None:
     """The router imports from a file: the upload is one, for as long as the import takes.
-    Its errors name the file as the user chose it, not the temporary path."""
+    Its errors name the file as the user chose it, not the temporary path, in the console's words."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bookings.csv"
         path.write_bytes(data)
@@ -127,7 +127,8 @@ def _import(page: Page, data: bytes) -> None:
             with page.console.db.unit_of_work() as s:
                 bookings.import_bookings(s, path, region=page.console.settings.region, actor=page.actor)
         except CallkeeperError as refused:
-            raise type(refused)(str(refused).replace(str(path), "CSV")) from None
+            said = str(refused).replace(str(path), "CSV")
+            raise type(refused)(page.console.import_words.text(said)) from None
 
 
 def _booking(page: Page) -> bookings.BookingView:
