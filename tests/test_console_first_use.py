@@ -251,3 +251,35 @@ def test_a_refused_bookings_file_says_row_by_row_in_russian_why(site: Site) -> N
     assert "первая строка должна быть такой: booking,household,amount,closed_at" in text_of(
         wrong_columns.text
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["/audit?household=abc", "/leads?household=abc", "/bookings?since=31.02.2026"]
+)
+def test_a_refused_filter_leaves_a_way_back_to_the_page_unfiltered(site: Site, url: str) -> None:
+    log_in(site.client, "sveta")
+    response = site.client.get(url)
+    assert response.status_code == 422
+    path = url.split("?")[0]
+    assert f'<a href="{path}" id="back">Открыть страницу без фильтра</a>' in response.text
+
+
+def test_a_booking_says_how_it_was_added_and_the_handover_rules_in_russian(site: Site) -> None:
+    token = log_in(site.client, "anna")
+    site.client.post(
+        "/bookings",
+        data={
+            "csrf": token,
+            "household": str(site.ivanov),
+            "ref": "T-1",
+            "amount": "100",
+            "closed_at": "2026-12-05T14:30",
+        },
+    )
+    with site.db.reader() as s:
+        [booking] = bookings.list_bookings(s, household=site.ivanov)
+    shown = text_of(site.client.get(f"/bookings/{booking.id}").text)
+    assert "добавил(а) anna вручную" in shown and "manual" not in shown
+    handover = text_of(site.client.get("/agents/ivanova/handover").text)
+    assert "тому, у кого меньше семей" in handover and "по очереди" in handover
+    assert "fewest" not in handover and "round-robin" not in handover

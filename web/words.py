@@ -46,6 +46,8 @@ WORDS: dict[str, dict[str, str]] = {
         "first-contact": N_("half to the first contact, the rest shared"),
         "override": N_("overridden"),
     },
+    "rule": {"fewest": N_("to whoever has the fewest families"), "round-robin": N_("in turn")},
+    "source": {"manual": N_("by hand"), "import": N_("from a CSV file")},
     "status": {
         "ANSWER": N_("answered"),
         "BUSY": N_("busy"),

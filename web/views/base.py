@@ -160,7 +160,7 @@ class View:
         status, message = describe(self.console, exc)
         if status >= 500:
             log.error("console: %s %s", type(exc).__name__, exc, exc_info=status == 500)
-        return error_page(self.console, user, status, message, csrf=csrf)
+        return error_page(self.console, user, status, message, csrf=csrf, back=_unfiltered(page, status))
 
 
 def describe(console: Console, exc: Exception) -> tuple[int, str]:
@@ -179,12 +179,24 @@ def describe(console: Console, exc: Exception) -> tuple[int, str]:
 
 
 def error_page(
-    console: Console, user: UserView | None, status: int, message: str, *, csrf: str = ""
+    console: Console, user: UserView | None, status: int, message: str, *, csrf: str = "", back: str = ""
 ) -> HTMLResponse:
     body = console.render(
-        "error.html", user=user, csrf=csrf, path="", may=_nothing, status=status, message=message
+        "error.html", user=user, csrf=csrf, path="", may=_nothing, status=status, message=message, back=back
     )
     return HTMLResponse(body, status_code=status)
+
+
+def _unfiltered(page: Page | None, status: int) -> str:
+    """A page refused for what its filter says (a card № `abc`) is a way back: the page unfiltered."""
+    if (
+        page is None
+        or status != 422
+        or page.request.method not in ("GET", "HEAD")
+        or not page.request.url.query
+    ):
+        return ""
+    return page.request.url.path
 
 
 def _nothing(_right: Right) -> bool:
