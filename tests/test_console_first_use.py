@@ -58,6 +58,7 @@ def test_a_refused_link_keeps_the_typed_number_in_the_form(site: Site) -> None:
     assert "«8 (916) 123-45-6» — не номер телефона: наберите номер целиком, например" in text_of(page)
     assert field_value(page, card + "/numbers", "number") == "8 (916) 123-45-6"
     assert field_value(page, card + "/numbers", "label") == "home"
+    assert "Кому не направлять звонки этой семьи" in text_of(page)
 
 
 def test_a_refused_transfer_keeps_the_chosen_agent_and_the_other_forms_stay_empty(site: Site) -> None:
