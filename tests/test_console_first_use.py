@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from identity import reasons as identity_reasons
 from router.config import Settings
-from router.directory import household_reads
+from router.directory import household_csv, household_reads
 from router.routing.service import Router
 from router.splits import bookings
 from router.storage.db import Database
@@ -284,3 +285,23 @@ def test_a_booking_says_how_it_was_added_and_the_handover_rules_in_russian(site:
     handover = text_of(site.client.get("/agents/ivanova/handover").text)
     assert "тому, у кого меньше семей" in handover and "по очереди" in handover
     assert "fewest" not in handover and "round-robin" not in handover
+
+
+def test_an_imported_familys_card_names_its_owner_without_saying_it_has_none(
+    site: Site, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "families.csv"
+    csv_file.write_text(
+        "id,name,owner,members,numbers,email,address,created_at,last_contact_at\n"
+        ",Сидоровы,kim,Сидоров Пётр,+79261234500,,,,\n",
+        encoding="utf-8",
+    )
+    with site.db.unit_of_work() as s:
+        household_csv.import_households(s, csv_file, region="RU", actor="admin")
+    with site.db.reader() as s:
+        found = household_reads.lookup(s, "+79261234500")
+    assert found is not None
+    log_in(site.client, "sveta")
+    card = text_of(site.client.get(f"/households/{found.household_id}").text)
+    assert "Владелец: kim" in card and "Как семья получила владельца, не записано." in card
+    assert "владелец не записан" not in card
