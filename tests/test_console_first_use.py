@@ -143,6 +143,9 @@ def test_an_override_in_percent_with_a_decimal_comma_is_saved(site: Site) -> Non
     assert response.status_code == 303, text_of(response.text)
     page = site.client.get(f"/bookings/{booking}").text
     assert "33,34\u00a0%" in page and "три менеджера" in page
+    audit_page = site.client.get("/audit?action=override").text
+    assert "продажа B-1" in audit_page and "ivanova 33,34\u00a0%, kim 33,33\u00a0%" in audit_page
+    assert '{"' not in text_of(audit_page)
 
 
 def test_a_refused_dispute_is_said_in_russian_on_the_disputes_page_with_the_form_as_typed(site: Site) -> None:

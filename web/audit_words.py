@@ -13,8 +13,10 @@ these and is shown as it was typed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 from web.formats import Formats
 from web.words import N_
@@ -33,6 +35,7 @@ FIELDS = {
 # Whole values and reasons the router writes, as patterns with named details, and their catalog text.
 VALUES = [
     (re.compile(r"household (?P<household>\d+)"), N_("family № %(household)s")),
+    (re.compile(r"booking (?P<booking>.+)"), N_("booking %(booking)s")),
     (re.compile(r"(?P<count>\d+) households at (?P<at>\S+)"), N_("%(count)s families, imported %(at)s")),
 ]
 REASONS = [
@@ -70,6 +73,9 @@ class AuditWords:
         """A subject, a before or an after: `owner=ivanova numbers=+79161234567` as `владелец: ivanova, …`."""
         if not text:
             return ""
+        shares = _shares(text)
+        if shares:
+            return ", ".join(f"{login} {self._formats.share(percent)}" for login, percent in shares.items())
         if _PAIRS.fullmatch(text):
             return ", ".join(self._pair(key, value) for key, value in _PAIR.findall(text))
         return self._known(VALUES, text) or _NUMBER.sub(lambda m: self._formats.phone(m.group(0)), text)
@@ -103,3 +109,14 @@ class AuditWords:
         if name == "day":
             return self._formats.date(dt.date.fromisoformat(value))
         return value
+
+
+def _shares(text: str) -> dict[str, Decimal]:
+    """An override's shares as the router stores them (`{"ivanova": "60"}`), or nothing."""
+    if not text.startswith("{"):
+        return {}
+    try:
+        found = json.loads(text)
+        return {str(login): Decimal(str(percent)) for login, percent in found.items()}
+    except (ValueError, AttributeError, InvalidOperation):
+        return {}
