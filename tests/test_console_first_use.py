@@ -7,6 +7,7 @@ is named after what the user gets.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from starlette.testclient import TestClient
 
 from identity import reasons as identity_reasons
 from router.config import Settings
-from router.directory import household_csv, household_reads
+from router.directory import household_csv, household_reads, households
 from router.routing.service import Router
 from router.splits import bookings
 from router.storage.db import Database
@@ -25,6 +26,7 @@ from tests.agency import MSK_LINE
 from tests.console_client import Site, log_in, seeded_site, text_of
 from tests.routing_helpers import new_call, outcome
 from tests.test_console_evidence import look_alike
+from web.views.search import NAME_MATCHES
 from web.words import REASONS
 
 
@@ -308,3 +310,20 @@ def test_an_imported_familys_card_names_its_owner_without_saying_it_has_none(
     card = text_of(site.client.get(f"/households/{found.household_id}").text)
     assert "Владелец: kim" in card and "Как семья получила владельца, не записано." in card
     assert "владелец не записан" not in card
+
+
+def test_a_search_cut_at_its_first_matches_says_so_instead_of_seeming_complete(site: Site) -> None:
+    assert inspect.signature(household_reads.search_names).parameters["limit"].default == NAME_MATCHES
+    with site.db.unit_of_work() as s:
+        for n in range(NAME_MATCHES):
+            households.add_household(
+                s, name="Ивановы", members=[f"Иванов Пётр {n}"], owner="kim", actor="test"
+            )
+    log_in(site.client, "sveta")
+    shown = text_of(site.client.get("/search?q=Иванов").text)
+    assert f"Просмотрены только первые {NAME_MATCHES} семей с такими именами" in shown
+    log_in(site.client, "ira")  # a manager: her own family is among the first, and the list is said to be cut
+    response = site.client.get("/search?q=Иванов")
+    assert response.status_code == 200 and f"№ {site.ivanov}" in text_of(response.text)
+    assert "Просмотрены только первые" in text_of(response.text)
+    assert "Просмотрены только первые" not in text_of(site.client.get("/search?q=Петров").text)
