@@ -327,3 +327,13 @@ def test_a_search_cut_at_its_first_matches_says_so_instead_of_seeming_complete(s
     assert response.status_code == 200 and f"№ {site.ivanov}" in text_of(response.text)
     assert "Просмотрены только первые" in text_of(response.text)
     assert "Просмотрены только первые" not in text_of(site.client.get("/search?q=Петров").text)
+
+
+def test_the_confirmations_name_a_number_as_people_read_it(site: Site) -> None:
+    token = log_in(site.client, "anna")
+    card = site.client.get(f"/households/{site.ivanov}").text
+    assert 'hx-confirm="Отвязать номер +7 916 123-45-67 от этой семьи?"' in card
+    refused = post(
+        site.client, token, f"/households/{site.ivanov}/numbers", number="+79035550101", label="mobile"
+    )
+    assert "+7 903 555-01-01 из карточки" in refused and "+79035550101 из карточки" not in refused
