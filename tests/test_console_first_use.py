@@ -337,3 +337,9 @@ def test_the_confirmations_name_a_number_as_people_read_it(site: Site) -> None:
         site.client, token, f"/households/{site.ivanov}/numbers", number="+79035550101", label="mobile"
     )
     assert "+7 903 555-01-01 из карточки" in refused and "+79035550101 из карточки" not in refused
+
+
+def test_a_refusal_names_a_number_as_people_read_it(site: Site) -> None:
+    token = log_in(site.client, "anna")
+    page = post(site.client, token, f"/households/{site.petrov}/numbers/unlink", number="8 916 123-45-67")
+    assert "номер +7 916 123-45-67 не привязан к семье" in text_of(page)

@@ -93,16 +93,23 @@ class Console:
 
         The error's key (`router.errors`) is looked up in the catalog and its
         values filled in; a value that is itself a catalog text (`none`, `owner
-        chosen by a merge`) is translated too, the rest (numbers, names, logins)
-        is shown as it is.
+        chosen by a merge`) is translated too, a phone number is shown as people
+        read it, the rest (card numbers, names, logins) is shown as it is.
         """
         if not isinstance(error, CallkeeperError) or not error.message:
             return str(error)
         text = self.texts.gettext(error.message)
         if not error.values:
             return text
-        gettext = self.texts.gettext
-        return text % {k: gettext(v) if isinstance(v, str) and v else v for k, v in error.values.items()}
+        return text % {k: self._error_value(k, v) for k, v in error.values.items()}
+
+    def _error_value(self, name: str, value: Any) -> Any:
+        """A number as people read it (`+7 916 123-45-67`); a catalog text translated; the rest as it is."""
+        if not isinstance(value, str) or not value:
+            return value
+        if name == "number" and value.startswith("+") and value[1:].isdigit():
+            return self.formats.phone(value)
+        return self.texts.gettext(value)
 
     def split_error(self, split: BookingSplit) -> str:
         """Why a booking has no split, in the console's words (the page names the booking already)."""
