@@ -137,7 +137,7 @@ def test_a_manager_gets_403_on_a_timeline_by_url(site: Site, path: str) -> None:
 def test_a_bad_period_is_refused_in_words(site: Site) -> None:
     log_in(site.client, "sveta")
     response = site.client.get(f"/households/{site.ivanov}/timeline?since=yesterday")
-    assert response.status_code == 422 and "YYYY-MM-DD" in text_of(response.text)
+    assert response.status_code == 422 and "write a date as 31.12.2026" in text_of(response.text)
 
 
 # -- bookings and splits ---------------------------------------------------------------------------

@@ -343,3 +343,23 @@ def test_a_refusal_names_a_number_as_people_read_it(site: Site) -> None:
     token = log_in(site.client, "anna")
     page = post(site.client, token, f"/households/{site.petrov}/numbers/unlink", number="8 916 123-45-67")
     assert "номер +7 916 123-45-67 не привязан к семье" in text_of(page)
+
+
+def test_a_day_that_does_not_exist_is_said_so_and_a_russian_date_is_read(site: Site) -> None:
+    log_in(site.client, "sveta")
+    for url in ("/audit", "/bookings", f"/households/{site.ivanov}/timeline"):
+        refused = site.client.get(url + "?since=31.02.2026")
+        assert refused.status_code == 422 and "такого дня нет: 31.02.2026" in text_of(refused.text), url
+        assert site.client.get(url + "?since=01.12.2026&until=31.12.2026").status_code == 200, url
+    assert "напишите дату так: 31.12.2026" in text_of(site.client.get("/audit?since=вчера").text)
+
+
+def test_a_booking_closed_at_a_time_typed_the_russian_way_is_stored_in_moscow_time(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    form = {"csrf": token, "household": str(site.ivanov), "ref": "T-1", "amount": "100"}
+    refused = site.client.post("/bookings", data=form | {"closed_at": "31.02.2026 14:30"})
+    assert refused.status_code == 422 and "такого дня нет: 31.02.2026" in text_of(refused.text)
+    assert site.client.post("/bookings", data=form | {"closed_at": "05.12.2026 14:30"}).status_code == 303
+    with site.db.reader() as s:
+        [stored] = bookings.list_bookings(s, household=site.ivanov)
+    assert stored.closed_at == datetime(2026, 12, 5, 11, 30, tzinfo=UTC)

@@ -9,6 +9,7 @@ here, and hands the router the plain decimal it expects.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from router.errors import InvalidInput
@@ -50,3 +51,38 @@ def shares(text: str) -> list[str]:
 def _decimal_point(pair: str) -> str:
     login, sep, percent = pair.partition("=")
     return f"{login}{sep}{percent.replace(',', '.')}" if sep else pair
+
+
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_RU_DAY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def day(text: str) -> dt.date:
+    """`2026-12-31` (a date field) or `31.12.2026` (as typed); a day that does not exist is said so."""
+    iso, ru = _ISO_DAY.fullmatch(text.strip()), _RU_DAY.fullmatch(text.strip())
+    if iso:
+        year, month, number = (int(g) for g in iso.groups())
+    elif ru:
+        number, month, year = (int(g) for g in ru.groups())
+    else:
+        raise InvalidInput(N_("%(text)s: write a date as 31.12.2026"), text=text)
+    try:
+        return dt.date(year, month, number)
+    except ValueError:
+        raise InvalidInput(N_("there is no such day as %(text)s"), text=text) from None
+
+
+def moment(text: str) -> dt.datetime:
+    """`2026-12-05T14:30` (a date-and-time field) or `05.12.2026 14:30`, naive: the zone is the caller's."""
+    plain = text.strip().replace("T", " ")
+    date_part, _, time_part = plain.partition(" ")
+    found = _TIME.fullmatch(time_part.strip()[:5]) if time_part else None
+    if not plain:
+        raise InvalidInput(N_("give the closing date and time"))
+    if found is None:
+        raise InvalidInput(N_("%(text)s: write the date and the time as 05.12.2026 14:30"), text=text)
+    hour, minute = int(found.group(1)), int(found.group(2))
+    if hour > 23 or minute > 59:
+        raise InvalidInput(N_("there is no such time as %(text)s"), text=text)
+    return dt.datetime.combine(day(date_part), dt.time(hour, minute))

@@ -186,9 +186,5 @@ class OverrideView(View):
 
 
 def _moment(page: Page, text: str) -> datetime:
-    """A `datetime-local` field (`2026-12-05T14:30`) as a moment in the agency's zone."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(page.gettext("a closing time is written as YYYY-MM-DD HH:MM")) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=page.console.formats.zone)
+    """A `datetime-local` field (`2026-12-05T14:30`, or `05.12.2026 14:30`), in the agency's zone."""
+    return typed.moment(text).replace(tzinfo=page.console.formats.zone)
