@@ -363,3 +363,21 @@ def test_a_booking_closed_at_a_time_typed_the_russian_way_is_stored_in_moscow_ti
     with site.db.reader() as s:
         [stored] = bookings.list_bookings(s, household=site.ivanov)
     assert stored.closed_at == datetime(2026, 12, 5, 11, 30, tzinfo=UTC)
+
+
+def test_a_too_long_text_is_refused_in_words_never_as_a_database_outage(site: Site) -> None:
+    token = log_in(site.client, "sveta")
+    response = site.client.post(
+        "/bookings",
+        data={
+            "csrf": token,
+            "household": str(site.ivanov),
+            "ref": "Т" * 150,
+            "amount": "100",
+            "closed_at": "05.12.2026 14:30",
+        },
+    )
+    shown = text_of(response.text)
+    assert response.status_code != 503 and "База данных не отвечает" not in shown
+    if site.url.startswith("postgresql"):  # SQLite keeps a text of any length; PostgreSQL refuses it
+        assert response.status_code == 422 and "текст слишком длинный" in shown

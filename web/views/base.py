@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -173,6 +173,10 @@ def describe(console: Console, exc: Exception) -> tuple[int, str]:
         return 409, console.gettext("Refused: %(detail)s", detail=console.error_text(exc))
     if isinstance(exc, InvalidInput):
         return 422, console.gettext("Check the input: %(detail)s", detail=console.error_text(exc))
+    if isinstance(exc, DataError):
+        # PostgreSQL refuses a text longer than its column (SQLite stores it): the input is at fault,
+        # and a user told "the database does not answer" would only try again.
+        return 422, console.gettext("Check the input: a text is too long. Shorten it and repeat.")
     if isinstance(exc, DatabaseUnavailable | OperationalError | DBAPIError):
         return 503, console.gettext("The database does not answer. Try again in a minute.")
     return 500, console.gettext("Something went wrong on the server. The error is in the log.")
