@@ -147,6 +147,23 @@ def test_browser_links_a_second_number_and_sees_the_refusal_for_another_familys_
     shot(page, "link-refused")
 
 
+def test_browser_a_refused_link_keeps_the_typed_number_in_the_form(browser_page: object) -> None:
+    """htmx swaps the refused card in place: the number typed and the label chosen are still there."""
+    page: object = browser_page
+    log_in(page, "anna")
+    page.fill("input[name=q]", "Иванова")  # type: ignore[attr-defined]
+    page.press("input[name=q]", "Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("h1:has-text('Ивановы')")  # type: ignore[attr-defined]
+    page.fill("#link input[name=number]", "8 (916) 123-45-6")  # type: ignore[attr-defined]
+    page.select_option("#link select[name=label]", "home")  # type: ignore[attr-defined]
+    page.click("#link button")  # type: ignore[attr-defined]
+    refusal = page.wait_for_selector("p.message.refused")  # type: ignore[attr-defined]
+    assert "не номер телефона" in refusal.inner_text()
+    assert page.input_value("#link input[name=number]") == "8 (916) 123-45-6"  # type: ignore[attr-defined]
+    assert page.input_value("#link select[name=label]") == "home"  # type: ignore[attr-defined]
+    shot(page, "link-malformed")
+
+
 def test_browser_pauses_an_agent_and_sees_the_board_change(browser_page: object, db: Database) -> None:
     page: object = browser_page
     log_in(page, "sveta")
@@ -240,7 +257,7 @@ def test_browser_accepts_a_suggestion_by_merging_the_families(browser_page: obje
     log_in(page, "sveta")
     page.click("nav >> text=Предложения")  # type: ignore[attr-defined]
     row = f"tr[data-pair='{ids['Ивановы']}-{new}']"
-    page.wait_for_selector(f"{row} td:has-text('same email')")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"{row} td:has-text('тот же e-mail')")  # type: ignore[attr-defined]
     shot(page, "suggestions")
     page.click(f"{row} >> text=Принять: объединить…")  # type: ignore[attr-defined]
     page.wait_for_selector("input[name=reason]")  # type: ignore[attr-defined]

@@ -48,15 +48,15 @@ def test_a_supervisor_opens_sees_and_resolves_a_dispute(site: tuple[Database, Te
     assert f"№ {ivanov}" in listing and "ivanova, sidorov" in listing and "оба вели" in listing
     page = text_of(client.get(page_url).text)
     assert "Открыт 0 дн." in page
-    assert "Ответил на звонки 1 1 Время разговоров, мин 1.0 3.0" in page
-    assert "правило equal 500,00 ₽ 500,00 ₽" in page
-    assert "правило talk-time 250,00 ₽ 750,00 ₽" in page
-    assert "правило owner 1 000,00 ₽ 0,00 ₽" in page
+    assert "Ответил на звонки 1 1 Время разговоров, мин 1,0 3,0" in page
+    assert "По правилу «поровну», продаж: 1 500,00 ₽ 500,00 ₽" in page
+    assert "По правилу «по времени разговора», продаж: 1 250,00 ₽ 750,00 ₽" in page
+    assert "По правилу «всё владельцу», продаж: 1 1 000,00 ₽ 0,00 ₽" in page
     resolved = client.post(
         page_url, data={"owner": "sidorov", "policy": "equal", "reason": "он продал", "csrf": csrf}
     )
     assert resolved.status_code == 303
-    assert "владелец sidorov, раздел equal" in text_of(client.get(page_url).text)
+    assert "владелец sidorov, раздел поровну" in text_of(client.get(page_url).text)
     assert "Открытых споров нет." in text_of(client.get("/disputes").text)
     with db.reader() as s:
         assert household_reads.household_view(household_reads.get_household(s, ivanov)).owner == "sidorov"

@@ -179,7 +179,9 @@ def test_confirming_a_lead_whose_number_another_family_took_is_refused_in_russia
     response = site.client.post(f"/leads/{site.lead}/confirm", data={"csrf": csrf})
     assert response.status_code == 409
     page = text_of(response.text)
-    assert f"Отказано: номер +79990000001 принадлежит семье № {petrov} «Петровы» (владелец sidorov)" in page
+    assert (
+        f"Отказано: номер +7 999 000-00-01 принадлежит семье № {petrov} «Петровы» (владелец sidorov)" in page
+    )
     assert "household" not in page and "--move" not in page
     assert lead(site.db, site.lead).provisional
 

@@ -15,9 +15,12 @@ from router.config import Settings, agency_zone
 from router.errors import CallkeeperError
 from router.splits.split_report import BookingSplit
 from router.storage.db import CHECKPOINT_SECONDS, Database
+from web.audit_words import AuditWords
 from web.board_counts import SharedCounts
 from web.formats import Formats
+from web.import_words import ImportWords
 from web.leads_runtime import LeadsRuntime
+from web.reasons import Reasons
 from web.suggestion_index import SharedIndex
 from web.words import WORDS
 
@@ -57,6 +60,9 @@ class Console:
             kind: {value: self.texts.gettext(text) for value, text in names.items()}
             for kind, names in WORDS.items()
         }
+        self.reasons = Reasons(self.texts.gettext, self.formats.phone)
+        self.import_words = ImportWords(self.texts.gettext)
+        self.audit_words = AuditWords(self.texts.gettext, self.formats, self.role_name)
         # Templates are read once (no check of the files on every page) and compiled at start.
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -72,6 +78,9 @@ class Console:
             word=self.word,
             split_error=self.split_error,
             role_name=self.role_name,
+            reasons=self.reasons.joined,
+            audit_value=self.audit_words.value,
+            audit_reason=self.audit_words.reason,
         )
 
     def gettext(self, message: str, **values: Any) -> str:
@@ -84,16 +93,23 @@ class Console:
 
         The error's key (`router.errors`) is looked up in the catalog and its
         values filled in; a value that is itself a catalog text (`none`, `owner
-        chosen by a merge`) is translated too, the rest (numbers, names, logins)
-        is shown as it is.
+        chosen by a merge`) is translated too, a phone number is shown as people
+        read it, the rest (card numbers, names, logins) is shown as it is.
         """
         if not isinstance(error, CallkeeperError) or not error.message:
             return str(error)
         text = self.texts.gettext(error.message)
         if not error.values:
             return text
-        gettext = self.texts.gettext
-        return text % {k: gettext(v) if isinstance(v, str) and v else v for k, v in error.values.items()}
+        return text % {k: self._error_value(k, v) for k, v in error.values.items()}
+
+    def _error_value(self, name: str, value: Any) -> Any:
+        """A number as people read it (`+7 916 123-45-67`); a catalog text translated; the rest as it is."""
+        if not isinstance(value, str) or not value:
+            return value
+        if name == "number" and value.startswith("+") and value[1:].isdigit():
+            return self.formats.phone(value)
+        return self.texts.gettext(value)
 
     def split_error(self, split: BookingSplit) -> str:
         """Why a booking has no split, in the console's words (the page names the booking already)."""

@@ -81,6 +81,10 @@ class Formats:
         """A split's share, given in percent, to its last significant digit: `33,34 %`."""
         return format_decimal(percent.normalize(), locale=self.locale) + "\u00a0%"
 
+    def minutes(self, seconds: int) -> str:
+        """A duration in minutes to one decimal, as people write numbers: `2,5`."""
+        return format_decimal(round(Decimal(seconds) / 60, 1), format="#,##0.0", locale=self.locale)
+
     def count(self, n: int) -> str:
         return _count(n, self.locale)
 

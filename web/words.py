@@ -6,6 +6,8 @@ shown, through the `Console`'s `word` function in templates.
 
 from __future__ import annotations
 
+from identity import reasons as r
+
 
 def N_(message: str) -> str:
     return message
@@ -44,6 +46,8 @@ WORDS: dict[str, dict[str, str]] = {
         "first-contact": N_("half to the first contact, the rest shared"),
         "override": N_("overridden"),
     },
+    "rule": {"fewest": N_("to whoever has the fewest families"), "round-robin": N_("in turn")},
+    "source": {"manual": N_("by hand"), "import": N_("from a CSV file")},
     "status": {
         "ANSWER": N_("answered"),
         "BUSY": N_("busy"),
@@ -56,6 +60,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "action": {
         "create": N_("created"),
+        "import": N_("families imported"),
         "link": N_("number linked"),
         "unlink": N_("number unlinked"),
         "move": N_("number moved"),
@@ -81,4 +86,31 @@ WORDS: dict[str, dict[str, str]] = {
         "dispute-join": N_("managers joined a dispute"),
         "resolve": N_("dispute resolved"),
     },
+}
+
+
+# A suggestion's reasons come from `identity.reasons` as English text with their details filled in;
+# each template's catalog text has the same details as %-values (`web.console.Reasons` reads them back).
+REASONS: dict[str, str] = {
+    r.SAME_SURNAME: N_("same surname: %(member)s"),
+    r.SURNAME: N_("surname: %(query)s ~ %(member)s"),
+    r.SURNAME_FAMILY: N_("surname family: %(query)s ~ %(member)s"),
+    r.DOUBLE_SURNAME: N_("double surname: %(query)s ~ %(member)s"),
+    r.SURNAME_TYPO: N_("surname one letter away: %(query)s ~ %(member)s"),
+    r.ONLY_FAMILY: N_("the only family of this surname"),
+    r.SHARED_SURNAME: N_("%(count)s families share this surname"),
+    r.SPOUSE: N_("spouse: %(query)s ~ %(member)s"),
+    r.CHILD: N_("patronymic from a member: %(query)s ~ %(member)s"),
+    r.SAME_GIVEN: N_("same given name: %(member)s"),
+    r.SHORT_FORM: N_("short form: %(query)s ~ %(member)s"),
+    r.GIVEN: N_("given name: %(query)s ~ %(member)s"),
+    r.GIVEN_SIMILAR: N_("given name similar: %(query)s ~ %(member)s"),
+    r.SAME_PATRONYMIC: N_("same patronymic: %(query)s ~ %(member)s"),
+    r.DIFFERENT_PATRONYMIC: N_("different patronymic: %(query)s ≠ %(member)s"),
+    r.COMMON_NAME: N_("common name: %(count)s households"),
+    r.SAME_EMAIL: N_("same email: %(email)s"),
+    r.SAME_ADDRESS: N_("same address"),
+    r.NUMBER_ONE_DIGIT: N_("number one digit away: %(number)s"),
+    r.NUMBER_BLOCK: N_("same number block: %(number)s"),
+    r.CALLED_AFTER: N_("called the same line %(minutes)s min after the family's %(number)s"),
 }

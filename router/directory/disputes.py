@@ -119,17 +119,21 @@ def open_dispute(
     if origin not in DISPUTE_ORIGINS:
         raise InvalidInput(f"origin must be one of {', '.join(DISPUTE_ORIGINS)}, not {origin!r}")
     if not reason.strip():
-        raise InvalidInput("a dispute needs a reason")
+        raise InvalidInput(N_("a dispute needs a reason"))
     household = household_reads.get_household(session, merges.survivor(session, household_id))
     logins = list(dict.fromkeys(a.strip() for a in agents if a.strip()))
     if len(logins) < 2:
-        raise InvalidInput("a dispute is between at least two managers (--agents A,B)")
+        raise InvalidInput(N_("a dispute is between at least two managers (--agents A,B)"))
     for login in logins:
         get_agent(session, login)
     existing = open_row(session, household.id)
     if existing is not None:
         if origin == MANUAL:
-            raise Conflict(f"household {household.id} already has dispute {existing.id} open")
+            raise Conflict(
+                N_("household %(household)s already has dispute %(dispute)s open"),
+                household=household.id,
+                dispute=existing.id,
+            )
         added = [login for login in logins if login not in existing.agents]
         if added:
             existing.agents = [*existing.agents, *added]
@@ -171,15 +175,20 @@ def resolve(
     rung as `mode` says; none clears any it had.
     """
     if not reason.strip():
-        raise InvalidInput("a resolution needs a reason")
+        raise InvalidInput(N_("a resolution needs a reason"))
     if not policy.strip():
-        raise InvalidInput("a resolution names the split policy of the disputed bookings (--policy)")
+        raise InvalidInput(N_("a resolution names the split policy of the disputed bookings (--policy)"))
     row = _get(session, dispute_id)
     if row.resolved_at is not None:
-        raise Conflict(f"dispute {row.id} was resolved on {iso(row.resolved_at)} by {row.resolved_by}")
+        raise Conflict(
+            N_("dispute %(dispute)s was resolved on %(at)s by %(actor)s"),
+            dispute=row.id,
+            at=iso(row.resolved_at),
+            actor=row.resolved_by,
+        )
     new_owner = get_agent(session, owner)
     if new_owner.state == DISABLED:
-        raise InvalidInput(f"agent {owner!r} is disabled and cannot own a family")
+        raise InvalidInput(N_("agent %(login)r is disabled and cannot own a family"), login=owner)
     extra = [login for login in dict.fromkeys(c.strip() for c in co_owners if c.strip()) if login != owner]
     extra_agents = [check_owner(get_agent(session, login)) for login in extra]
     check_mode(mode)
@@ -260,7 +269,7 @@ def refuse_if_disputed(session: Session, household_id: int, what: str) -> None:
 def _get(session: Session, dispute_id: int) -> Dispute:
     row = session.get(Dispute, dispute_id)
     if row is None:
-        raise NotFound(f"no dispute {dispute_id}")
+        raise NotFound(N_("no dispute %(dispute)s"), dispute=dispute_id)
     return row
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-
 from starlette.responses import Response
 
 from router.accounts.roles import Right
 from router.directory import audit
 from router.errors import InvalidInput
 from web.views.base import Page, View
+from web.views.periods import period
+from web.words import WORDS
 
 PAGE_ROWS = 500
 
@@ -20,15 +20,15 @@ class AuditLogView(View):
         household = page.query("household")
         if household and not household.isdigit():
             raise InvalidInput(page.gettext("the family is given by its card number"))
-        since, until = _day(page, "since"), _day(page, "until")
+        since, until = period(page)
         with page.console.db.reader() as s:
             rows = audit.trail(
                 s,
                 int(household) if household else None,
                 actor=page.query("actor") or None,
                 action=page.query("action") or None,
-                since=page.console.formats.day_start(since) if since else None,
-                until=page.console.formats.day_start(until + timedelta(days=1)) if until else None,
+                since=since,
+                until=until,
                 newest_first=True,
                 limit=PAGE_ROWS,
             )
@@ -36,15 +36,7 @@ class AuditLogView(View):
             "audit.html",
             rows=rows,
             limit=PAGE_ROWS,
+            # Every action the audit records is one to filter by (an override, a resolved dispute...).
+            actions=list(WORDS["action"]),
             filters={k: page.query(k) for k in ("household", "actor", "action", "since", "until")},
         )
-
-
-def _day(page: Page, name: str) -> date | None:
-    text = page.query(name)
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise InvalidInput(page.gettext("a date is written as YYYY-MM-DD")) from None

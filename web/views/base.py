@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -160,7 +160,7 @@ class View:
         status, message = describe(self.console, exc)
         if status >= 500:
             log.error("console: %s %s", type(exc).__name__, exc, exc_info=status == 500)
-        return error_page(self.console, user, status, message, csrf=csrf)
+        return error_page(self.console, user, status, message, csrf=csrf, back=_unfiltered(page, status))
 
 
 def describe(console: Console, exc: Exception) -> tuple[int, str]:
@@ -173,18 +173,34 @@ def describe(console: Console, exc: Exception) -> tuple[int, str]:
         return 409, console.gettext("Refused: %(detail)s", detail=console.error_text(exc))
     if isinstance(exc, InvalidInput):
         return 422, console.gettext("Check the input: %(detail)s", detail=console.error_text(exc))
+    if isinstance(exc, DataError):
+        # PostgreSQL refuses a text longer than its column (SQLite stores it): the input is at fault,
+        # and a user told "the database does not answer" would only try again.
+        return 422, console.gettext("Check the input: a text is too long. Shorten it and repeat.")
     if isinstance(exc, DatabaseUnavailable | OperationalError | DBAPIError):
         return 503, console.gettext("The database does not answer. Try again in a minute.")
     return 500, console.gettext("Something went wrong on the server. The error is in the log.")
 
 
 def error_page(
-    console: Console, user: UserView | None, status: int, message: str, *, csrf: str = ""
+    console: Console, user: UserView | None, status: int, message: str, *, csrf: str = "", back: str = ""
 ) -> HTMLResponse:
     body = console.render(
-        "error.html", user=user, csrf=csrf, path="", may=_nothing, status=status, message=message
+        "error.html", user=user, csrf=csrf, path="", may=_nothing, status=status, message=message, back=back
     )
     return HTMLResponse(body, status_code=status)
+
+
+def _unfiltered(page: Page | None, status: int) -> str:
+    """A page refused for what its filter says (a card № `abc`) is a way back: the page unfiltered."""
+    if (
+        page is None
+        or status != 422
+        or page.request.method not in ("GET", "HEAD")
+        or not page.request.url.query
+    ):
+        return ""
+    return page.request.url.path
 
 
 def _nothing(_right: Right) -> bool:

@@ -11,7 +11,7 @@ with the refusal in words.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -57,12 +57,13 @@ def card_context(s: Session, page: Page, household_id: int) -> dict[str, Any]:
 
 
 def render_card(page: Page, household_id: int, *, status: int = 200, **extra: Any) -> Response:
+    """The card; after a refusal, `typed` holds what the refused form carried, by the form's name,
+    so the form comes back as the user filled it in."""
     with page.console.db.reader() as s:
         context = card_context(s, page, household_id)
     done = DONE.get(page.query("done"))
-    return page.render(
-        "household.html", status=status, done=page.gettext(done) if done else "", **context, **extra
-    )
+    context = context | {"typed": {}, "form": {}, "taken": None, "error": ""} | extra
+    return page.render("household.html", status=status, done=page.gettext(done) if done else "", **context)
 
 
 class CardView(View):
@@ -72,7 +73,13 @@ class CardView(View):
 
 
 class ActionView(View):
-    """A card action: `change` does the one router call and names what was done."""
+    """A card action: `change` does the one router call and names what was done.
+
+    `form` names the card's form the action is posted from: a refused action
+    gives that form back with what was typed in it.
+    """
+
+    form: ClassVar[str] = ""
 
     def post(self, page: Page) -> Response:
         page.require(Right.EDIT_HOUSEHOLDS)
@@ -85,12 +92,11 @@ class ActionView(View):
             with page.console.db.unit_of_work() as s:
                 done = self.change(s, page, household_id)
         except households.NumberTaken as taken:
-            return render_card(page, household_id, status=409, taken=taken, error="", form=dict(page.form))
+            return render_card(page, household_id, status=409, taken=taken, form=dict(page.form))
         except CallkeeperError as refused:
             status, message = describe(page.console, refused)
-            return render_card(
-                page, household_id, status=status, taken=None, error=message, form=dict(page.form)
-            )
+            typed = {self.form: dict(page.form)}
+            return render_card(page, household_id, status=status, error=message, typed=typed)
         # The leads API's suggestion index sees the change (a merged-away card leaves it).
         other = page.field("other")
         page.console.leads.refresh([household_id, int(other) if other.isdigit() else None])
@@ -105,6 +111,8 @@ def _number(page: Page) -> str:
 
 
 class LinkView(ActionView):
+    form = "link"
+
     def change(self, s: Session, page: Page, household_id: int) -> str:
         move = page.field("move") == "1"
         households.link(
@@ -134,12 +142,16 @@ class RelabelView(ActionView):
 
 
 class MemberView(ActionView):
+    form = "member"
+
     def change(self, s: Session, page: Page, household_id: int) -> str:
         households.add_member(s, household_id, page.field("name"), actor=page.actor)
         return "member"
 
 
 class TransferView(ActionView):
+    form = "transfer"
+
     def change(self, s: Session, page: Page, household_id: int) -> str:
         households.transfer(
             s, household_id, page.field("login") or None, reason=page.field("reason"), actor=page.actor
@@ -149,6 +161,8 @@ class TransferView(ActionView):
 
 class OwnersView(ActionView):
     """The family's owners in order, rung in turn or together: the CLI's `household owners`."""
+
+    form = "owners"
 
     def change(self, s: Session, page: Page, household_id: int) -> str:
         households.set_owners(
@@ -163,6 +177,8 @@ class OwnersView(ActionView):
 
 
 class ExcludeView(ActionView):
+    form = "exclude"
+
     def change(self, s: Session, page: Page, household_id: int) -> str:
         households.exclude(
             s, household_id, page.field("login"), actor=page.actor, reason=page.field("reason")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from router.errors import InvalidInput
+from web import typed
 from web.views.base import Page
 
 
@@ -12,10 +12,7 @@ def day(page: Page, name: str) -> date | None:
     text = page.query(name)
     if not text:
         return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise InvalidInput(page.gettext("a date is written as YYYY-MM-DD")) from None
+    return typed.day(text)
 
 
 def period(page: Page) -> tuple[datetime | None, datetime | None]:

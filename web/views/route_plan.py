@@ -7,6 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from router.accounts.roles import Right
+from router.directory import household_reads
 from router.errors import CallkeeperError
 from router.routing.service import Router
 from web.views.base import Page, View, describe
@@ -25,7 +26,9 @@ class RoutePlanView(View):
         }
         if number:
             try:
-                decision, plan = Router(page.console.db, page.console.settings).explain(number, line or None)
+                # A number the admin typed is refused unless it is one (`123` is no caller's number).
+                caller = household_reads.parse_number(number, page.console.settings.region).key
+                decision, plan = Router(page.console.db, page.console.settings).explain(caller, line or None)
                 context.update(decision=decision, plan=plan)
             except CallkeeperError as refused:
                 context["error"] = describe(page.console, refused)[1]

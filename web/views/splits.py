@@ -21,6 +21,7 @@ from router.accounts.roles import Right
 from router.errors import CallkeeperError, InvalidInput
 from router.splits import bookings, split_report
 from router.splits.shares import POLICIES, parse_amount, parse_override
+from web import typed
 from web.views.base import MAX_UPLOAD_BYTES, Page, View, describe, see_other
 from web.views.periods import period
 from web.words import N_
@@ -85,7 +86,7 @@ class BookingsView(View):
                     s,
                     int(household),
                     ref=page.field("ref"),
-                    amount=parse_amount(page.field("amount")),
+                    amount=parse_amount(typed.amount(page.field("amount"))),
                     closed_at=_moment(page, page.field("closed_at")),
                     note=page.field("note"),
                     actor=page.actor,
@@ -118,7 +119,7 @@ class ImportView(View):
 
 def _import(page: Page, data: bytes) -> None:
     """The router imports from a file: the upload is one, for as long as the import takes.
-    Its errors name the file as the user chose it, not the temporary path."""
+    Its errors name the file as the user chose it, not the temporary path, in the console's words."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bookings.csv"
         path.write_bytes(data)
@@ -126,7 +127,8 @@ def _import(page: Page, data: bytes) -> None:
             with page.console.db.unit_of_work() as s:
                 bookings.import_bookings(s, path, region=page.console.settings.region, actor=page.actor)
         except CallkeeperError as refused:
-            raise type(refused)(str(refused).replace(str(path), "CSV")) from None
+            said = str(refused).replace(str(path), "CSV")
+            raise type(refused)(page.console.import_words.text(said)) from None
 
 
 def _booking(page: Page) -> bookings.BookingView:
@@ -167,9 +169,7 @@ class OverrideView(View):
         page.require(Right.EDIT_SPLITS)
         booking = _booking(page)
         try:
-            shares = parse_override(
-                [p for p in page.field("shares").replace(",", "\n").splitlines() if p.strip()]
-            )
+            shares = parse_override(typed.shares(page.field("shares")))
             with page.console.db.unit_of_work() as s:
                 split_report.save_override(
                     s,
@@ -186,9 +186,5 @@ class OverrideView(View):
 
 
 def _moment(page: Page, text: str) -> datetime:
-    """A `datetime-local` field (`2026-12-05T14:30`) as a moment in the agency's zone."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(page.gettext("a closing time is written as YYYY-MM-DD HH:MM")) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=page.console.formats.zone)
+    """A `datetime-local` field (`2026-12-05T14:30`, or `05.12.2026 14:30`), in the agency's zone."""
+    return typed.moment(text).replace(tzinfo=page.console.formats.zone)
