@@ -31,6 +31,7 @@ from web.views import (
     search,
     splits,
     suggestions_queue,
+    users,
 )
 
 CONTENT_SECURITY_POLICY = (
@@ -111,6 +112,10 @@ def routes(console: Console) -> list[BaseRoute]:
         page("/audit", audit_log.AuditLogView),
         page("/disputes", disputes.DisputeListView),
         page("/disputes/{dispute:int}", disputes.DisputePageView),
+        page("/users", users.UsersView),
+        page("/users/{login}/disable", users.DisableView),
+        page("/users/{login}/enable", users.EnableView),
+        page("/users/{login}/password", users.PasswordView),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

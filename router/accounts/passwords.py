@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from router.errors import InvalidInput
+from router.errors import N_, InvalidInput
 
 MIN_LENGTH = 8
 _HASHER = PasswordHasher()
@@ -16,7 +16,7 @@ _DUMMY_HASH = _HASHER.hash("not a password of anyone")
 
 def check_new(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
+        raise InvalidInput(N_("a password needs at least %(length)s characters"), length=MIN_LENGTH)
 
 
 def hash_password(password: str) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from router.accounts import passwords
 from router.directory import audit
 from router.directory.offices import get_agent
-from router.errors import Conflict, InvalidInput, NotFound
+from router.errors import N_, Conflict, InvalidInput, NotFound
 from router.storage.models import CONSOLE_ROLES, ConsoleSession, ConsoleUser
 
 
@@ -39,7 +39,7 @@ def user_view(user: ConsoleUser) -> UserView:
 def get_user(session: Session, login: str) -> ConsoleUser:
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.login == login))
     if user is None:
-        raise NotFound(f"no console user {login!r}")
+        raise NotFound(N_("no console user %(login)r"), login=login)
     return user
 
 
@@ -52,11 +52,13 @@ def add_user(
 ) -> UserView:
     login = login.strip()
     if not login or any(c.isspace() for c in login) or len(login) > 64:
-        raise InvalidInput(f"user login {login!r} must be one word of at most 64 characters")
+        raise InvalidInput(N_("user login %(login)r must be one word of at most 64 characters"), login=login)
     if role not in CONSOLE_ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(CONSOLE_ROLES)}, not {role!r}")
+        raise InvalidInput(
+            N_("role must be one of %(roles)s, not %(role)r"), roles=", ".join(CONSOLE_ROLES), role=role
+        )
     if find_user(session, login) is not None:
-        raise Conflict(f"console user {login!r} already exists")
+        raise Conflict(N_("console user %(login)r already exists"), login=login)
     user = ConsoleUser(
         login=login,
         role=role,
