@@ -315,6 +315,25 @@ def test_browser_overrides_a_split_and_sees_it_on_the_timeline(browser_page: obj
     shot(page, "bookings")
 
 
+def test_browser_an_admin_adds_a_manager_and_the_manager_logs_in(browser_page: object, db: Database) -> None:
+    page: object = browser_page
+    log_in(page, "anna")
+    page.click("nav >> text=Пользователи")  # type: ignore[attr-defined]
+    page.fill("input[name=login]", "marina")  # type: ignore[attr-defined]
+    page.select_option("select[name=role]", "manager")  # type: ignore[attr-defined]
+    page.select_option("select[name=agent]", "ivanova")  # type: ignore[attr-defined]
+    for field in ("password", "password_again"):
+        page.fill(f"form[action='/users'] input[name={field}]", PASSWORD)  # type: ignore[attr-defined]
+    page.click("button:has-text('Добавить')")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Пользователь добавлен и может входить.")  # type: ignore[attr-defined]
+    row = page.wait_for_selector("tr[data-user=marina]")  # type: ignore[attr-defined]
+    assert "менеджер" in row.inner_text() and "ivanova" in row.inner_text()
+    shot(page, "users")
+    page.click("button:has-text('Выйти')")  # type: ignore[attr-defined]
+    log_in(page, "marina")
+    assert "Пользователи" not in page.inner_text("nav")  # type: ignore[attr-defined]
+
+
 def _households(db: Database) -> list[household_reads.HouseholdView]:
     with db.reader() as s:
         return household_reads.list_households(s)
