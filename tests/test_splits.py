@@ -85,6 +85,14 @@ def test_amount_with_more_than_two_decimals_is_refused() -> None:
         parse_amount("10.001")
 
 
+@pytest.mark.parametrize("typed", ["1e9", "1E3", "+5", "0x10", "1_000", "99999999999999999", "1000000000.01"])
+def test_an_amount_not_in_plain_digits_or_over_a_billion_roubles_is_refused(typed: str) -> None:
+    """A CSV's `1e9` was a billion roubles, and a long number overflowed the column: both are typos."""
+    with pytest.raises(InvalidInput):
+        parse_amount(typed)
+    assert parse_amount(" 1 000.5 ") == 100050 and parse_amount("1000000000") == 100_000_000_000
+
+
 def test_override_must_total_100() -> None:
     with pytest.raises(InvalidInput, match="total 90"):
         parse_override(["a=50", "b=40"])

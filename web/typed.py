@@ -13,13 +13,12 @@ import datetime as dt
 import re
 
 from router.errors import InvalidInput
+from router.splits.shares import MAX_ROUBLES
 from web.words import N_
 
 # Spaces a user may put between thousands: a space, a no-break space, CLDR's narrow one, a thin one.
 _GROUP_SPACES = re.compile("[ \u00a0\u202f\u2009]")
 _AMOUNT = re.compile(r"(\d+)(?:[.,](\d*))?")
-# The largest amount of one booking, in roubles: a billion (a typo of ten more digits is refused).
-MAX_ROUBLES = 10**9
 # Between two `LOGIN=PERCENT` shares: a new line, a semicolon, or a comma followed by a login.
 _SHARE_BREAK = re.compile(r"\n|;|,(?=\s*[^\d\s])")
 

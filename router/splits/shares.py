@@ -9,6 +9,7 @@ ledger always gives the same split.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,10 @@ OVERRIDE = "override"
 # them, whoever answered its calls (a report shows it as this policy).
 CO_OWNERS = "co-owners"
 MINOR_UNITS = 100
+# The largest amount of one booking, in roubles: a billion (ten digits more is a typo, and would
+# overflow the column).
+MAX_ROUBLES = 10**9
+_PLAIN_AMOUNT = re.compile(r"\d+(\.\d*)?")
 _CENT = Decimal("0.01")
 
 
@@ -64,15 +69,18 @@ class Share:
 
 
 def parse_amount(text: str) -> int:
-    """`1234.57` as 123457 minor units; more than two decimals or a negative is refused."""
-    try:
-        value = Decimal(text.strip().replace(" ", ""))
-    except InvalidOperation:
-        raise InvalidInput(N_("amount %(text)r is not a number"), text=text) from None
-    if not value.is_finite() or value < 0:
+    """`1234.57` as 123457 minor units: digits and a decimal point only (`1e9`, `+5` are refused),
+    at most two decimals, at most `MAX_ROUBLES`; a negative is refused."""
+    plain = text.strip().replace(" ", "")
+    if plain.startswith("-"):
         raise InvalidInput(N_("amount %(text)r must be zero or more"), text=text)
+    if not _PLAIN_AMOUNT.fullmatch(plain):
+        raise InvalidInput(N_("amount %(text)r is not a number"), text=text)
+    value = Decimal(plain)
     if value != value.quantize(_CENT):
         raise InvalidInput(N_("amount %(text)r has more than two decimals"), text=text)
+    if value > MAX_ROUBLES:
+        raise InvalidInput(N_("amount %(text)s is more than a billion roubles: check the digits"), text=text)
     return int(value * MINOR_UNITS)
 
 
