@@ -6,6 +6,7 @@ Through the in-process client on both backends; supervisors and admins only.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
@@ -61,6 +62,27 @@ def test_a_supervisor_opens_sees_and_resolves_a_dispute(site: tuple[Database, Te
     with db.reader() as s:
         assert household_reads.household_view(household_reads.get_household(s, ivanov)).owner == "sidorov"
         assert disputes.list_disputes(s, open_only=True) == []
+
+
+def test_resolving_a_dispute_again_says_when_it_was_resolved_in_moscow_time(
+    site: tuple[Database, TestClient, int],
+) -> None:
+    db, client, ivanov = site
+    csrf = log_in(client, "sveta")
+    opened = client.post(
+        "/disputes",
+        data={"household": str(ivanov), "agents": "ivanova,sidorov", "reason": "оба вели", "csrf": csrf},
+    )
+    page_url = opened.headers["location"]
+    form = {"owner": "sidorov", "policy": "equal", "reason": "он продал", "csrf": csrf}
+    assert client.post(page_url, data=form).status_code == 303
+    with db.reader() as s:
+        [resolved] = [d for d in disputes.list_disputes(s) if d.household == ivanov]
+    assert resolved.resolved_at is not None
+    again = text_of(client.post(page_url, data=form).text)
+    local = resolved.resolved_at.astimezone(ZoneInfo("Europe/Moscow"))
+    assert f"{local:%H:%M}" in again and "sveta" in again, again
+    assert "T" not in again.split("решён")[1].split("sveta")[0], again
 
 
 def test_a_dispute_resolved_with_co_owners_in_order_rings_them_in_order(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +104,17 @@ class Console:
         return text % {k: self._error_value(k, v) for k, v in error.values.items()}
 
     def _error_value(self, name: str, value: Any) -> Any:
-        """A number as people read it (`+7 916 123-45-67`); a catalog text translated; the rest as it is."""
+        """A number as people read it (`+7 916 123-45-67`), a moment in the agency's time; a catalog text
+        translated; the rest as it is."""
         if not isinstance(value, str) or not value:
             return value
         if name == "number" and value.startswith("+") and value[1:].isdigit():
             return self.formats.phone(value)
+        if name == "at":  # a moment the router names in ISO 8601 UTC, shown in the agency's time
+            try:
+                return self.formats.time(datetime.fromisoformat(value))
+            except ValueError:
+                return value
         return self.texts.gettext(value)
 
     def split_error(self, split: BookingSplit) -> str:
