@@ -115,9 +115,25 @@ def test_the_timeline_exports_the_same_events_as_csv(site: Site, db_url: str) ->
     log_in(site.client, "sveta")
     response = site.client.get(f"/households/{site.ivanov}/timeline.csv")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    rows = console_csv(response.text)
     answered = [r for r in rows if r["kind"] == "attempt" and r["status"] == "ANSWER"]
     assert len(answered) == 1 and answered[0]["covering_for"] == "ivanova"
+
+
+def console_csv(text: str) -> list[dict[str, str]]:
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+
+
+def test_the_timeline_csv_opens_in_a_russian_excel_with_the_agencys_times(site: Site, db_url: str) -> None:
+    """A Russian Excel reads a UTF-8 file as such only after a BOM, and splits columns at `;`; and
+    a supervisor comparing the file with the page must see the same clock, not UTC's."""
+    covered_call(site.db, db_url)
+    log_in(site.client, "sveta")
+    rows = console_csv(site.client.get(f"/households/{site.ivanov}/timeline.csv").text)
+    [call] = [r for r in rows if r["kind"] == "call"]
+    moscow = CALLED.astimezone(agency_zone(Settings(db=db_url))).replace(microsecond=0)
+    assert call["at"] == moscow.isoformat()
 
 
 def test_the_card_links_to_its_timeline_for_a_supervisor_only(site: Site) -> None:
@@ -262,7 +278,7 @@ def test_an_override_is_exact_to_the_kopeck_audited_and_shown_on_the_timeline(si
     assert "split overridden by sveta" in shown and "«три менеджера»" in shown
     amounts = [
         r
-        for r in csv.DictReader(io.StringIO(site.client.get(f"/households/{site.ivanov}/timeline.csv").text))
+        for r in console_csv(site.client.get(f"/households/{site.ivanov}/timeline.csv").text)
         if r["kind"] == "share"
     ]
     assert sum(int(r["amount"].replace(".", "")) for r in amounts) == 100_001

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, tzinfo
 
 from starlette.responses import Response
 
@@ -56,10 +57,23 @@ class TimelineCsvView(View):
     def get(self, page: Page) -> Response:
         page.require(Right.SEE_EVIDENCE)
         _, found = _read(page)
+        # The CLI's rows and columns, written for the spreadsheet a Russian office opens them in: a BOM
+        # (else Excel reads UTF-8 as cp1251), `;` between columns (its list separator), and each moment
+        # in the agency's zone, as the page shows it (still ISO 8601, with its offset).
         out = io.StringIO()
-        csv.writer(out).writerows(timeline.csv_rows(found))
+        out.write("\ufeff")
+        writer = csv.writer(out, delimiter=";")
+        rows = timeline.csv_rows(found)
+        header = next(rows)
+        writer.writerow(header)
+        at, zone = header.index("at"), page.console.zone
+        writer.writerows([_local(v, zone) if n == at else v for n, v in enumerate(row)] for row in rows)
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="family-{found.household}-timeline.csv"'},
         )
+
+
+def _local(at: str, zone: tzinfo) -> str:
+    return datetime.fromisoformat(at).astimezone(zone).isoformat() if at else at
