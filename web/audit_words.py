@@ -19,7 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from web.formats import Formats
-from web.words import N_
+from web.words import N_, Known, known_text
 
 _NUMBER = re.compile(r"\+\d{8,15}")
 _PAIRS = re.compile(r"\w+=\S*(?: \w+=\S*)*")
@@ -96,12 +96,8 @@ class AuditWords:
         name = FIELDS.get(key)
         return f"{self._gettext(name) if name else key}: {value}"
 
-    def _known(self, known: list[tuple[re.Pattern[str], str]], text: str) -> str:
-        for pattern, message in known:
-            found = pattern.fullmatch(text)
-            if found:
-                return self._gettext(message) % {k: self._detail(k, v) for k, v in found.groupdict().items()}
-        return ""
+    def _known(self, known: Known, text: str) -> str:
+        return known_text(known, text, self._gettext, self._detail) or ""
 
     def _detail(self, name: str, value: str) -> str:
         if name == "at":

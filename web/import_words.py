@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from web.words import N_
+from web.words import N_, Known, known_text
 
 _HEADER = re.compile(r"CSV: (?P<count>\d+) bad row\(s\), nothing imported:\n(?P<rows>.*)", re.S)
 _ROW = re.compile(r"line (?P<line>\d+): (?P<why>.*)")
@@ -77,13 +77,5 @@ class ImportWords:
         why = self._known(ROWS, found.group("why"))
         return self._gettext(N_("line %(line)s: %(why)s")) % {"line": found.group("line"), "why": why}
 
-    def _known(self, known: list[tuple[re.Pattern[str], str]], text: str) -> str:
-        for pattern, message in known:
-            found = pattern.fullmatch(text)
-            if found:
-                return (
-                    self._gettext(message) % found.groupdict()
-                    if found.groupdict()
-                    else self._gettext(message)
-                )
-        return text
+    def _known(self, known: Known, text: str) -> str:
+        return known_text(known, text, self._gettext) or text

@@ -6,11 +6,33 @@ shown, through the `Console`'s `word` function in templates.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from identity import reasons as r
 
 
 def N_(message: str) -> str:
     return message
+
+
+# English the router wrote (an audit value, an import's refusal) and the catalog text it reads as.
+Known = list[tuple[re.Pattern[str], str]]
+
+
+def known_text(
+    known: Known,
+    text: str,
+    gettext: Callable[[str], str],
+    detail: Callable[[str, str], str] = lambda _name, value: value,
+) -> str | None:
+    """`text` in the console's words by the first pattern it matches whole, its groups filled in
+    through `detail`; None when no pattern knows it."""
+    for pattern, message in known:
+        found = pattern.fullmatch(text)
+        if found:
+            return gettext(message) % {k: detail(k, v) for k, v in found.groupdict().items()}
+    return None
 
 
 WORDS: dict[str, dict[str, str]] = {
